@@ -1,0 +1,68 @@
+"""Engine and session factory, sized from settings (the old service hard-coded a pool of 10)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+from lumi_common.settings import DatabaseSettings
+
+# several processes share the SQLite file; wait for the write lock instead of failing at once
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+# below MariaDB's default wait_timeout, so the pool never hands out a closed connection
+MYSQL_POOL_RECYCLE_SECONDS = 1800
+
+
+def create_engine(settings: DatabaseSettings, *, pooled: bool = True) -> AsyncEngine:
+    """An engine for the service's lifetime, or with `pooled=False` for one-off commands."""
+    pool: dict[str, Any] = (
+        {
+            "pool_size": settings.db_pool_size,
+            "max_overflow": settings.db_max_overflow,
+            "pool_timeout": settings.db_pool_timeout,
+        }
+        if pooled
+        else {"poolclass": NullPool}
+    )
+    if settings.is_sqlite:
+        return _sqlite_engine(settings.database_url, **pool)
+    return create_async_engine(
+        settings.database_url,
+        pool_pre_ping=True,
+        pool_recycle=MYSQL_POOL_RECYCLE_SECONDS,
+        # a UTC session, so server-side time functions agree with the values we write
+        connect_args={"init_command": "SET time_zone = '+00:00'", "charset": "utf8mb4"},
+        **pool,
+    )
+
+
+def _sqlite_engine(url: str, **overrides: Any) -> AsyncEngine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, **overrides)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _pragmas(dbapi_connection: Any, _: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return engine
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,301 @@
+"""The whole data model. Every list query has an index that serves its filter and its order."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from lumi_common.db.types import EnumText, UtcDateTime
+from lumi_common.ids import new_id
+from lumi_common.states import (
+    EmailCodePurpose,
+    ImageStatus,
+    InteractionType,
+    JobStatus,
+    ModelSource,
+    PrintStatus,
+    RequestPhase,
+    RequestStatus,
+    SliceStatus,
+    Visibility,
+)
+from lumi_common.time import utcnow
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s",
+    "pk": "pk_%(table_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+}
+
+ID = String(26)
+URL_KEY = String(500)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _id() -> Mapped[str]:
+    return mapped_column(ID, primary_key=True, default=new_id)
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(UtcDateTime(), default=utcnow, nullable=False)
+
+
+def _updated() -> Mapped[datetime]:
+    return mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow, nullable=False)
+
+
+def _owner(table: str) -> Mapped[str]:
+    return mapped_column(ID, ForeignKey(f"{table}.id", ondelete="CASCADE"), nullable=False)
+
+
+def _counter() -> Mapped[int]:
+    return mapped_column(Integer, default=0, server_default=text("0"), nullable=False)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = _id()
+    email: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)
+    user_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    nick_name: Mapped[str | None] = mapped_column(String(64))
+    avatar_url: Mapped[str | None] = mapped_column(URL_KEY)
+    gender: Mapped[str | None] = mapped_column(String(16))
+    is_admin: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("0"), nullable=False
+    )
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class EmailCode(Base):
+    """A one-time login code; only its hash is stored."""
+
+    __tablename__ = "email_codes"
+    __table_args__ = (Index("ix_email_codes_email_created", "email", "created_at"),)
+
+    id: Mapped[str] = _id()
+    email: Mapped[str] = mapped_column(String(255), nullable=False)
+    purpose: Mapped[EmailCodePurpose] = mapped_column(EnumText(EmailCodePurpose), nullable=False)
+    code_hash: Mapped[str] = mapped_column(String(128), nullable=False)
+    failed_attempts: Mapped[int] = _counter()
+    requester_ip: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    consumed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class AuthToken(Base):
+    """An opaque bearer token; only its SHA-256 is stored, so a database leak reveals none."""
+
+    __tablename__ = "auth_tokens"
+    __table_args__ = (Index("ix_auth_tokens_user_created", "user_id", "created_at"),)
+
+    id: Mapped[str] = _id()
+    user_id: Mapped[str] = _owner("users")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class GenerationRequest(Base):
+    __tablename__ = "generation_requests"
+    __table_args__ = (
+        Index("ix_requests_user_created", "user_id", "created_at", "id"),
+        Index("ix_requests_status_updated", "status", "updated_at"),
+        UniqueConstraint("user_id", "idempotency_key", name="uq_requests_user_idempotency"),
+    )
+
+    id: Mapped[str] = _id()
+    user_id: Mapped[str] = _owner("users")
+    original_prompt: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[RequestStatus] = mapped_column(
+        EnumText(RequestStatus), default=RequestStatus.IMAGE_PENDING, nullable=False
+    )
+    phase: Mapped[RequestPhase] = mapped_column(
+        EnumText(RequestPhase), default=RequestPhase.IMAGE_GENERATION, nullable=False
+    )
+    selected_image_index: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    idempotency_hash: Mapped[str | None] = mapped_column(String(64))
+    trace_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class GeneratedImage(Base):
+    __tablename__ = "generated_images"
+    __table_args__ = (
+        UniqueConstraint("request_id", "image_index", name="uq_images_request_index"),
+    )
+
+    id: Mapped[str] = _id()
+    request_id: Mapped[str] = _owner("generation_requests")
+    image_index: Mapped[int] = mapped_column(Integer, nullable=False)
+    image_prompt: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[ImageStatus] = mapped_column(
+        EnumText(ImageStatus), default=ImageStatus.PENDING, nullable=False
+    )
+    storage_key: Mapped[str | None] = mapped_column(URL_KEY)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    error_message: Mapped[str | None] = mapped_column(Text)
+
+
+class _JobColumns:
+    """Columns shared by both job tables: one job row per image or model."""
+
+    id: Mapped[str] = _id()
+    status: Mapped[JobStatus] = mapped_column(
+        EnumText(JobStatus), default=JobStatus.QUEUED, nullable=False
+    )
+    attempt: Mapped[int] = _counter()
+    provider_name: Mapped[str | None] = mapped_column(String(50))
+    provider_job_id: Mapped[str | None] = mapped_column(String(255))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class ImageJob(_JobColumns, Base):
+    __tablename__ = "image_jobs"
+    __table_args__ = (Index("ix_image_jobs_status_updated", "status", "updated_at"),)
+
+    image_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("generated_images.id", ondelete="CASCADE"), unique=True, nullable=False
+    )
+    request_id: Mapped[str] = _owner("generation_requests")
+
+
+class Model(Base):
+    __tablename__ = "models"
+    __table_args__ = (
+        # gallery lists: published_at is set exactly while a model is PUBLIC and completed
+        Index("ix_models_gallery_latest", "visibility", "published_at", "id"),
+        Index("ix_models_gallery_popular", "visibility", "view_count", "id"),
+        Index("ix_models_gallery_liked", "visibility", "like_count", "id"),
+        Index("ix_models_user_created", "user_id", "created_at", "id"),
+        Index("ix_models_user_visibility_created", "user_id", "visibility", "created_at", "id"),
+        Index("ix_models_slice_task", "slice_task_id"),
+    )
+
+    id: Mapped[str] = _id()
+    user_id: Mapped[str] = _owner("users")
+    request_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("generation_requests.id", ondelete="CASCADE"), unique=True
+    )
+    source_image_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("generated_images.id", ondelete="SET NULL"), index=True
+    )
+    source: Mapped[ModelSource] = mapped_column(
+        EnumText(ModelSource), default=ModelSource.AI_GENERATED, nullable=False
+    )
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    model_key: Mapped[str | None] = mapped_column(URL_KEY)
+    mtl_key: Mapped[str | None] = mapped_column(URL_KEY)
+    texture_key: Mapped[str | None] = mapped_column(URL_KEY)
+    glb_key: Mapped[str | None] = mapped_column(URL_KEY)
+    preview_key: Mapped[str | None] = mapped_column(URL_KEY)
+    format: Mapped[str] = mapped_column(String(16), default="OBJ", nullable=False)
+    file_size: Mapped[int | None] = mapped_column(BigInteger)
+    vertex_count: Mapped[int | None] = mapped_column(Integer)
+    face_count: Mapped[int | None] = mapped_column(Integer)
+    visibility: Mapped[Visibility] = mapped_column(
+        EnumText(Visibility), default=Visibility.PUBLIC, nullable=False
+    )
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    view_count: Mapped[int] = _counter()
+    like_count: Mapped[int] = _counter()
+    favorite_count: Mapped[int] = _counter()
+    download_count: Mapped[int] = _counter()
+    slice_task_id: Mapped[str | None] = mapped_column(String(100))
+    slice_status: Mapped[SliceStatus | None] = mapped_column(EnumText(SliceStatus))
+    gcode_url: Mapped[str | None] = mapped_column(URL_KEY)
+    print_status: Mapped[PrintStatus | None] = mapped_column(
+        EnumText(PrintStatus), default=PrintStatus.NOT_STARTED
+    )
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    error_message: Mapped[str | None] = mapped_column(Text)
+
+
+class ModelJob(_JobColumns, Base):
+    __tablename__ = "model_jobs"
+    __table_args__ = (Index("ix_model_jobs_status_updated", "status", "updated_at"),)
+
+    model_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("models.id", ondelete="CASCADE"), unique=True, nullable=False
+    )
+    request_id: Mapped[str] = _owner("generation_requests")
+    progress: Mapped[int] = _counter()
+    stage: Mapped[str | None] = mapped_column(String(32))
+    poll_count: Mapped[int] = _counter()
+
+
+class ModelInteraction(Base):
+    __tablename__ = "model_interactions"
+    __table_args__ = (
+        UniqueConstraint("user_id", "model_id", "type", name="uq_interactions_user_model_type"),
+        Index("ix_interactions_user_type_created", "user_id", "type", "created_at", "id"),
+        Index("ix_interactions_model_type", "model_id", "type"),
+    )
+
+    id: Mapped[str] = _id()
+    user_id: Mapped[str] = _owner("users")
+    model_id: Mapped[str] = _owner("models")
+    type: Mapped[InteractionType] = mapped_column(EnumText(InteractionType), nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class OutboxEvent(Base):
+    """An event written in the same transaction as the change it announces."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        # the relay's claim (unpublished and due) and the retention sweep (published before X)
+        Index("ix_outbox_published_available", "published_at", "available_at"),
+    )
+
+    id: Mapped[str] = _id()
+    stream: Mapped[str] = mapped_column(String(64), nullable=False)
+    key: Mapped[str] = mapped_column(String(64), nullable=False)
+    payload: Mapped[str] = mapped_column(Text, nullable=False)
+    available_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, nullable=False)
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = _counter()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()

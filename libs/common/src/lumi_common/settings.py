@@ -1,0 +1,150 @@
+"""Reusable settings pieces. Each service composes its own `BaseSettings` class from them.
+
+Every field is read from the environment variable of the same name in upper case
+(`database_url` ← `DATABASE_URL`). `load_settings` validates once at start-up and turns a bad
+value into one clear line and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal, NoReturn, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+EXIT_CONFIG_ERROR = 2
+DEFAULT_DATA_DIR = Path(".lumi")
+
+_DRIVERS = {
+    "mysql": "mysql+aiomysql",
+    "mariadb": "mysql+aiomysql",
+    "mysql+aiomysql": "mysql+aiomysql",
+    "mariadb+aiomysql": "mysql+aiomysql",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+
+
+class AppEnv(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class LumiSettings(BaseSettings):
+    """Root of every settings class: environment only, validated eagerly, immutable."""
+
+    model_config = SettingsConfigDict(
+        case_sensitive=False, extra="ignore", frozen=True, validate_default=True
+    )
+
+    app_env: AppEnv = AppEnv.DEVELOPMENT
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env is AppEnv.PRODUCTION
+
+
+class LogSettings(LumiSettings):
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # auto: JSON lines everywhere but development, where a readable console is nicer
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _normalise_case(cls, value: object, info: object) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.upper() if getattr(info, "field_name", "") == "log_level" else value.lower()
+
+    @property
+    def renders_json(self) -> bool:
+        if self.log_format == "auto":
+            return self.app_env is not AppEnv.DEVELOPMENT
+        return self.log_format == "json"
+
+
+class DatabaseSettings(LumiSettings):
+    database_url: str = f"sqlite+aiosqlite:///{DEFAULT_DATA_DIR}/lumi.db"
+    db_pool_size: int = Field(default=10, ge=1, le=500)
+    db_max_overflow: int = Field(default=10, ge=0, le=500)
+    db_pool_timeout: float = Field(default=10.0, gt=0, le=300)
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        scheme, sep, rest = value.partition("://")
+        driver = _DRIVERS.get(scheme.lower())
+        if not sep or driver is None:
+            raise ValueError("must be a mysql://, mariadb:// or sqlite:/// URL")
+        return f"{driver}://{rest}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+class RedisSettings(LumiSettings):
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # prefix of every Redis key this deployment owns; tests give each run its own
+    redis_key_prefix: str = Field(default="lumi", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+
+class StorageSettings(LumiSettings):
+    storage_dir: Path = DEFAULT_DATA_DIR / "storage"
+
+
+class SigningSettings(LumiSettings):
+    """For services that sign anything (session cookies). There is no default on purpose."""
+
+    cookie_secret: SecretStr = Field(min_length=32)
+
+
+class JobSettings(LumiSettings):
+    job_max_attempts: int = Field(default=3, ge=1, le=50)
+    job_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    reconcile_after_seconds: float = Field(default=600.0, ge=10)
+
+
+def split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+CsvList = Annotated[list[str], NoDecode]
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_settings(cls: type[S]) -> S:
+    """Build settings from the environment, or exit with one line per invalid variable."""
+    try:
+        return cls()
+    except ValidationError as error:
+        _exit_with(error)
+
+
+def describe_errors(error: ValidationError) -> list[str]:
+    lines = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]).upper() or "SETTINGS"
+        reason = "is required" if item["type"] == "missing" else item["msg"]
+        lines.append(f"configuration error: {name}: {reason}")
+    return lines
+
+
+def _exit_with(error: ValidationError) -> NoReturn:
+    for line in describe_errors(error):
+        print(line, file=sys.stderr)  # noqa: T201 - logging is not configured yet
+    raise SystemExit(EXIT_CONFIG_ERROR)

@@ -1,0 +1,1 @@
+"""The Lumi HTTP API service."""

@@ -1,0 +1,39 @@
+"""The aiohttp application factory: clients in cleanup contexts, routes by domain."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from lumi_api import health
+from lumi_api.keys import ENGINE, REDIS, SESSIONMAKER, SETTINGS
+from lumi_api.middleware import cors, jsend_errors, request_context
+from lumi_api.settings import ApiSettings
+from lumi_common.db.engine import create_engine, create_sessionmaker
+from lumi_common.redis_client import create_redis
+
+
+def create_app(settings: ApiSettings) -> web.Application:
+    app = web.Application(
+        middlewares=[request_context, cors, jsend_errors], client_max_size=settings.max_body_bytes
+    )
+    app[SETTINGS] = settings
+    app.cleanup_ctx.extend([database_ctx, redis_ctx])
+    health.setup(app)
+    return app
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    engine = create_engine(app[SETTINGS])
+    app[ENGINE] = engine
+    app[SESSIONMAKER] = create_sessionmaker(engine)
+    yield
+    await engine.dispose()
+
+
+async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    redis = create_redis(app[SETTINGS])
+    app[REDIS] = redis
+    yield
+    await redis.aclose()

@@ -1,0 +1,1 @@
+"""`lumi`: the operator command line."""

@@ -1,0 +1,14 @@
+"""Typed application keys: the only way handlers reach shared clients."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from lumi_api.settings import ApiSettings
+
+SETTINGS = web.AppKey("settings", ApiSettings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONMAKER = web.AppKey[async_sessionmaker[AsyncSession]]("sessionmaker")
+REDIS = web.AppKey[Redis]("redis")

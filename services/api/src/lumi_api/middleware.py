@@ -1,0 +1,113 @@
+"""Request id and access log, JSend error mapping, and CORS: the API's outer layers."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from lumi_api import jsend
+from lumi_api.keys import SETTINGS
+from lumi_common.errors import AppError
+from lumi_common.ids import new_id
+
+log = structlog.get_logger("lumi_api.http")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+CORS_METHODS = "GET, POST, PATCH, PUT, DELETE, OPTIONS"
+CORS_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
+CORS_MAX_AGE = "600"
+# aiohttp's own HTTP errors, rendered as JSend with a stable code
+_HTTP_CODES = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else new_id()
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers[REQUEST_ID_HEADER] = request_id
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        exc.headers[REQUEST_ID_HEADER] = request_id
+        raise
+    finally:
+        log.info(
+            "http.request.completed",
+            method=request.method,
+            path=request.path,
+            status=status,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+
+
+@web.middleware
+async def jsend_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except AppError as exc:
+        return _render_app_error(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "HTTP_ERROR")
+        response = jsend.fail(exc.reason, code=code, status=exc.status)
+        response.headers.update({k: v for k, v in exc.headers.items() if k == "Allow"})
+        return response
+    except Exception:  # the process boundary of a request: log it, never leak details
+        log.exception("http.request.crashed", method=request.method, path=request.path)
+        return jsend.error("Internal server error", code="INTERNAL_ERROR", status=500)
+
+
+def _render_app_error(exc: AppError) -> web.Response:
+    if exc.status >= 500:
+        return jsend.error(exc.message, code=exc.code, status=exc.status, data=exc.details)
+    return jsend.fail(exc.message, code=exc.code, status=exc.status, details=exc.details)
+
+
+@web.middleware
+async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    origin = request.headers.get("Origin")
+    settings = request.app[SETTINGS]
+    allowed = origin is not None and settings.allows_origin(origin)
+    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        response: web.StreamResponse = web.Response(status=204 if allowed else 403)
+        if allowed:
+            response.headers.update(
+                {
+                    "Access-Control-Allow-Methods": CORS_METHODS,
+                    "Access-Control-Allow-Headers": CORS_HEADERS,
+                    "Access-Control-Max-Age": CORS_MAX_AGE,
+                }
+            )
+    else:
+        response = await handler(request)
+    if allowed and origin is not None:
+        _allow(response, origin, credentials=settings.cors_allow_credentials)
+    return response
+
+
+def _allow(response: web.StreamResponse, origin: str, *, credentials: bool) -> None:
+    if "Access-Control-Allow-Origin" in response.headers:
+        return  # public files already answer `*`
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Vary"] = "Origin"
+    if credentials:
+        response.headers["Access-Control-Allow-Credentials"] = "true"

@@ -1,0 +1,68 @@
+"""Settings of the API service, composed from the shared pieces."""
+
+from __future__ import annotations
+
+import re
+from typing import Self
+
+from pydantic import Field, field_validator, model_validator
+
+from lumi_common.settings import (
+    CsvList,
+    DatabaseSettings,
+    JobSettings,
+    LogSettings,
+    RedisSettings,
+    SigningSettings,
+    StorageSettings,
+    split_csv,
+)
+
+# origins a developer's browser uses on this machine (any port)
+LOCAL_ORIGIN = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$")
+_ORIGIN = re.compile(r"^(\*|https?://[^/\s]+)$")
+
+
+class ApiSettings(
+    LogSettings, DatabaseSettings, RedisSettings, StorageSettings, JobSettings, SigningSettings
+):
+    host: str = "127.0.0.1"
+    port: int = Field(default=3000, ge=1, le=65535)
+    # absolute base of every URL the API returns; files must be fetchable without auth
+    public_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    cors_origins: CsvList = Field(default_factory=list)
+    cors_allow_credentials: bool = False
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=300)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        return split_csv(value)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _valid_origins(cls, value: list[str]) -> list[str]:
+        bad = [origin for origin in value if not _ORIGIN.match(origin)]
+        if bad:
+            raise ValueError(f"not an origin (scheme://host[:port] or *): {', '.join(bad)}")
+        return [origin.rstrip("/") for origin in value]
+
+    @model_validator(mode="after")
+    def _safe_in_production(self) -> Self:
+        if "*" in self.cors_origins and self.cors_allow_credentials:
+            raise ValueError("CORS_ORIGINS=* cannot be combined with CORS_ALLOW_CREDENTIALS=true")
+        if self.is_production and not self.cors_origins:
+            raise ValueError("CORS_ORIGINS must list the allowed origins in production")
+        if self.is_production and not self.public_base_url:
+            raise ValueError("PUBLIC_BASE_URL is required in production")
+        return self
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_base_url or f"http://127.0.0.1:{self.port}").rstrip("/")
+
+    def allows_origin(self, origin: str) -> bool:
+        if "*" in self.cors_origins or origin in self.cors_origins:
+            return True
+        return not self.is_production and bool(LOCAL_ORIGIN.match(origin))

@@ -1,0 +1,1 @@
+"""The Lumi image worker service."""

@@ -1,0 +1,1 @@
+"""The Lumi model worker service."""

@@ -1,0 +1,105 @@
+"""Shared fixtures: real backends for the whole run, a unique Redis key prefix per test."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from lumi_api.settings import ApiSettings
+from lumi_common.db import migrate
+from lumi_common.db.engine import create_engine, create_sessionmaker
+from lumi_common.settings import DatabaseSettings
+from tests.support import backends as b
+
+TEST_COOKIE_SECRET = secrets.token_urlsafe(40)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    server = b.mysql_server_url()
+    if await b.mysql_reachable(server):
+        url = await b.create_mysql_database(server)
+        await migrate.upgrade(DatabaseSettings(database_url=url))
+        yield url
+        await b.drop_mysql_database(url)
+        return
+    if b.required():
+        pytest.fail(f"CI=true but MariaDB is not reachable at {server}")
+    url = b.sqlite_url(tmp_path_factory.mktemp("db"))
+    await migrate.upgrade(DatabaseSettings(database_url=url))
+    yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    import asyncio
+    import os
+
+    url = os.environ.get("REDIS_URL", b.DEFAULT_REDIS)
+    if asyncio.run(b.redis_reachable(url)):
+        yield url
+        return
+    if b.required():
+        pytest.fail(f"CI=true but Redis is not reachable at {url}")
+    with b.embedded_valkey() as embedded:
+        yield embedded
+
+
+@pytest.fixture
+def key_prefix() -> str:
+    """Each test owns the Redis keys under its prefix, so tests never see each other's streams."""
+    return f"test-{secrets.token_hex(6)}"
+
+
+@pytest.fixture
+def settings_factory(
+    database_url: str, redis_url: str, key_prefix: str, tmp_path: Path
+) -> Callable[..., ApiSettings]:
+    def build(**overrides: Any) -> ApiSettings:
+        values: dict[str, Any] = {
+            "app_env": "test",
+            "database_url": database_url,
+            "redis_url": redis_url,
+            "redis_key_prefix": key_prefix,
+            "cookie_secret": TEST_COOKIE_SECRET,
+            "storage_dir": tmp_path / "storage",
+            "log_format": "json",
+        }
+        values.update(overrides)
+        return ApiSettings(**values)
+
+    return build
+
+
+@pytest.fixture
+def api_settings(settings_factory: Callable[..., ApiSettings]) -> ApiSettings:
+    return settings_factory()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(DatabaseSettings(database_url=database_url))
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_sessionmaker(engine)
+
+
+@pytest_asyncio.fixture
+async def redis(redis_url: str, key_prefix: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    keys = [key async for key in client.scan_iter(match=f"{key_prefix}:*", count=500)]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from lumi_api.settings import ApiSettings
+from lumi_common.settings import DatabaseSettings, describe_errors
+
+SECRET = "s" * 32
+
+
+def api(**values: object) -> ApiSettings:
+    return ApiSettings(**{"cookie_secret": SECRET, **values})  # type: ignore[arg-type]
+
+
+def error_lines(**values: object) -> list[str]:
+    with pytest.raises(ValidationError) as caught:
+        ApiSettings(**values)  # type: ignore[arg-type]
+    return describe_errors(caught.value)
+
+
+def test_cookie_secret_is_required_with_no_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COOKIE_SECRET", raising=False)
+    assert error_lines() == ["configuration error: COOKIE_SECRET: is required"]
+
+
+def test_cookie_secret_of_31_characters_is_refused() -> None:
+    (line,) = error_lines(cookie_secret="s" * 31)
+    assert line.startswith("configuration error: COOKIE_SECRET:")
+    assert "32" in line
+
+
+def test_cookie_secret_is_hidden_from_repr() -> None:
+    assert SECRET not in repr(api())
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("mysql://root@db:3306/lumi", "mysql+aiomysql://root@db:3306/lumi"),
+        ("mariadb://root@db/lumi", "mysql+aiomysql://root@db/lumi"),
+        ("sqlite:///.lumi/lumi.db", "sqlite+aiosqlite:///.lumi/lumi.db"),
+    ],
+)
+def test_database_url_gets_the_async_driver(given: str, expected: str) -> None:
+    assert DatabaseSettings(database_url=given).database_url == expected
+
+
+def test_unknown_database_scheme_names_the_variable() -> None:
+    with pytest.raises(ValidationError) as caught:
+        DatabaseSettings(database_url="postgres://x/y")
+    (line,) = describe_errors(caught.value)
+    assert line.startswith("configuration error: DATABASE_URL:")
+
+
+def test_pool_settings_are_validated() -> None:
+    with pytest.raises(ValidationError):
+        DatabaseSettings(db_pool_size=0)
+    assert DatabaseSettings(db_pool_size=25, db_max_overflow=5).db_pool_size == 25
+
+
+def test_development_allows_local_origins_only() -> None:
+    settings = api(app_env="development")
+    assert settings.allows_origin("http://localhost:4100")
+    assert settings.allows_origin("http://127.0.0.1:3001")
+    assert not settings.allows_origin("https://evil.example")
+
+
+def test_production_needs_an_explicit_origin_list() -> None:
+    lines = error_lines(
+        cookie_secret=SECRET, app_env="production", public_base_url="https://api.example.com"
+    )
+    assert any("CORS_ORIGINS" in line for line in lines)
+
+
+def test_production_refuses_wildcard_with_credentials() -> None:
+    lines = error_lines(
+        cookie_secret=SECRET,
+        app_env="production",
+        public_base_url="https://api.example.com",
+        cors_origins="*",
+        cors_allow_credentials=True,
+    )
+    assert any("CORS_ORIGINS=*" in line for line in lines)
+
+
+def test_production_with_explicit_origins_is_strict() -> None:
+    settings = api(
+        app_env="production",
+        public_base_url="https://api.example.com",
+        cors_origins="https://lumi.example.com, https://admin.example.com",
+    )
+    assert settings.cors_origins == ["https://lumi.example.com", "https://admin.example.com"]
+    assert settings.allows_origin("https://lumi.example.com")
+    assert not settings.allows_origin("http://localhost:3000")
+
+
+def test_origins_must_look_like_origins() -> None:
+    lines = error_lines(cookie_secret=SECRET, cors_origins="lumi.example.com")
+    assert any(line.startswith("configuration error: CORS_ORIGINS:") for line in lines)
+
+
+def test_public_base_url_defaults_to_the_local_port() -> None:
+    assert api(port=4000).base_url == "http://127.0.0.1:4000"
+    assert api(public_base_url="https://api.example.com/").base_url == "https://api.example.com"
