@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from lumi_api import health
-from lumi_api.keys import ENGINE, REDIS, SESSIONMAKER, SETTINGS
+from lumi_api.keys import ENGINE, OUTBOX_SIGNAL, REDIS, SESSIONMAKER, SETTINGS
 from lumi_api.middleware import cors, jsend_errors, request_context
 from lumi_api.settings import ApiSettings
 from lumi_common.db.engine import create_engine, create_sessionmaker
+from lumi_common.outbox.signal import OutboxSignal
 from lumi_common.redis_client import create_redis
 
 
@@ -19,6 +20,7 @@ def create_app(settings: ApiSettings) -> web.Application:
         middlewares=[request_context, cors, jsend_errors], client_max_size=settings.max_body_bytes
     )
     app[SETTINGS] = settings
+    app[OUTBOX_SIGNAL] = OutboxSignal()
     app.cleanup_ctx.extend([database_ctx, redis_ctx])
     health.setup(app)
     return app

@@ -7,8 +7,10 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from lumi_api.settings import ApiSettings
+from lumi_common.outbox.signal import OutboxSignal
 
 SETTINGS = web.AppKey("settings", ApiSettings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER = web.AppKey[async_sessionmaker[AsyncSession]]("sessionmaker")
 REDIS = web.AppKey[Redis]("redis")
+OUTBOX_SIGNAL = web.AppKey("outbox_signal", OutboxSignal)

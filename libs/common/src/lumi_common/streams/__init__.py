@@ -1,0 +1,1 @@
+"""Redis Streams: names, consumer runtime, dead letters."""
