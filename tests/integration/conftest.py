@@ -1,0 +1,26 @@
+"""Fixtures for the API's routes: a client on a fresh app, and signed-in users."""
+
+from __future__ import annotations
+
+import pytest_asyncio
+from pytest_aiohttp import AiohttpClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from lumi_api.auth.service import IssuedToken
+from lumi_api.settings import ApiSettings
+from tests.support.api import Client, build_app, issue
+
+
+@pytest_asyncio.fixture
+async def client(aiohttp_client: AiohttpClient, api_settings: ApiSettings) -> Client:
+    return await aiohttp_client(build_app(api_settings))
+
+
+@pytest_asyncio.fixture
+async def alice(sessionmaker: async_sessionmaker[AsyncSession]) -> IssuedToken:
+    return await issue(sessionmaker)
+
+
+@pytest_asyncio.fixture
+async def bob(sessionmaker: async_sessionmaker[AsyncSession]) -> IssuedToken:
+    return await issue(sessionmaker)
