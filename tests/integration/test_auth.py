@@ -6,16 +6,20 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from aiohttp import web
+from pytest_aiohttp import AiohttpClient
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_api.auth import service as auth_service
+from lumi_api.auth.current import optional_user
 from lumi_api.auth.service import IssuedToken
 from lumi_api.cli.main import main as lumi
+from lumi_api.settings import ApiSettings
 from lumi_common.db.tables import AuthToken, User
 from lumi_common.ids import new_id
 from lumi_common.time import utcnow
-from tests.support.api import Client, issue, unique_email
+from tests.support.api import Client, build_app, issue, unique_email
 
 LOGIN_REQUIRED = {"status": "fail", "data": {"message": "请先登录", "code": "UNAUTHORIZED"}}
 
@@ -69,6 +73,32 @@ async def test_token_works_with_and_without_the_bearer_prefix(
             "status": "fail",
             "data": {"message": "Task not found", "code": "NOT_FOUND"},
         }
+
+
+async def test_optional_auth_treats_a_bad_token_as_anonymous(
+    aiohttp_client: AiohttpClient,
+    api_settings: ApiSettings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    alice: IssuedToken,
+) -> None:
+    async def whoami(request: web.Request) -> web.Response:
+        user = await optional_user(request)
+        return web.json_response({"user": None if user is None else user.id})
+
+    app = build_app(api_settings)
+    app.router.add_get("/whoami", whoami)
+    client = await aiohttp_client(app)
+    expired = await issue(sessionmaker, ttl=timedelta(seconds=-1))
+    for header, expected in [
+        (None, None),
+        ("Bearer nonsense", None),
+        (expired.header, None),
+        (alice.header, alice.user_id),
+        (alice.token, alice.user_id),
+    ]:
+        response = await client.get("/whoami", headers={"Authorization": header} if header else {})
+        assert response.status == 200
+        assert await response.json() == {"user": expected}
 
 
 async def test_expired_token_is_refused(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import structlog
 from aiohttp import hdrs, web
 
 from lumi_api.auth import service
@@ -27,6 +28,8 @@ async def optional_user(request: web.Request) -> CurrentUser | None:
     if token is not None:
         async with request.app[SESSIONMAKER].begin() as session:
             user = await service.resolve(session, token, now=utcnow())
+    if user is not None:
+        structlog.contextvars.bind_contextvars(user_id=user.id)
     request[CURRENT_USER] = user
     return user
 
