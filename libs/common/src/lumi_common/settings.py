@@ -120,6 +120,14 @@ class JobSettings(LumiSettings):
     reconcile_after_seconds: float = Field(default=600.0, ge=1)
 
 
+class RelaySettings(LumiSettings):
+    relay_enabled: bool = True
+    relay_batch_size: int = Field(default=200, ge=1, le=5000)
+    # how often the relay looks for due rows when no local commit woke it (delayed events)
+    relay_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    outbox_retention_hours: float = Field(default=24.0, gt=0)
+
+
 def split_csv(value: object) -> object:
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]

@@ -9,6 +9,7 @@ from aiohttp import web
 from lumi_api import health
 from lumi_api.keys import ENGINE, OUTBOX_SIGNAL, REDIS, SESSIONMAKER, SETTINGS
 from lumi_api.middleware import cors, jsend_errors, request_context
+from lumi_api.relay import relay_ctx
 from lumi_api.settings import ApiSettings
 from lumi_common.db.engine import create_engine, create_sessionmaker
 from lumi_common.outbox.signal import OutboxSignal
@@ -21,7 +22,7 @@ def create_app(settings: ApiSettings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[OUTBOX_SIGNAL] = OutboxSignal()
-    app.cleanup_ctx.extend([database_ctx, redis_ctx])
+    app.cleanup_ctx.extend([database_ctx, redis_ctx, relay_ctx])
     health.setup(app)
     return app
 

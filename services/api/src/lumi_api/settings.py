@@ -13,6 +13,7 @@ from lumi_common.settings import (
     JobSettings,
     LogSettings,
     RedisSettings,
+    RelaySettings,
     SigningSettings,
     StorageSettings,
     split_csv,
@@ -24,7 +25,13 @@ _ORIGIN = re.compile(r"^(\*|https?://[^/\s]+)$")
 
 
 class ApiSettings(
-    LogSettings, DatabaseSettings, RedisSettings, StorageSettings, JobSettings, SigningSettings
+    LogSettings,
+    DatabaseSettings,
+    RedisSettings,
+    RelaySettings,
+    StorageSettings,
+    JobSettings,
+    SigningSettings,
 ):
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)

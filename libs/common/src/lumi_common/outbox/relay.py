@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.db.tables import OutboxEvent
 from lumi_common.outbox.signal import OutboxSignal
+from lumi_common.settings import RelaySettings
 from lumi_common.streams.publish import StreamPublisher
 from lumi_common.time import utcnow
 
@@ -35,6 +36,15 @@ class RelayConfig:
     retention: timedelta = timedelta(hours=24)
     sweep_every_seconds: float = 300.0
     max_backoff_seconds: float = 10.0
+
+    @classmethod
+    def from_settings(cls, settings: RelaySettings, *, key_prefix: str) -> RelayConfig:
+        return cls(
+            key_prefix=key_prefix,
+            batch_size=settings.relay_batch_size,
+            poll_seconds=settings.relay_poll_seconds,
+            retention=timedelta(hours=settings.outbox_retention_hours),
+        )
 
 
 class Relay:
