@@ -14,7 +14,7 @@ from lumi_common.db.tables import GeneratedImage, GenerationRequest, ImageJob, O
 from lumi_common.errors import PermanentError, RetryableError
 from lumi_common.jobs.lifecycle import Claim
 from lumi_common.messages import DeadLetter, JobMessage, decode
-from lumi_common.pipeline.images import ImageJobs, complete_image, start_image
+from lumi_common.pipeline.images import ImageJobs, complete_image
 from lumi_common.states import ImageStatus, JobStatus, RequestPhase, RequestStatus
 from lumi_common.streams.consumer import Consumer, Handler
 from lumi_common.streams.names import dlq_name, stream_key
@@ -30,13 +30,9 @@ def completing_handler(sessionmaker: Sessions, kind: ImageJobs, runs: Counter[st
     async def handle(message: JobMessage, claim: Claim) -> None:
         runs[message.job_id] += 1
         async with sessionmaker.begin() as session:
-            job = await session.get(ImageJob, message.job_id)
-            assert job is not None
-            await start_image(session, job)
-        async with sessionmaker.begin() as session:
-            job = await session.get(ImageJob, message.job_id)
-            assert job is not None
             await kind.lifecycle.complete(session, claim)
+            job = claim.job
+            assert isinstance(job, ImageJob)
             await complete_image(session, job, f"images/{job.request_id}/x.png")
 
     return handle

@@ -24,6 +24,9 @@ class JobKind(Protocol):
     async def message_for(self, session: AsyncSession, job: JobRow, *, attempt: int) -> JobMessage:
         """A message that (re)starts `job`, carrying its request's trace id."""
 
+    async def on_claimed(self, session: AsyncSession, job: JobRow) -> None:
+        """Show the client that the job started, in the claiming transaction."""
+
     async def on_failed(self, session: AsyncSession, job: JobRow, error: str) -> None:
         """Make a terminal failure visible to the client, in the failing transaction."""
 

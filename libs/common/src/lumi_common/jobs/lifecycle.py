@@ -40,6 +40,7 @@ class Claim:
     job_id: str
     attempt: int
     owner: str
+    job: JobRow  # as it was claimed; the handler reads its fields without another query
 
 
 class JobLifecycle:
@@ -82,7 +83,7 @@ class JobLifecycle:
         if row is None:
             return Refusal.MISSING
         if result.rowcount == 1:  # type: ignore[attr-defined]
-            return Claim(job_id=job_id, attempt=row.attempt, owner=owner)
+            return Claim(job_id=job_id, attempt=row.attempt, owner=owner, job=row)
         return Refusal.TERMINAL if row.status in TERMINAL_JOB_STATUSES else Refusal.HELD
 
     async def renew(self, session: AsyncSession, job_ids: list[str], owner: str) -> int:

@@ -43,6 +43,14 @@ class ImageJobs:
         extra = {"trace_id": trace} if trace else {}
         return ImageJobRequested(job_id=job.id, request_id=job.request_id, attempt=attempt, **extra)
 
+    async def on_claimed(self, session: AsyncSession, job: JobRow) -> None:
+        request = await lock_request(session, job.request_id)
+        image = await _image_of(session, job)
+        if request is None or image is None or image.status is ImageStatus.GENERATING:
+            return
+        image.status = ImageStatus.GENERATING
+        await refresh_request(session, request)
+
     async def on_failed(self, session: AsyncSession, job: JobRow, error: str) -> None:
         request = await lock_request(session, job.request_id)
         image = await _image_of(session, job)
@@ -67,17 +75,6 @@ class ImageJobs:
 async def _image_of(session: AsyncSession, job: JobRow) -> GeneratedImage | None:
     assert isinstance(job, ImageJob)
     return await session.get(GeneratedImage, job.image_id, populate_existing=True)
-
-
-async def start_image(session: AsyncSession, job: ImageJob) -> GeneratedImage | None:
-    """Mark the image GENERATING (and its request); None if the request is gone or moved on."""
-    request = await lock_request(session, job.request_id)
-    image = await session.get(GeneratedImage, job.image_id, populate_existing=True)
-    if request is None or image is None or request.status not in IMAGE_OUTCOMES:
-        return None
-    image.status = ImageStatus.GENERATING
-    await refresh_request(session, request)
-    return image
 
 
 async def complete_image(session: AsyncSession, job: ImageJob, storage_key: str) -> None:

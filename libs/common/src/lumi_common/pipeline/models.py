@@ -41,6 +41,10 @@ class ModelJobs:
         extra = {"trace_id": trace} if trace else {}
         return ModelJobRequested(job_id=job.id, request_id=job.request_id, attempt=attempt, **extra)
 
+    async def on_claimed(self, session: AsyncSession, job: JobRow) -> None:
+        assert isinstance(job, ModelJob)
+        await record_progress(session, job)
+
     async def on_failed(self, session: AsyncSession, job: JobRow, error: str) -> None:
         request = await lock_request(session, job.request_id)
         model = await _model_of(session, job)

@@ -307,10 +307,7 @@ class Consumer:
         if deliveries > self.config.max_deliveries:
             error = f"delivered {deliveries} times without an outcome (poison or crash loop)"
             return await self._fail(message, "delivery_cap", error, "DELIVERY_CAP", deliveries)
-        claim = await in_transaction(
-            self.sessionmaker,
-            lambda s: self.kind.lifecycle.claim(s, message.job_id, self.config.name),
-        )
+        claim = await in_transaction(self.sessionmaker, lambda s: self._claim(s, message))
         if isinstance(claim, Refusal):
             return self._refused(claim, deliveries)
         structlog.contextvars.bind_contextvars(attempt=claim.attempt)
@@ -319,6 +316,12 @@ class Consumer:
             return await self._fail(message, "attempts_exhausted", error, "WORKER_LOST", deliveries)
         self._held[message_id] = claim
         return await self._run(message, claim, deliveries)
+
+    async def _claim(self, session: AsyncSession, message: JobMessage) -> Claim | Refusal:
+        claim = await self.kind.lifecycle.claim(session, message.job_id, self.config.name)
+        if isinstance(claim, Claim):
+            await self.kind.on_claimed(session, claim.job)
+        return claim
 
     def _decode(self, fields: dict[bytes, bytes]) -> JobMessage | None:
         try:
