@@ -24,7 +24,7 @@ TEST_COOKIE_SECRET = secrets.token_urlsafe(40)
 @pytest_asyncio.fixture(scope="session")
 async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     server = b.mysql_server_url()
-    if await b.mysql_reachable(server):
+    if not b.sqlite_requested() and await b.mysql_reachable(server):
         url = await b.create_mysql_database(server)
         await migrate.upgrade(DatabaseSettings(database_url=url))
         yield url
@@ -103,3 +103,14 @@ async def redis(redis_url: str, key_prefix: str) -> AsyncIterator[Redis]:
     if keys:
         await client.delete(*keys)
     await client.aclose()
+
+
+@pytest_asyncio.fixture
+async def empty_outbox(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """Relays publish every due row: start from an empty outbox so no other test's rows leak in."""
+    from sqlalchemy import delete
+
+    from lumi_common.db.tables import OutboxEvent
+
+    async with sessionmaker.begin() as session:
+        await session.execute(delete(OutboxEvent))

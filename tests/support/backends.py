@@ -40,6 +40,11 @@ def required() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def sqlite_requested() -> bool:
+    """`DATABASE_URL=sqlite://…` runs the suite on the embedded default instead of MariaDB."""
+    return os.environ.get("DATABASE_URL", "").startswith("sqlite")
+
+
 def mysql_server_url() -> str:
     return DatabaseSettings(database_url=os.environ.get("DATABASE_URL", DEFAULT_MYSQL)).database_url
 

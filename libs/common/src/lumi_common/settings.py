@@ -113,7 +113,19 @@ class SigningSettings(LumiSettings):
 class JobSettings(LumiSettings):
     job_max_attempts: int = Field(default=3, ge=1, le=50)
     job_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
-    reconcile_after_seconds: float = Field(default=600.0, ge=10)
+    job_retry_base_seconds: float = Field(default=2.0, gt=0, le=3600)
+    job_retry_max_seconds: float = Field(default=300.0, gt=0, le=86400)
+    # a message delivered more often than this without an outcome is poison (or a crash loop)
+    job_max_deliveries: int = Field(default=10, ge=2, le=1000)
+    reconcile_after_seconds: float = Field(default=600.0, ge=1)
+
+
+class RelaySettings(LumiSettings):
+    relay_enabled: bool = True
+    relay_batch_size: int = Field(default=200, ge=1, le=5000)
+    # how often the relay looks for due rows when no local commit woke it (delayed events)
+    relay_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    outbox_retention_hours: float = Field(default=24.0, gt=0)
 
 
 def split_csv(value: object) -> object:

@@ -10,6 +10,7 @@ from lumi_api import health
 from lumi_api.files.urls import FileUrls
 from lumi_api.keys import ENGINE, FILE_URLS, OUTBOX_SIGNAL, REDIS, SESSIONMAKER, SETTINGS
 from lumi_api.middleware import cors, jsend_errors, request_context
+from lumi_api.relay import relay_ctx
 from lumi_api.settings import ApiSettings
 from lumi_api.tasks import routes as task_routes
 from lumi_common.db.engine import create_engine, create_sessionmaker
@@ -24,7 +25,7 @@ def create_app(settings: ApiSettings) -> web.Application:
     app[SETTINGS] = settings
     app[OUTBOX_SIGNAL] = OutboxSignal()
     app[FILE_URLS] = FileUrls(settings.base_url)
-    app.cleanup_ctx.extend([database_ctx, redis_ctx])
+    app.cleanup_ctx.extend([database_ctx, redis_ctx, relay_ctx])
     health.setup(app)
     task_routes.setup(app)
     return app

@@ -40,6 +40,9 @@ def create_engine(settings: DatabaseSettings, *, pooled: bool = True) -> AsyncEn
         settings.database_url,
         pool_pre_ping=True,
         pool_recycle=MYSQL_POOL_RECYCLE_SECONDS,
+        # each statement sees what committed before it: after taking a row lock, a transaction
+        # must see the work of the one it waited for (REPEATABLE READ would show its snapshot)
+        isolation_level="READ COMMITTED",
         # a UTC session, so server-side time functions agree with the values we write
         connect_args={"init_command": "SET time_zone = '+00:00'", "charset": "utf8mb4"},
         **pool,
@@ -60,6 +63,14 @@ def _sqlite_engine(url: str, **overrides: Any) -> AsyncEngine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        # let SQLAlchemy's begin event issue BEGIN IMMEDIATE (below), not the driver
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin_immediate(connection: Any) -> None:
+        # take the write lock up front: a deferred transaction that read first cannot upgrade
+        # once another process committed (SQLITE_BUSY_SNAPSHOT), and waiting is what we want
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

@@ -1,0 +1,44 @@
+"""Running a unit of work, retried when the database reports a transient conflict."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import structlog
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
+
+MAX_TRANSACTION_RETRIES = 4
+# MySQL/MariaDB: 1213 deadlock, 1205 lock wait timeout; SQLite: the busy timeout ran out
+_MYSQL_TRANSIENT = {1205, 1213}
+
+
+def is_transient(error: DBAPIError) -> bool:
+    original = error.orig
+    code = original.args[0] if original is not None and original.args else None
+    if isinstance(code, int) and code in _MYSQL_TRANSIENT:
+        return True
+    return "database is locked" in str(original)
+
+
+async def in_transaction(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    work: Callable[[AsyncSession], Awaitable[T]],
+) -> T:
+    """Run `work` in one transaction; on a deadlock or lock timeout run it again from scratch."""
+    for attempt in range(1, MAX_TRANSACTION_RETRIES + 1):
+        try:
+            async with sessionmaker.begin() as session:
+                return await work(session)
+        except DBAPIError as error:
+            if not is_transient(error) or attempt == MAX_TRANSACTION_RETRIES:
+                raise
+            log.warning("db.transaction.retried", attempt=attempt, error=str(error.orig))
+            await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
+    raise AssertionError("unreachable")

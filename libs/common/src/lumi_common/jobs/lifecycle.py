@@ -1,0 +1,213 @@
+"""Every job transition is a compare-and-set on the job row.
+
+`QUEUED → RUNNING → COMPLETED`, `RUNNING → RETRYING → RUNNING …`, or `FAILED` / `CANCELLED`.
+A running job has a lease (owner + expiry). A delivery may take a job over only when it is
+queued, retrying, parked between steps (running without owner) or its lease has expired, so a
+duplicate or stale delivery finds nothing to change, and a healthy long job never runs twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any, cast
+
+from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lumi_common.db.tables import ImageJob, ModelJob
+from lumi_common.states import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, JobStatus
+from lumi_common.time import utcnow
+
+JobTable = type[ImageJob] | type[ModelJob]
+JobRow = ImageJob | ModelJob
+ERROR_MESSAGE_LIMIT = 2000
+
+
+class LeaseLost(Exception):
+    """The job is no longer ours (taken over, cancelled or finished): drop this outcome."""
+
+
+class Refusal(Enum):
+    MISSING = "missing"
+    TERMINAL = "terminal"
+    HELD = "held"
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    job_id: str
+    attempt: int
+    owner: str
+    job: JobRow  # as it was claimed; the handler reads its fields without another query
+
+
+class JobLifecycle:
+    def __init__(self, table: JobTable, *, lease: timedelta) -> None:
+        self.table = table
+        self.lease = lease
+
+    def _owned(self, claim: Claim) -> Any:
+        return and_(
+            self.table.id == claim.job_id,
+            self.table.status == JobStatus.RUNNING,
+            self.table.lease_owner == claim.owner,
+            self.table.attempt == claim.attempt,
+        )
+
+    async def claim(self, session: AsyncSession, job_id: str, owner: str) -> Claim | Refusal:
+        t, now = self.table, utcnow()
+        parked = and_(t.status == JobStatus.RUNNING, t.lease_owner.is_(None))
+        expired = and_(t.status == JobStatus.RUNNING, t.lease_expires_at < now)
+        result = await session.execute(
+            update(t)
+            .where(
+                t.id == job_id,
+                or_(t.status.in_([JobStatus.QUEUED, JobStatus.RETRYING]), parked, expired),
+            )
+            # MySQL assigns left to right and later expressions see earlier results: the
+            # attempt must be computed before status and lease_owner change
+            .ordered_values(
+                # continuing a parked multi-step job is the same attempt; anything else is new
+                (t.attempt, case((parked, t.attempt), else_=t.attempt + 1)),
+                (t.status, JobStatus.RUNNING),
+                (t.lease_owner, owner),
+                (t.lease_expires_at, now + self.lease),
+                (t.started_at, case((t.started_at.is_(None), now), else_=t.started_at)),
+                (t.updated_at, now),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        row = await self.get(session, job_id)
+        if row is None:
+            return Refusal.MISSING
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            return Claim(job_id=job_id, attempt=row.attempt, owner=owner, job=row)
+        return Refusal.TERMINAL if row.status in TERMINAL_JOB_STATUSES else Refusal.HELD
+
+    async def renew(self, session: AsyncSession, job_ids: list[str], owner: str) -> int:
+        t, now = self.table, utcnow()
+        result = await session.execute(
+            update(t)
+            .where(t.id.in_(job_ids), t.status == JobStatus.RUNNING, t.lease_owner == owner)
+            .values(lease_expires_at=now + self.lease)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def complete(self, session: AsyncSession, claim: Claim, **values: Any) -> None:
+        now = utcnow()
+        await self._transition(
+            session,
+            claim,
+            status=JobStatus.COMPLETED,
+            completed_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+            error_code=None,
+            error_message=None,
+            updated_at=now,
+            **values,
+        )
+
+    async def update_running(self, session: AsyncSession, claim: Claim, **values: Any) -> None:
+        """Record progress of a job we hold (raises LeaseLost if we no longer do)."""
+        await self._transition(session, claim, updated_at=utcnow(), **values)
+
+    async def park(
+        self, session: AsyncSession, claim: Claim, *, until: datetime, **values: Any
+    ) -> None:
+        """Release the slot between steps; the job stays RUNNING and the next step resumes it.
+
+        The lease runs past the next step's time, so the reconciler notices a lost step message.
+        """
+        await self._transition(
+            session,
+            claim,
+            lease_owner=None,
+            lease_expires_at=until + self.lease,
+            next_attempt_at=until,
+            updated_at=utcnow(),
+            **values,
+        )
+
+    async def retry(
+        self, session: AsyncSession, claim: Claim, *, at: datetime, error: str, code: str
+    ) -> None:
+        await self._transition(
+            session,
+            claim,
+            status=JobStatus.RETRYING,
+            lease_owner=None,
+            lease_expires_at=None,
+            next_attempt_at=at,
+            error_code=code,
+            error_message=error[:ERROR_MESSAGE_LIMIT],
+            updated_at=utcnow(),
+        )
+
+    async def fail(
+        self, session: AsyncSession, job_id: str, *, owner: str, error: str, code: str
+    ) -> JobRow | None:
+        """Fail a job held by `owner`, or one nobody holds; None when it is not ours to fail."""
+        t, now = self.table, utcnow()
+        result = await session.execute(
+            update(t)
+            .where(
+                t.id == job_id,
+                t.status.in_(ACTIVE_JOB_STATUSES),
+                or_(t.lease_owner.is_(None), t.lease_owner == owner, t.lease_expires_at < now),
+            )
+            .values(
+                status=JobStatus.FAILED,
+                failed_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+                error_code=code,
+                error_message=error[:ERROR_MESSAGE_LIMIT],
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        return await self.get(session, job_id)
+
+    async def requeue_failed(self, session: AsyncSession, job_id: str) -> JobRow | None:
+        """An operator's replay: FAILED → QUEUED with fresh attempts; None if not FAILED."""
+        t, now = self.table, utcnow()
+        result = await session.execute(
+            update(t)
+            .where(t.id == job_id, t.status == JobStatus.FAILED)
+            .values(
+                status=JobStatus.QUEUED,
+                attempt=0,
+                failed_at=None,
+                completed_at=None,
+                error_code=None,
+                error_message=None,
+                next_attempt_at=None,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        return await self.get(session, job_id)
+
+    async def get(self, session: AsyncSession, job_id: str) -> JobRow | None:
+        query = select(self.table).where(self.table.id == job_id)
+        # the row may sit in the identity map from before a bulk UPDATE: read it afresh
+        result = await session.execute(query.execution_options(populate_existing=True))
+        return cast(JobRow | None, result.scalar_one_or_none())
+
+    async def _transition(self, session: AsyncSession, claim: Claim, **values: Any) -> None:
+        result = await session.execute(
+            update(self.table)
+            .where(self._owned(claim))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise LeaseLost(claim.job_id)

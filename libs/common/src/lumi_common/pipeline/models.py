@@ -1,0 +1,121 @@
+"""Model jobs: what progress, completion, failure and replay mean for the model and its request.
+
+Request: MODEL_PENDING → MODEL_GENERATING → COMPLETED (phase COMPLETED), or MODEL_FAILED.
+A completed public model is published then (`published_at`), which puts it in the gallery.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lumi_common.db.tables import GenerationRequest, Model, ModelJob
+from lumi_common.jobs.lifecycle import JobLifecycle, JobRow
+from lumi_common.messages import JobMessage, ModelJobRequested
+from lumi_common.pipeline.requests import lock_request, touch
+from lumi_common.states import RequestPhase, RequestStatus, Visibility
+from lumi_common.streams.names import MODEL_JOBS
+from lumi_common.time import utcnow
+
+MODEL_STAGE = (RequestStatus.MODEL_PENDING, RequestStatus.MODEL_GENERATING)
+
+
+class ModelJobs:
+    """The model job kind, as the consumer runtime and operators see it."""
+
+    stream = MODEL_JOBS
+
+    def __init__(self, *, lease: timedelta) -> None:
+        self.lifecycle = JobLifecycle(ModelJob, lease=lease)
+
+    def parse(self, message: object) -> JobMessage | None:
+        return message if isinstance(message, ModelJobRequested) else None
+
+    async def message_for(self, session: AsyncSession, job: JobRow, *, attempt: int) -> JobMessage:
+        trace = await session.scalar(
+            select(GenerationRequest.trace_id).where(GenerationRequest.id == job.request_id)
+        )
+        extra = {"trace_id": trace} if trace else {}
+        return ModelJobRequested(job_id=job.id, request_id=job.request_id, attempt=attempt, **extra)
+
+    async def on_claimed(self, session: AsyncSession, job: JobRow) -> None:
+        assert isinstance(job, ModelJob)
+        await record_progress(session, job)
+
+    async def on_failed(self, session: AsyncSession, job: JobRow, error: str) -> None:
+        request = await lock_request(session, job.request_id)
+        model = await _model_of(session, job)
+        if request is None or model is None:
+            return
+        model.failed_at = utcnow()
+        model.error_message = error
+        touch(request)
+        if request.status in MODEL_STAGE:
+            request.status = RequestStatus.MODEL_FAILED
+            request.error_message = error
+
+    async def on_requeued(self, session: AsyncSession, job: JobRow) -> None:
+        assert isinstance(job, ModelJob)
+        request = await lock_request(session, job.request_id)
+        model = await _model_of(session, job)
+        if request is None or model is None:
+            return
+        job.progress, job.stage, job.provider_job_id, job.poll_count = 0, None, None, 0
+        model.failed_at = None
+        model.error_message = None
+        touch(request)
+        if request.status == RequestStatus.MODEL_FAILED:
+            request.status = RequestStatus.MODEL_PENDING
+            request.phase = RequestPhase.MODEL_GENERATION
+            request.error_message = None
+
+
+async def _model_of(session: AsyncSession, job: JobRow) -> Model | None:
+    assert isinstance(job, ModelJob)
+    return await session.get(Model, job.model_id, populate_existing=True)
+
+
+async def record_progress(session: AsyncSession, job: ModelJob) -> GenerationRequest | None:
+    """Called in the transaction that changed the job's progress or stage: the request shows it."""
+    request = await lock_request(session, job.request_id)
+    if request is None:
+        return None
+    touch(request)
+    if request.status == RequestStatus.MODEL_PENDING:
+        request.status = RequestStatus.MODEL_GENERATING
+    return request
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFiles:
+    model_key: str
+    mtl_key: str
+    texture_key: str
+    glb_key: str
+    file_size: int
+    vertex_count: int
+    face_count: int
+
+
+async def complete_model(session: AsyncSession, job: ModelJob, files: ModelFiles) -> None:
+    request = await lock_request(session, job.request_id)
+    model = await session.get(Model, job.model_id, populate_existing=True)
+    if request is None or model is None:
+        return
+    now = utcnow()
+    model.model_key, model.mtl_key = files.model_key, files.mtl_key
+    model.texture_key, model.glb_key = files.texture_key, files.glb_key
+    model.file_size, model.format = files.file_size, "OBJ"
+    model.vertex_count, model.face_count = files.vertex_count, files.face_count
+    model.completed_at, model.failed_at, model.error_message = now, None, None
+    if model.visibility is Visibility.PUBLIC:
+        model.published_at = now
+    touch(request)
+    if request.status in (*MODEL_STAGE, RequestStatus.MODEL_FAILED):
+        request.status = RequestStatus.COMPLETED
+        request.phase = RequestPhase.COMPLETED
+        request.completed_at = now
+        request.error_message = None

@@ -1,0 +1,31 @@
+"""The generation request row: locked first by every transaction that changes it, and bumped on
+every change a client should see (or `?since=` polling never sees it)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lumi_common.db.tables import GenerationRequest
+from lumi_common.time import utcnow
+
+ONE_MS = timedelta(milliseconds=1)
+
+
+async def lock_request(session: AsyncSession, request_id: str) -> GenerationRequest | None:
+    """Take the request's row lock: concurrent image outcomes of one request then serialise, so
+    the last one always sees the others when it decides the request's status."""
+    query = (
+        select(GenerationRequest)
+        .where(GenerationRequest.id == request_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+def touch(request: GenerationRequest) -> None:
+    """Strictly increase `updated_at`, even for two changes within one millisecond."""
+    request.updated_at = max(utcnow(), request.updated_at + ONE_MS)

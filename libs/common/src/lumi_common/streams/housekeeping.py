@@ -1,0 +1,72 @@
+"""Stream housekeeping: trim what every group has acknowledged, remove idle empty consumers.
+
+Trimming never drops an entry that is pending (delivered, not acknowledged) or not yet delivered
+to some group: the floor is the oldest such entry across all groups of the stream.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from redis.asyncio import Redis
+
+log = structlog.get_logger(__name__)
+
+IDLE_CONSUMER_MS = 3600 * 1000
+
+
+def _parse(stream_id: bytes | str) -> tuple[int, int]:
+    text = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+async def trim_floor(redis: Redis, key: str) -> tuple[int, int] | None:
+    """The oldest id any group still needs, or None when there is no group yet."""
+    if not await redis.exists(key):
+        return None
+    groups: list[dict[str, Any]] = await redis.xinfo_groups(key)
+    floors = []
+    for group in groups:
+        summary: dict[str, Any] = await redis.xpending(key, group["name"])
+        if summary["pending"]:
+            floors.append(_parse(summary["min"]))
+        else:
+            ms, seq = _parse(group["last-delivered-id"])
+            floors.append((ms, seq + 1))
+    return min(floors) if floors else None
+
+
+async def trim_acknowledged(redis: Redis, key: str) -> int:
+    floor = await trim_floor(redis, key)
+    if floor is None:
+        return 0
+    trimmed = int(await redis.xtrim(key, minid=f"{floor[0]}-{floor[1]}", approximate=False))
+    if trimmed:
+        log.info("stream.trimmed", stream=key, entries=trimmed)
+    return trimmed
+
+
+async def remove_idle_consumers(redis: Redis, key: str, group: str, *, keep: str) -> list[str]:
+    consumers: list[dict[str, Any]] = await redis.xinfo_consumers(key, group)
+    removed = []
+    for consumer in consumers:
+        name = (
+            consumer["name"].decode() if isinstance(consumer["name"], bytes) else consumer["name"]
+        )
+        if name != keep and consumer["pending"] == 0 and consumer["idle"] > IDLE_CONSUMER_MS:
+            await redis.xgroup_delconsumer(key, group, name)
+            removed.append(name)
+    if removed:
+        log.info("stream.consumers_removed", stream=key, consumers=removed)
+    return removed
+
+
+async def housekeep(redis: Redis, key: str, group: str, *, me: str, every_s: int) -> bool:
+    """Run housekeeping unless another replica did within `every_s`; True if it ran."""
+    if not await redis.set(f"{key}:housekeeping", me, nx=True, ex=every_s):
+        return False
+    await trim_acknowledged(redis, key)
+    await remove_idle_consumers(redis, key, group, keep=me)
+    return True

@@ -1,0 +1,50 @@
+"""An optional global jobs-per-minute limit per stream, shared by every replica through Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from redis.asyncio import Redis
+
+# grant up to `wanted` of what is left in this minute's window; the key expires with the window
+_TAKE = """
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local grant = math.min(tonumber(ARGV[2]), tonumber(ARGV[1]) - used)
+if grant <= 0 then return 0 end
+redis.call('INCRBY', KEYS[1], grant)
+redis.call('EXPIRE', KEYS[1], 120)
+return grant
+"""
+WINDOW_SECONDS = 60
+
+
+class MinuteLimiter:
+    def __init__(self, redis: Redis, key: str, per_minute: int) -> None:
+        self.redis = redis
+        self.key = key
+        self.per_minute = per_minute
+        self._take = redis.register_script(_TAKE)
+
+    def _window(self) -> str:
+        return f"{self.key}:{int(time.time()) // WINDOW_SECONDS}"
+
+    async def acquire(self, wanted: int, stop: asyncio.Event) -> int:
+        """Up to `wanted` permits, waiting for the next window when none are left (0 if stopped)."""
+        if self.per_minute <= 0:
+            return wanted
+        while not stop.is_set():
+            granted = int(await self._take(keys=[self._window()], args=[self.per_minute, wanted]))
+            if granted:
+                return granted
+            wait = WINDOW_SECONDS - time.time() % WINDOW_SECONDS
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=min(wait, 1.0))
+            except TimeoutError:
+                continue
+        return 0
+
+    async def refund(self, unused: int) -> None:
+        """Give back permits taken for messages that were not there to read."""
+        if self.per_minute > 0 and unused > 0:
+            await self.redis.decrby(self._window(), unused)

@@ -1,0 +1,190 @@
+"""The consumer runtime on real Redis and a real database, driven in burst mode."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from lumi_common.db.tables import GeneratedImage, GenerationRequest, ImageJob, OutboxEvent
+from lumi_common.errors import PermanentError, RetryableError
+from lumi_common.jobs.lifecycle import Claim
+from lumi_common.messages import DeadLetter, JobMessage, decode
+from lumi_common.pipeline.images import ImageJobs, complete_image
+from lumi_common.states import ImageStatus, JobStatus, RequestPhase, RequestStatus
+from lumi_common.streams.consumer import Consumer, Handler
+from lumi_common.streams.names import dlq_name, stream_key
+from tests.support.factories import create_task
+from tests.support.pipeline import LEASE, consumer, relay_all, stream_entries
+
+pytestmark = pytest.mark.usefixtures("empty_outbox")
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+def completing_handler(sessionmaker: Sessions, kind: ImageJobs, runs: Counter[str]) -> Handler:
+    async def handle(message: JobMessage, claim: Claim) -> None:
+        runs[message.job_id] += 1
+        async with sessionmaker.begin() as session:
+            await kind.lifecycle.complete(session, claim)
+            job = claim.job
+            assert isinstance(job, ImageJob)
+            await complete_image(session, job, f"images/{job.request_id}/x.png")
+
+    return handle
+
+
+async def drive(
+    sessionmaker: Sessions, redis: Redis, prefix: str, run: Consumer, rounds: int = 20
+) -> None:
+    """Relay and consume until nothing is left (delayed retries need a few rounds)."""
+    for _ in range(rounds):
+        published = await relay_all(sessionmaker, redis, prefix)
+        await run.run(burst=True)
+        if not published:
+            async with sessionmaker() as session:
+                due = await session.scalar(
+                    select(func.count())
+                    .select_from(OutboxEvent)
+                    .where(OutboxEvent.published_at.is_(None))
+                )
+            if not due:
+                return
+            await asyncio.sleep(0.05)
+
+
+async def job_statuses(
+    sessionmaker: Sessions, job_ids: list[str]
+) -> dict[str, tuple[JobStatus, int]]:
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(ImageJob.id, ImageJob.status, ImageJob.attempt).where(ImageJob.id.in_(job_ids))
+        )
+        return {row.id: (row.status, row.attempt) for row in rows}
+
+
+async def request_of(sessionmaker: Sessions, request_id: str) -> GenerationRequest:
+    async with sessionmaker() as session:
+        request = await session.get(GenerationRequest, request_id)
+        assert request is not None
+        return request
+
+
+async def test_jobs_complete_once_and_the_request_awaits_selection(
+    sessionmaker: Sessions, redis: Redis, key_prefix: str
+) -> None:
+    kind = ImageJobs(lease=LEASE)
+    task = await create_task(sessionmaker)
+    runs: Counter[str] = Counter()
+    worker = consumer(
+        redis=redis,
+        sessionmaker=sessionmaker,
+        kind=kind,
+        prefix=key_prefix,
+        handler=completing_handler(sessionmaker, kind, runs),
+    )
+    await drive(sessionmaker, redis, key_prefix, worker)
+    assert runs == Counter(dict.fromkeys(task.job_ids, 1))
+    assert set((await job_statuses(sessionmaker, task.job_ids)).values()) == {
+        (JobStatus.COMPLETED, 1)
+    }
+    request = await request_of(sessionmaker, task.request_id)
+    assert (request.status, request.phase) == (
+        RequestStatus.IMAGE_COMPLETED,
+        RequestPhase.AWAITING_SELECTION,
+    )
+    pending = await redis.xpending(stream_key(key_prefix, kind.stream), "image-jobs-workers")
+    assert pending["pending"] == 0
+
+
+async def test_duplicate_deliveries_change_nothing(
+    sessionmaker: Sessions, redis: Redis, key_prefix: str
+) -> None:
+    kind = ImageJobs(lease=LEASE)
+    task = await create_task(sessionmaker, images=1)
+    await relay_all(sessionmaker, redis, key_prefix)
+    entries = await stream_entries(redis, stream_key(key_prefix, kind.stream))
+    for _ in range(3):  # the same message again, as a duplicate publish would add it
+        await redis.xadd(stream_key(key_prefix, kind.stream), {b"data": entries[0][1][b"data"]})
+    runs: Counter[str] = Counter()
+    worker = consumer(
+        redis=redis,
+        sessionmaker=sessionmaker,
+        kind=kind,
+        prefix=key_prefix,
+        handler=completing_handler(sessionmaker, kind, runs),
+        concurrency=1,
+    )
+    await drive(sessionmaker, redis, key_prefix, worker)
+    assert runs == Counter({task.job_ids[0]: 1})
+
+
+async def test_retryable_errors_retry_with_backoff_then_succeed(
+    sessionmaker: Sessions, redis: Redis, key_prefix: str
+) -> None:
+    kind = ImageJobs(lease=LEASE)
+    task = await create_task(sessionmaker, images=1)
+    runs: Counter[str] = Counter()
+    complete = completing_handler(sessionmaker, kind, Counter())
+
+    async def flaky(message: JobMessage, claim: Claim) -> None:
+        runs[message.job_id] += 1
+        if runs[message.job_id] <= 2:
+            raise RetryableError("provider busy")
+        await complete(message, claim)
+
+    worker = consumer(
+        redis=redis, sessionmaker=sessionmaker, kind=kind, prefix=key_prefix, handler=flaky
+    )
+    await drive(sessionmaker, redis, key_prefix, worker)
+    assert runs[task.job_ids[0]] == 3
+    assert (await job_statuses(sessionmaker, task.job_ids))[task.job_ids[0]] == (
+        JobStatus.COMPLETED,
+        3,
+    )
+
+
+async def test_failures_dead_letter_and_the_request_shows_it(
+    sessionmaker: Sessions, redis: Redis, key_prefix: str
+) -> None:
+    kind = ImageJobs(lease=LEASE)
+    task = await create_task(sessionmaker)
+    before = (await request_of(sessionmaker, task.request_id)).updated_at
+
+    async def broken(message: JobMessage, claim: Claim) -> None:
+        if message.job_id == task.job_ids[0]:
+            raise PermanentError("content policy refused the prompt")
+        raise RetryableError("provider down")
+
+    worker = consumer(
+        redis=redis, sessionmaker=sessionmaker, kind=kind, prefix=key_prefix, handler=broken
+    )
+    await drive(sessionmaker, redis, key_prefix, worker)
+    statuses = await job_statuses(sessionmaker, task.job_ids)
+    assert statuses[task.job_ids[0]] == (JobStatus.FAILED, 1)
+    assert {statuses[j] for j in task.job_ids[1:]} == {(JobStatus.FAILED, 3)}
+    request = await request_of(sessionmaker, task.request_id)
+    assert request.status == RequestStatus.IMAGE_FAILED
+    assert request.updated_at > before
+    async with sessionmaker() as session:
+        images = (
+            await session.scalars(
+                select(GeneratedImage).where(GeneratedImage.request_id == task.request_id)
+            )
+        ).all()
+    assert {image.status for image in images} == {ImageStatus.FAILED}
+    letters = [
+        decode(fields[b"data"])
+        for _, fields in await stream_entries(redis, stream_key(key_prefix, dlq_name(kind.stream)))
+    ]
+    assert all(isinstance(letter, DeadLetter) for letter in letters)
+    by_job = {letter.job_id: letter for letter in letters if isinstance(letter, DeadLetter)}
+    assert set(by_job) == set(task.job_ids)
+    assert by_job[task.job_ids[0]].reason == "permanent_error"
+    assert by_job[task.job_ids[1]].reason == "attempts_exhausted"
+    assert by_job[task.job_ids[1]].attempts == 3
+    assert by_job[task.job_ids[1]].original is not None

@@ -1,0 +1,62 @@
+"""Drive the backbone in-process: relay the outbox, run a consumer in burst mode."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from lumi_common.jobs.kinds import JobKind
+from lumi_common.jobs.outcomes import RetryPolicy
+from lumi_common.outbox.relay import Relay, RelayConfig
+from lumi_common.streams.consumer import Consumer, ConsumerConfig, Handler
+
+
+async def relay_all(
+    sessionmaker: async_sessionmaker[AsyncSession], redis: Redis, prefix: str
+) -> int:
+    relay = Relay(sessionmaker, redis, RelayConfig(key_prefix=prefix))
+    total = 0
+    while published := await relay.publish_due():
+        total += published
+    return total
+
+
+def consumer(
+    *,
+    redis: Redis,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    kind: JobKind,
+    handler: Handler,
+    prefix: str,
+    **overrides: Any,
+) -> Consumer:
+    values: dict[str, Any] = {
+        "key_prefix": prefix,
+        "stream": kind.stream,
+        "concurrency": 4,
+        "lease_seconds": 5.0,
+        "retry": RetryPolicy(max_attempts=3, base_seconds=0.01, max_seconds=0.05),
+        "max_deliveries": 5,
+        "block_ms": 100,
+        "shutdown_grace_seconds": 5.0,
+    }
+    values.update(overrides)
+    return Consumer(
+        config=ConsumerConfig(**values),
+        redis=redis,
+        sessionmaker=sessionmaker,
+        kind=kind,
+        handler=handler,
+    )
+
+
+LEASE = timedelta(seconds=5)
+
+
+async def stream_entries(redis: Redis, key: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """Every entry of a stream, typed (redis-py's own annotations are too loose to index)."""
+    entries: Any = await redis.xrange(key)
+    return [(entry_id, fields) for entry_id, fields in entries]
