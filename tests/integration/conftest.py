@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest_asyncio
 from pytest_aiohttp import AiohttpClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -12,8 +14,11 @@ from tests.support.api import Client, build_app, issue
 
 
 @pytest_asyncio.fixture
-async def client(aiohttp_client: AiohttpClient, api_settings: ApiSettings) -> Client:
-    return await aiohttp_client(build_app(api_settings))
+async def client(
+    aiohttp_client: AiohttpClient, settings_factory: Callable[..., ApiSettings]
+) -> Client:
+    """The API without its relay: these tests read the outbox rows the routes write."""
+    return await aiohttp_client(build_app(settings_factory(relay_enabled=False)))
 
 
 @pytest_asyncio.fixture

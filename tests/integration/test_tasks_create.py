@@ -2,21 +2,52 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pytest_aiohttp import AiohttpClient
+from redis.asyncio import Redis
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_api.auth.service import IssuedToken
+from lumi_api.settings import ApiSettings
 from lumi_common.db.tables import GeneratedImage, GenerationRequest, ImageJob, OutboxEvent
 from lumi_common.messages import ImageJobRequested, decode
-from lumi_common.streams.names import IMAGE_JOBS
-from tests.support.api import Client
+from lumi_common.streams.names import IMAGE_JOBS, stream_key
+from lumi_common.streams.publish import DATA_FIELD
+from tests.support.api import Client, build_app
 
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+async def test_a_created_task_reaches_the_image_stream_at_once(
+    aiohttp_client: AiohttpClient,
+    settings_factory: Callable[..., ApiSettings],
+    alice: IssuedToken,
+    redis: Redis,
+    key_prefix: str,
+    empty_outbox: None,
+) -> None:
+    # a long poll interval: only the wake after the commit can publish this quickly
+    client = await aiohttp_client(build_app(settings_factory(relay_poll_seconds=30)))
+    status, body = await create(client, alice, {"prompt": "a paper kite"})
+    assert status == 201
+    key = stream_key(key_prefix, IMAGE_JOBS)
+    for _ in range(100):
+        if await redis.xlen(key) >= 4:
+            break
+        await asyncio.sleep(0.02)
+    entries = await redis.xrange(key) or []
+    messages = [decode(fields[DATA_FIELD]) for _, fields in entries if fields]
+    assert len(messages) == 4
+    assert {m.request_id for m in messages if isinstance(m, ImageJobRequested)} == {
+        body["data"]["id"]
+    }
 
 
 async def create(client: Client, token: IssuedToken, body: Any) -> tuple[int, Any]:

@@ -155,7 +155,9 @@ def counting_statements(engine: AsyncEngine) -> Iterator[list[str]]:
     statements: list[str] = []
 
     def record(*args: Any) -> None:
-        statements.append(args[2])
+        statement = str(args[2])
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
+            statements.append(statement)  # SQLite's BEGIN IMMEDIATE is no query
 
     event.listen(engine.sync_engine, "before_cursor_execute", record)
     try:

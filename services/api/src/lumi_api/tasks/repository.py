@@ -70,8 +70,10 @@ class TaskRepository:
             owner_name=nick_name or user_name,
         )
 
-    async def start_model_phase(self, task_id: str, *, image_index: int, now: datetime) -> bool:
-        """Compare-and-set IMAGE_COMPLETED → MODEL_PENDING; False when another call won."""
+    async def start_model_phase(
+        self, task_id: str, *, image_index: int, updated_at: datetime
+    ) -> bool:
+        """Compare-and-set IMAGE_COMPLETED → MODEL_PENDING; False when the task is elsewhere."""
         result: CursorResult[tuple[()]] = await self.session.execute(  # type: ignore[assignment]
             update(GenerationRequest)
             .where(
@@ -82,7 +84,7 @@ class TaskRepository:
                 status=RequestStatus.MODEL_PENDING,
                 phase=RequestPhase.MODEL_GENERATION,
                 selected_image_index=image_index,
-                updated_at=now,
+                updated_at=updated_at,
             )
             .execution_options(synchronize_session=False)
         )

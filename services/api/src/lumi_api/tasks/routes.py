@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 
@@ -16,6 +17,7 @@ from lumi_api.keys import FILE_URLS, OUTBOX_SIGNAL, PROMPTS, SESSIONMAKER
 from lumi_api.routing import add_route
 from lumi_api.tasks import service
 from lumi_api.tasks.schemas import CreateTaskBody, SelectImageBody, SelectionOut, TaskOut
+from lumi_common.db.transactions import in_transaction
 from lumi_common.errors import ValidationFailed
 from lumi_common.ids import looks_like_id
 from lumi_common.time import parse_iso, truncate_ms, utcnow
@@ -74,15 +76,15 @@ async def select_image(request: web.Request) -> web.Response:
     user = await require_user(request)
     task_id = _task_id(request)
     body = await parse_body(request, SelectImageBody)
+    choose = functools.partial(
+        service.select_image,
+        task_id=task_id,
+        user_id=user.id,
+        image_index=body.selected_image_index,
+        now=utcnow(),
+    )
     try:
-        async with request.app[SESSIONMAKER].begin() as session:
-            task = await service.select_image(
-                session,
-                task_id=task_id,
-                user_id=user.id,
-                image_index=body.selected_image_index,
-                now=utcnow(),
-            )
+        task = await in_transaction(request.app[SESSIONMAKER], choose)
     except IntegrityError:
         # a concurrent choice for the same task committed first (one model per request)
         raise service.ModelAlreadyRequested() from None

@@ -19,6 +19,7 @@ from lumi_common.errors import AppError, BadRequest, InvalidState, NotFound
 from lumi_common.ids import new_id
 from lumi_common.messages import ImageJobRequested, ModelJobRequested
 from lumi_common.outbox.writer import add_event
+from lumi_common.pipeline.requests import ONE_MS, lock_request
 from lumi_common.states import (
     ImageStatus,
     JobStatus,
@@ -104,14 +105,20 @@ async def select_image(
 ) -> TaskRecord:
     """Choose the image a model is made from: the task moves to MODEL_PENDING, exactly once."""
     repo = TaskRepository(session)
+    # the request's row lock first, as every writer of a request takes it (no lock-order
+    # deadlock with the workers); a concurrent choice waits here, then sees the first one's model
+    locked = await lock_request(session, task_id)
+    if locked is None or locked.user_id != user_id:
+        raise TaskNotFound()
     task = await get_task(session, task_id=task_id, user_id=user_id)
     if task.model is not None:
         raise ModelAlreadyRequested()
     image = next((i for i in task.images if i.image_index == image_index), None)
     if image is None or image.status is not ImageStatus.COMPLETED:
         raise ImageNotReady()
-    # the compare-and-set is the guard; models.request_id being unique is the backstop
-    if not await repo.start_model_phase(task_id, image_index=image_index, now=now):
+    # strictly later than the last change, or a client polling `?since=` could miss this one
+    updated_at = max(now, task.request.updated_at + ONE_MS)
+    if not await repo.start_model_phase(task_id, image_index=image_index, updated_at=updated_at):
         raise NotAwaitingSelection()
     model = _new_model(task.request, image, now)
     job = ModelJob(
