@@ -58,6 +58,10 @@ def load_obj(artifacts: MeshArtifacts, folder: Path) -> trimesh.Trimesh:
     return mesh
 
 
+def files_in(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("*")) if folder.exists() else []
+
+
 def load_glb(artifacts: MeshArtifacts) -> trimesh.Trimesh:
     mesh = trimesh.load(io.BytesIO(artifacts.glb), file_type="glb", force="mesh")
     assert isinstance(mesh, trimesh.Trimesh)
@@ -125,9 +129,14 @@ async def test_unknown_jobs_fail(generator: MeshGenerator, job_id: str) -> None:
         await generator.fetch(job_id)
 
 
-async def test_what_is_not_a_picture_is_refused_at_submit(generator: MeshGenerator) -> None:
+async def test_what_is_not_a_whole_picture_is_refused_at_submit(
+    generator: MeshGenerator, picture: bytes, work_dir: Path
+) -> None:
     with pytest.raises(PermanentError, match="not a picture"):
         await generator.submit(b"<html>not an image</html>", job_key="model-job-5")
+    with pytest.raises(PermanentError, match="damaged"):
+        await generator.submit(picture[:-20], job_key="model-job-5")
+    assert files_in(work_dir) == []
 
 
 async def test_a_single_bright_pixel_does_not_become_a_spike(work_dir: Path) -> None:

@@ -8,6 +8,7 @@ Needs the `imaging` and `mesh` extras: import it from the model worker only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import re
@@ -120,8 +121,10 @@ class OfflineReliefGenerator:
     def _prune(self) -> None:
         expired = time.time() - WORK_RETENTION_SECONDS
         for path in self._work_dir.glob("*.image"):
-            if path.stat().st_mtime < expired:
-                path.unlink(missing_ok=True)
+            # another replica sharing the directory may prune the same file meanwhile
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < expired:
+                    path.unlink()
 
 
 def build_artifacts(image: bytes, spec: ReliefSpec) -> MeshArtifacts:
@@ -139,8 +142,12 @@ def build_artifacts(image: bytes, spec: ReliefSpec) -> MeshArtifacts:
 
 
 def _check_image(data: bytes) -> None:
+    # refused at submit, as a hosted provider would, rather than minutes later at fetch
     with _open(data) as picture:
-        picture.verify()
+        try:
+            picture.verify()
+        except (OSError, SyntaxError, ValueError) as error:
+            raise PermanentError(f"the picture is damaged: {error}") from error
 
 
 def _decode(data: bytes) -> Image.Image:

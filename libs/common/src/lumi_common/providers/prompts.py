@@ -44,10 +44,10 @@ class OfflinePromptVariants:
             raise ValueError("the prompt is empty")
         if count < 1:
             raise ValueError("count must be at least 1")
-        return [compose_variant(text, index) for index in range(count)]
+        return [_variant(text, index) for index in range(count)]
 
 
-def compose_variant(prompt: str, index: int) -> str:
+def _variant(prompt: str, index: int) -> str:
     """The `index`-th variant; indexes past the style list repeat a style with a new take."""
     rounds, style = divmod(index, len(STYLES))
     view = VIEWS[index % len(VIEWS)]
