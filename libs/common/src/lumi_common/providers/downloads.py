@@ -46,7 +46,7 @@ async def download(
     `bucket.cos.ap-guangzhou.myqcloud.com`); `http_hosts` are the exact hosts that may be
     reached without TLS (local emulators), and must be allowed hosts too.
     """
-    target = URL(url)
+    target = _parse(url)
     try:
         async with asyncio.timeout(timeout):
             for _ in range(MAX_REDIRECTS + 1):
@@ -58,8 +58,17 @@ async def download(
     except TimeoutError as error:
         raise RetryableError(f"download from {_safe(target)} timed out after {timeout}s") from error
     except aiohttp.ClientError as error:
-        raise RetryableError(f"download from {_safe(target)} failed: {error!r}") from error
-    raise DownloadRefused(f"more than {MAX_REDIRECTS} redirects from {_safe(URL(url))}")
+        # the class only: some aiohttp messages quote the whole URL, signature included
+        message = f"download from {_safe(target)} failed: {type(error).__name__}"
+        raise RetryableError(message) from error
+    raise DownloadRefused(f"more than {MAX_REDIRECTS} redirects from {_safe(_parse(url))}")
+
+
+def _parse(url: str) -> URL:
+    try:
+        return URL(url)
+    except ValueError as error:
+        raise DownloadRefused("malformed URL") from error
 
 
 def check_url(url: URL, *, allowed_hosts: frozenset[str], http_hosts: frozenset[str]) -> None:
@@ -119,7 +128,7 @@ def _redirect_target(response: aiohttp.ClientResponse) -> URL:
     location = response.headers.get("Location")
     if not location:
         raise DownloadRefused(f"redirect without a Location from {_safe(response.url)}")
-    return response.url.join(URL(location))
+    return response.url.join(_parse(location))
 
 
 def _safe(url: URL) -> str:
