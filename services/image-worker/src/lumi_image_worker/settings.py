@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
-from lumi_common.settings import (
-    DatabaseSettings,
-    JobSettings,
-    LogSettings,
-    RedisSettings,
-    StorageSettings,
-)
+from lumi_common.settings import WorkerSettings
 
 
-class ImageWorkerSettings(
-    LogSettings, DatabaseSettings, RedisSettings, StorageSettings, JobSettings
-):
+class ImageWorkerSettings(WorkerSettings):
     image_queue_concurrency: int = Field(default=2, ge=1, le=256)
     # a global limit shared by every replica (0 = none)
     image_jobs_per_minute: int = Field(default=0, ge=0)
-    shutdown_grace_seconds: float = Field(default=30.0, ge=0, le=600)
+    # offline: procedural PNGs made here; instant: a fixed tiny PNG (benchmarks, smoke tests)
+    image_provider: Literal["offline", "instant"] = "offline"
