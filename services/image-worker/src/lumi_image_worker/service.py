@@ -13,6 +13,7 @@ from lumi_common.providers.images import (
     InstantImageGenerator,
     OfflineImageGenerator,
 )
+from lumi_common.providers.openai_images import OpenAIImageGenerator
 from lumi_common.storage.local import LocalStorage
 from lumi_common.streams.consumer import Handler
 from lumi_common.streams.worker import consumer_config, serve_jobs
@@ -23,6 +24,14 @@ from lumi_image_worker.settings import ImageWorkerSettings
 def image_generator(settings: ImageWorkerSettings) -> ImageGenerator:
     if settings.image_provider == "instant":
         return InstantImageGenerator()
+    if settings.image_provider == "openai":
+        key = settings.image_api_key
+        return OpenAIImageGenerator(
+            base_url=settings.image_api_base_url,
+            model=settings.image_model,
+            api_key=key.get_secret_value() if key else None,
+            timeout=settings.image_api_timeout_seconds,
+        )
     return OfflineImageGenerator()
 
 
