@@ -64,7 +64,13 @@ async def create_task(
             job = ImageJob(id=new_id(), image_id=image.id, request_id=request.id)
             session.add(job)
             await session.flush()
-            message = ImageJobRequested(job_id=job.id, request_id=request.id, trace_id=trace_id)
+            message = ImageJobRequested(
+                job_id=job.id,
+                request_id=request.id,
+                trace_id=trace_id,
+                image_index=index,
+                prompt=image.image_prompt,
+            )
             add_event(session, stream=IMAGE_JOBS, key=job.id, message=message)
             image_ids.append(image.id)
             job_ids.append(job.id)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from lumi_common.db.tables import GeneratedImage, ImageJob
 from lumi_common.errors import PermanentError
 from lumi_common.jobs.lifecycle import Claim
-from lumi_common.messages import JobMessage
+from lumi_common.messages import ImageJobRequested, JobMessage
 from lumi_common.pipeline.images import ImageJobs, complete_image
 from lumi_common.providers.images import ImageGenerator
 from lumi_common.storage.keys import image_key
@@ -34,15 +34,13 @@ def seed_for(request_id: str, index: int) -> int:
 async def handle_image_job(deps: Deps, message: JobMessage, claim: Claim) -> None:
     job = claim.job
     assert isinstance(job, ImageJob)
-    async with deps.sessionmaker() as session:
-        image = await session.get(GeneratedImage, job.image_id)
-    if image is None:
-        raise PermanentError("the image of this job no longer exists")
+    assert isinstance(message, ImageJobRequested)
+    index, prompt = message.image_index, message.prompt
+    if index is None or prompt is None:  # a message from before they were carried along
+        index, prompt = await _image_of(deps, job)
     started = time.perf_counter()
-    generated = await deps.images.generate(
-        image.image_prompt, seed=seed_for(job.request_id, image.image_index)
-    )
-    key = image_key(job.request_id, image.image_index)
+    generated = await deps.images.generate(prompt, seed=seed_for(job.request_id, index))
+    key = image_key(job.request_id, index)
     await deps.storage.put(key, generated.data, generated.content_type)
     async with deps.sessionmaker.begin() as session:
         await deps.kind.lifecycle.complete(
@@ -52,3 +50,11 @@ async def handle_image_job(deps: Deps, message: JobMessage, claim: Claim) -> Non
             duration_ms=round((time.perf_counter() - started) * 1000),
         )
         await complete_image(session, job, key)
+
+
+async def _image_of(deps: Deps, job: ImageJob) -> tuple[int, str]:
+    async with deps.sessionmaker() as session:
+        image = await session.get(GeneratedImage, job.image_id)
+    if image is None:
+        raise PermanentError("the image of this job no longer exists")
+    return image.image_index, image.image_prompt
