@@ -36,6 +36,9 @@ class JobMessage(Message):
 
 class ImageJobRequested(JobMessage):
     type: Literal["image_job.requested"] = "image_job.requested"
+    # what the worker needs, carried along so it does not read the image row for it
+    image_index: int | None = Field(default=None, ge=0)
+    prompt: str | None = None
 
 
 class ModelJobRequested(JobMessage):

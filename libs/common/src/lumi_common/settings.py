@@ -120,6 +120,13 @@ class JobSettings(LumiSettings):
     reconcile_after_seconds: float = Field(default=600.0, ge=1)
 
 
+class WorkerSettings(LogSettings, DatabaseSettings, RedisSettings, StorageSettings, JobSettings):
+    """What every worker process needs; each worker adds its stream's concurrency and limits."""
+
+    health_port: int = Field(default=0, ge=0, le=65535)
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0, le=600)
+
+
 class RelaySettings(LumiSettings):
     relay_enabled: bool = True
     relay_batch_size: int = Field(default=200, ge=1, le=5000)

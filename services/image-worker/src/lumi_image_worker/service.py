@@ -1,32 +1,52 @@
-"""The image worker process: connections, then its consumer until SIGTERM."""
+"""The image worker process: its dependencies, then the shared worker runtime until SIGTERM."""
 
 from __future__ import annotations
 
-import asyncio
-import signal
+from datetime import timedelta
+from functools import partial
 
-import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lumi_common.db.engine import create_engine
-from lumi_common.redis_client import create_redis
+from lumi_common.pipeline.images import ImageJobs
+from lumi_common.providers.images import (
+    ImageGenerator,
+    InstantImageGenerator,
+    OfflineImageGenerator,
+)
+from lumi_common.providers.openai_images import OpenAIImageGenerator
+from lumi_common.storage.local import LocalStorage
+from lumi_common.streams.consumer import Handler
+from lumi_common.streams.worker import consumer_config, serve_jobs
+from lumi_image_worker.handler import Deps, handle_image_job
 from lumi_image_worker.settings import ImageWorkerSettings
 
-log = structlog.get_logger(__name__)
+
+def image_generator(settings: ImageWorkerSettings) -> ImageGenerator:
+    if settings.image_provider == "instant":
+        return InstantImageGenerator()
+    if settings.image_provider == "openai":
+        key = settings.image_api_key
+        return OpenAIImageGenerator(
+            base_url=settings.image_api_base_url,
+            model=settings.image_model,
+            api_key=key.get_secret_value() if key else None,
+            timeout=settings.image_api_timeout_seconds,
+        )
+    return OfflineImageGenerator()
 
 
 async def run(settings: ImageWorkerSettings, *, burst: bool = False) -> None:
-    engine = create_engine(settings)
-    redis = create_redis(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await redis.ping()
-        log.info("worker.started", concurrency=settings.image_queue_concurrency, burst=burst)
-        if not burst:
-            await stop.wait()
-    finally:
-        await redis.aclose()
-        await engine.dispose()
-        log.info("worker.stopped")
+    kind = ImageJobs(lease=timedelta(seconds=settings.job_lease_seconds))
+    storage = LocalStorage(settings.storage_dir)
+    images = image_generator(settings)
+
+    def handler(sessionmaker: async_sessionmaker[AsyncSession]) -> Handler:
+        return partial(handle_image_job, Deps(sessionmaker, storage, images, kind))
+
+    config = consumer_config(
+        settings,
+        stream=kind.stream,
+        concurrency=settings.image_queue_concurrency,
+        jobs_per_minute=settings.image_jobs_per_minute,
+    )
+    await serve_jobs(settings, kind=kind, config=config, handler=handler, burst=burst)

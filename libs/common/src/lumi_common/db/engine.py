@@ -38,7 +38,13 @@ def create_engine(settings: DatabaseSettings, *, pooled: bool = True) -> AsyncEn
         return _sqlite_engine(settings.database_url, **pool)
     return create_async_engine(
         settings.database_url,
-        pool_pre_ping=True,
+        # no ping per checkout (a round trip per transaction); connections are recycled before
+        # the server drops them, and a connection lost anyway fails one transaction, which
+        # `in_transaction` runs again on a fresh one (SQLAlchemy invalidates the pool)
+        pool_pre_ping=False,
+        # sessions always end their transaction before returning a connection, so the pool's
+        # extra ROLLBACK on return would be a wasted round trip per transaction
+        pool_reset_on_return=None,
         pool_recycle=MYSQL_POOL_RECYCLE_SECONDS,
         # each statement sees what committed before it: after taking a row lock, a transaction
         # must see the work of the one it waited for (REPEATABLE READ would show its snapshot)

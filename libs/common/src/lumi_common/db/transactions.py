@@ -15,14 +15,15 @@ T = TypeVar("T")
 log = structlog.get_logger(__name__)
 
 MAX_TRANSACTION_RETRIES = 4
-# MySQL/MariaDB: 1213 deadlock, 1205 lock wait timeout; SQLite: the busy timeout ran out
-_MYSQL_TRANSIENT = {1205, 1213}
+# MySQL/MariaDB: 1213 deadlock, 1205 lock wait timeout, 2006/2013 connection lost (the server
+# restarted); SQLite: the busy timeout ran out
+_MYSQL_TRANSIENT = {1205, 1213, 2006, 2013}
 
 
 def is_transient(error: DBAPIError) -> bool:
     original = error.orig
     code = original.args[0] if original is not None and original.args else None
-    if isinstance(code, int) and code in _MYSQL_TRANSIENT:
+    if error.connection_invalidated or (isinstance(code, int) and code in _MYSQL_TRANSIENT):
         return True
     return "database is locked" in str(original)
 

@@ -3,7 +3,7 @@ every change a client should see (or `?since=` polling never sees it)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +26,10 @@ async def lock_request(session: AsyncSession, request_id: str) -> GenerationRequ
     return (await session.execute(query)).scalar_one_or_none()
 
 
+def next_updated_at(previous: datetime) -> datetime:
+    """Strictly later than `previous`, even for two changes within one millisecond."""
+    return max(utcnow(), previous + ONE_MS)
+
+
 def touch(request: GenerationRequest) -> None:
-    """Strictly increase `updated_at`, even for two changes within one millisecond."""
-    request.updated_at = max(utcnow(), request.updated_at + ONE_MS)
+    request.updated_at = next_updated_at(request.updated_at)

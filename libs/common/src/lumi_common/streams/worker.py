@@ -6,18 +6,86 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Callable
+from datetime import timedelta
 
 import structlog
 from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lumi_common.db.engine import create_engine, create_sessionmaker
+from lumi_common.jobs.kinds import JobKind
+from lumi_common.jobs.outcomes import RetryPolicy
 from lumi_common.jobs.reconciler import Reconciler
-from lumi_common.streams.consumer import Consumer
+from lumi_common.redis_client import create_redis
+from lumi_common.settings import WorkerSettings
+from lumi_common.streams.consumer import Consumer, ConsumerConfig, Handler
 from lumi_common.streams.health import serve_health
 from lumi_common.streams.housekeeping import housekeep
 
 log = structlog.get_logger(__name__)
 
 HOUSEKEEPING_EVERY_S = 60
+REDIS_TIMEOUT_MARGIN_S = 5.0
+
+
+def consumer_config(
+    settings: WorkerSettings, *, stream: str, concurrency: int, jobs_per_minute: int
+) -> ConsumerConfig:
+    return ConsumerConfig(
+        key_prefix=settings.redis_key_prefix,
+        stream=stream,
+        concurrency=concurrency,
+        lease_seconds=settings.job_lease_seconds,
+        retry=RetryPolicy(
+            max_attempts=settings.job_max_attempts,
+            base_seconds=settings.job_retry_base_seconds,
+            max_seconds=settings.job_retry_max_seconds,
+        ),
+        max_deliveries=settings.job_max_deliveries,
+        jobs_per_minute=jobs_per_minute,
+        shutdown_grace_seconds=settings.shutdown_grace_seconds,
+    )
+
+
+def stream_redis_timeout(config: ConsumerConfig) -> float:
+    """Socket timeout for the consumer's client: longer than a blocking read may take."""
+    return config.block_ms / 1000 + REDIS_TIMEOUT_MARGIN_S
+
+
+async def serve_jobs(
+    settings: WorkerSettings,
+    *,
+    kind: JobKind,
+    config: ConsumerConfig,
+    handler: Callable[[async_sessionmaker[AsyncSession]], Handler],
+    burst: bool = False,
+) -> None:
+    """A worker process's whole life: connections, consumer, reconciler, then clean-up."""
+    engine = create_engine(settings)
+    redis = create_redis(settings, socket_timeout=stream_redis_timeout(config))
+    sessionmaker = create_sessionmaker(engine)
+    consumer = Consumer(
+        config=config,
+        redis=redis,
+        sessionmaker=sessionmaker,
+        kind=kind,
+        handler=handler(sessionmaker),
+    )
+    reconciler = Reconciler(
+        sessionmaker, kind, after=timedelta(seconds=settings.reconcile_after_seconds)
+    )
+    try:
+        await run_worker(
+            consumer,
+            reconciler=reconciler,
+            reconcile_every_s=min(60.0, max(1.0, settings.reconcile_after_seconds / 4)),
+            health_port=settings.health_port,
+            burst=burst,
+        )
+    finally:
+        await redis.aclose()
+        await engine.dispose()
 
 
 async def run_worker(

@@ -24,7 +24,7 @@ from lumi_common.settings import DEFAULT_DATA_DIR, DatabaseSettings
 SECRET_FILE = DEFAULT_DATA_DIR / "cookie_secret"
 VALKEY_DIR = DEFAULT_DATA_DIR / "valkey"
 STOP_GRACE_SECONDS = 15.0
-SERVICES = ("lumi-api",)
+SERVICES = ("lumi-api", "lumi-image-worker", "lumi-model-worker")
 _COLOURS = ("\033[36m", "\033[35m", "\033[33m", "\033[32m")
 _RESET = "\033[0m"
 
