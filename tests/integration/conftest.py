@@ -8,9 +8,10 @@ import pytest_asyncio
 from pytest_aiohttp import AiohttpClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lumi_api.app import create_app
 from lumi_api.auth.service import IssuedToken
 from lumi_api.settings import ApiSettings
-from tests.support.api import Client, build_app, issue
+from tests.support.api import Client, issue
 
 
 @pytest_asyncio.fixture
@@ -18,7 +19,7 @@ async def client(
     aiohttp_client: AiohttpClient, settings_factory: Callable[..., ApiSettings]
 ) -> Client:
     """The API without its relay: these tests read the outbox rows the routes write."""
-    return await aiohttp_client(build_app(settings_factory(relay_enabled=False)))
+    return await aiohttp_client(create_app(settings_factory(relay_enabled=False)))
 
 
 @pytest_asyncio.fixture

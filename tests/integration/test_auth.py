@@ -11,6 +11,7 @@ from pytest_aiohttp import AiohttpClient
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lumi_api.app import create_app
 from lumi_api.auth import service as auth_service
 from lumi_api.auth.current import optional_user
 from lumi_api.auth.service import IssuedToken
@@ -19,7 +20,7 @@ from lumi_api.settings import ApiSettings
 from lumi_common.db.tables import AuthToken, User
 from lumi_common.ids import new_id
 from lumi_common.time import utcnow
-from tests.support.api import Client, build_app, issue, unique_email
+from tests.support.api import Client, issue, unique_email
 
 LOGIN_REQUIRED = {"status": "fail", "data": {"message": "请先登录", "code": "UNAUTHORIZED"}}
 
@@ -85,7 +86,7 @@ async def test_optional_auth_treats_a_bad_token_as_anonymous(
         user = await optional_user(request)
         return web.json_response({"user": None if user is None else user.id})
 
-    app = build_app(api_settings)
+    app = create_app(api_settings)
     app.router.add_get("/whoami", whoami)
     client = await aiohttp_client(app)
     expired = await issue(sessionmaker, ttl=timedelta(seconds=-1))

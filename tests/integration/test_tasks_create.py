@@ -14,13 +14,14 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lumi_api.app import create_app
 from lumi_api.auth.service import IssuedToken
 from lumi_api.settings import ApiSettings
 from lumi_common.db.tables import GeneratedImage, GenerationRequest, ImageJob, OutboxEvent
 from lumi_common.messages import ImageJobRequested, decode
 from lumi_common.streams.names import IMAGE_JOBS, stream_key
 from lumi_common.streams.publish import DATA_FIELD
-from tests.support.api import Client, build_app
+from tests.support.api import Client
 
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -34,7 +35,7 @@ async def test_a_created_task_reaches_the_image_stream_at_once(
     empty_outbox: None,
 ) -> None:
     # a long poll interval: only the wake after the commit can publish this quickly
-    client = await aiohttp_client(build_app(settings_factory(relay_poll_seconds=30)))
+    client = await aiohttp_client(create_app(settings_factory(relay_poll_seconds=30)))
     status, body = await create(client, alice, {"prompt": "a paper kite"})
     assert status == 201
     key = stream_key(key_prefix, IMAGE_JOBS)
@@ -99,17 +100,18 @@ async def test_create_writes_jobs_and_decodable_outbox_events(
     async with sessionmaker() as session:
         request = await session.get_one(GenerationRequest, task_id)
         jobs = (await session.scalars(select(ImageJob).where(ImageJob.request_id == task_id))).all()
-        images = {
-            image.id: image.image_index
-            for image in await session.scalars(
-                select(GeneratedImage).where(GeneratedImage.request_id == task_id)
-            )
-        }
+        rows = await session.scalars(
+            select(GeneratedImage).where(GeneratedImage.request_id == task_id)
+        )
+        image_rows = list(rows)
+        images = {image.id: image.image_index for image in image_rows}
+        prompts = {image.image_index: image.image_prompt for image in image_rows}
         job_ids = [job.id for job in jobs]
         events = (
             await session.scalars(select(OutboxEvent).where(OutboxEvent.key.in_(job_ids)))
         ).all()
     assert request.trace_id
+    job_by_id = {job.id: job for job in jobs}
     assert len(jobs) == 4
     assert {job.status.value for job in jobs} == {"QUEUED"}
     assert sorted(images[job.image_id] for job in jobs) == [0, 1, 2, 3]
@@ -123,6 +125,9 @@ async def test_create_writes_jobs_and_decodable_outbox_events(
         assert message.request_id == task_id
         assert message.trace_id == request.trace_id
         assert message.attempt == 1
+        # the worker needs neither the image row's index nor its prompt: the message carries them
+        assert message.image_index == images[job_by_id[message.job_id].image_id]
+        assert message.prompt == prompts[message.image_index]
 
 
 @pytest.mark.parametrize("length", [1, 500])

@@ -10,29 +10,12 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lumi_api.app import create_app
 from lumi_api.auth import service as auth_service
-from lumi_api.keys import PROMPTS
-from lumi_api.settings import ApiSettings
 from lumi_common.db.tables import GeneratedImage, GenerationRequest
 from lumi_common.states import ImageStatus, RequestPhase, RequestStatus
 from lumi_common.time import utcnow
 
 Client = TestClient[web.Request, web.Application]
-
-
-class StubPromptVariants:
-    """Stands in until the offline provider is on main."""
-
-    async def variants(self, prompt: str, count: int = 4) -> list[str]:
-        return [f"{prompt} (take {index + 1})" for index in range(count)]
-
-
-def build_app(settings: ApiSettings) -> web.Application:
-    app = create_app(settings)
-    if PROMPTS not in app:
-        app[PROMPTS] = StubPromptVariants()
-    return app
 
 
 def unique_email(label: str = "user") -> str:

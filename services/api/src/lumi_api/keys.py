@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -11,13 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from lumi_api.files.urls import FileUrls
 from lumi_api.settings import ApiSettings
 from lumi_common.outbox.signal import OutboxSignal
-
-
-class PromptVariants(Protocol):
-    """Turns one prompt into `count` distinct image prompts (an LLM, or the offline default)."""
-
-    async def variants(self, prompt: str, count: int = 4) -> list[str]: ...
-
+from lumi_common.providers.prompts import PromptVariants
+from lumi_common.storage import Storage
 
 SETTINGS = web.AppKey("settings", ApiSettings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -26,3 +19,4 @@ REDIS = web.AppKey[Redis]("redis")
 OUTBOX_SIGNAL = web.AppKey("outbox_signal", OutboxSignal)
 FILE_URLS = web.AppKey("file_urls", FileUrls)
 PROMPTS = web.AppKey[PromptVariants]("prompts")
+STORAGE = web.AppKey[Storage]("storage")

@@ -85,8 +85,14 @@ async def create_task(
     await repo.flush()
     repo.add(*jobs)
     await repo.flush()
-    for job in jobs:
-        message = ImageJobRequested(job_id=job.id, request_id=request.id, trace_id=request.trace_id)
+    for image, job in zip(images, jobs, strict=True):
+        message = ImageJobRequested(
+            job_id=job.id,
+            request_id=request.id,
+            trace_id=request.trace_id,
+            image_index=image.image_index,
+            prompt=image.image_prompt,
+        )
         add_event(session, stream=IMAGE_JOBS, key=job.id, message=message)
     return TaskRecord(
         request=request, images=images, model=None, model_job=None, owner_name=owner.name
