@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from lumi_api import health
+from lumi_api.files import routes as file_routes
 from lumi_api.files.urls import FileUrls
 from lumi_api.keys import (
     ENGINE,
@@ -41,6 +42,7 @@ def create_app(settings: ApiSettings) -> web.Application:
     app.cleanup_ctx.extend([database_ctx, redis_ctx, relay_ctx])
     health.setup(app)
     task_routes.setup(app)
+    file_routes.setup(app)
     return app
 
 
