@@ -10,9 +10,9 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lumi_common.db.tables import (
-    Base,
     GeneratedImage,
     GenerationRequest,
+    ImageJob,
     Model,
     ModelJob,
     User,
@@ -35,11 +35,18 @@ class TaskRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def add(self, *rows: Base) -> None:
-        self.session.add_all(rows)
+    async def add_task(
+        self, request: GenerationRequest, images: list[GeneratedImage], jobs: list[ImageJob]
+    ) -> None:
+        # parents first, each level flushed: no ORM relationship orders the inserts
+        for rows in ([request], images, jobs):
+            self.session.add_all(rows)
+            await self.session.flush()
 
-    async def flush(self) -> None:
-        await self.session.flush()
+    async def add_model(self, model: Model, job: ModelJob) -> None:
+        self.session.add(model)
+        await self.session.flush()  # before its job: no ORM relationship orders the inserts
+        self.session.add(job)
 
     async def load(self, task_id: str, *, user_id: str) -> TaskRecord | None:
         """The user's task in two queries, however many images and whether or not a model."""

@@ -66,7 +66,6 @@ async def create_task(
     """The request, its images and their jobs, then one outbox event per job."""
     if len(variants) != IMAGE_COUNT:
         raise PromptVariantsUnavailable()
-    repo = TaskRepository(session)
     request = GenerationRequest(
         id=new_id(),
         user_id=owner.id,
@@ -79,12 +78,7 @@ async def create_task(
     )
     images = [_new_image(request.id, index, variant, now) for index, variant in enumerate(variants)]
     jobs = [_new_image_job(image, now) for image in images]
-    repo.add(request)
-    await repo.flush()  # parents first: the tables have no ORM relationships to order them
-    repo.add(*images)
-    await repo.flush()
-    repo.add(*jobs)
-    await repo.flush()
+    await TaskRepository(session).add_task(request, images, jobs)
     for image, job in zip(images, jobs, strict=True):
         message = ImageJobRequested(
             job_id=job.id,
@@ -126,25 +120,29 @@ async def select_image(
     updated_at = max(now, task.request.updated_at + ONE_MS)
     if not await repo.start_model_phase(task_id, image_index=image_index, updated_at=updated_at):
         raise NotAwaitingSelection()
-    model = _new_model(task.request, image, now)
+    await _request_model(repo, task.request, image, now)
+    return await get_task(session, task_id=task_id, user_id=user_id)
+
+
+async def _request_model(
+    repo: TaskRepository, request: GenerationRequest, image: GeneratedImage, now: datetime
+) -> None:
+    """The model, its queued job, and the event that starts it."""
+    model = _new_model(request, image, now)
     job = ModelJob(
         id=new_id(),
         model_id=model.id,
-        request_id=task_id,
+        request_id=request.id,
         status=JobStatus.QUEUED,
         progress=0,
         created_at=now,
         updated_at=now,
     )
-    repo.add(model)
-    await repo.flush()
-    repo.add(job)
-    await repo.flush()
     message = ModelJobRequested(
-        job_id=job.id, request_id=task_id, trace_id=task.request.trace_id or new_id(), step="submit"
+        job_id=job.id, request_id=request.id, trace_id=request.trace_id or new_id(), step="submit"
     )
-    add_event(session, stream=MODEL_JOBS, key=job.id, message=message)
-    return await get_task(session, task_id=task_id, user_id=user_id)
+    await repo.add_model(model, job)
+    add_event(repo.session, stream=MODEL_JOBS, key=job.id, message=message)
 
 
 def _new_image(request_id: str, index: int, prompt: str, now: datetime) -> GeneratedImage:
