@@ -7,13 +7,27 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from lumi_api import health
-from lumi_api.keys import ENGINE, OUTBOX_SIGNAL, REDIS, SESSIONMAKER, SETTINGS
+from lumi_api.files import routes as file_routes
+from lumi_api.files.urls import FileUrls
+from lumi_api.keys import (
+    ENGINE,
+    FILE_URLS,
+    OUTBOX_SIGNAL,
+    PROMPTS,
+    REDIS,
+    SESSIONMAKER,
+    SETTINGS,
+    STORAGE,
+)
 from lumi_api.middleware import cors, jsend_errors, request_context
 from lumi_api.relay import relay_ctx
 from lumi_api.settings import ApiSettings
+from lumi_api.tasks import routes as task_routes
 from lumi_common.db.engine import create_engine, create_sessionmaker
 from lumi_common.outbox.signal import OutboxSignal
+from lumi_common.providers.prompts import OfflinePromptVariants
 from lumi_common.redis_client import create_redis
+from lumi_common.storage import LocalStorage
 
 
 def create_app(settings: ApiSettings) -> web.Application:
@@ -22,8 +36,13 @@ def create_app(settings: ApiSettings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[OUTBOX_SIGNAL] = OutboxSignal()
+    app[FILE_URLS] = FileUrls(settings.base_url)
+    app[STORAGE] = LocalStorage(settings.storage_dir)
+    app[PROMPTS] = OfflinePromptVariants()
     app.cleanup_ctx.extend([database_ctx, redis_ctx, relay_ctx])
     health.setup(app)
+    task_routes.setup(app)
+    file_routes.setup(app)
     return app
 
 

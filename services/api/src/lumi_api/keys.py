@@ -6,11 +6,17 @@ from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from lumi_api.files.urls import FileUrls
 from lumi_api.settings import ApiSettings
 from lumi_common.outbox.signal import OutboxSignal
+from lumi_common.providers.prompts import PromptVariants
+from lumi_common.storage import Storage
 
 SETTINGS = web.AppKey("settings", ApiSettings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER = web.AppKey[async_sessionmaker[AsyncSession]]("sessionmaker")
 REDIS = web.AppKey[Redis]("redis")
 OUTBOX_SIGNAL = web.AppKey("outbox_signal", OutboxSignal)
+FILE_URLS = web.AppKey("file_urls", FileUrls)
+PROMPTS = web.AppKey[PromptVariants]("prompts")
+STORAGE = web.AppKey[Storage]("storage")

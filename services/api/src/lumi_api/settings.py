@@ -12,6 +12,7 @@ from lumi_common.settings import (
     DatabaseSettings,
     JobSettings,
     LogSettings,
+    LumiSettings,
     RedisSettings,
     RelaySettings,
     SigningSettings,
@@ -24,6 +25,12 @@ LOCAL_ORIGIN = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})
 _ORIGIN = re.compile(r"^(\*|https?://[^/\s]+)$")
 
 
+class TokenSettings(LumiSettings):
+    """Bearer tokens: shared by the API and the `lumi token` command."""
+
+    token_ttl_days: int = Field(default=30, ge=1, le=3650)
+
+
 class ApiSettings(
     LogSettings,
     DatabaseSettings,
@@ -32,6 +39,7 @@ class ApiSettings(
     StorageSettings,
     JobSettings,
     SigningSettings,
+    TokenSettings,
 ):
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)

@@ -1,0 +1,1 @@
+"""Who is calling: opaque bearer tokens, stored hashed, resolved per request."""

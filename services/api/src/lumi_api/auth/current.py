@@ -1,0 +1,41 @@
+"""The caller of a request, resolved once from the `Authorization` header and kept on it."""
+
+from __future__ import annotations
+
+import structlog
+from aiohttp import hdrs, web
+
+from lumi_api.auth import service
+from lumi_api.auth.service import CurrentUser
+from lumi_api.keys import SESSIONMAKER
+from lumi_common.errors import Unauthorized
+from lumi_common.time import utcnow
+
+CURRENT_USER = web.RequestKey[CurrentUser | None]("current_user")
+
+
+class LoginRequired(Unauthorized):
+    # the exact body both apps recognise: they clear the token and show their login screen
+    default_message = "请先登录"
+
+
+async def optional_user(request: web.Request) -> CurrentUser | None:
+    """The caller, or None when anonymous; a bad, expired or revoked token is anonymous too."""
+    if CURRENT_USER in request:
+        return request[CURRENT_USER]
+    token = service.token_from_header(request.headers.get(hdrs.AUTHORIZATION))
+    user = None
+    if token is not None:
+        async with request.app[SESSIONMAKER].begin() as session:
+            user = await service.resolve(session, token, now=utcnow())
+    if user is not None:
+        structlog.contextvars.bind_contextvars(user_id=user.id)
+    request[CURRENT_USER] = user
+    return user
+
+
+async def require_user(request: web.Request) -> CurrentUser:
+    user = await optional_user(request)
+    if user is None:
+        raise LoginRequired()
+    return user

@@ -1,0 +1,138 @@
+"""Bearer tokens: opaque random strings, of which only the SHA-256 is stored.
+
+A database leak reveals no usable token; revoking is one update; expiry is a column.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lumi_api.auth.repository import AuthRepository
+from lumi_common.db.tables import AuthToken, User
+from lumi_common.ids import new_id
+
+TOKEN_BYTES = 32
+# a longer header value cannot be one of our tokens: refuse it without a query
+MAX_TOKEN_CHARS = 256
+# `last_used_at` is for operators, not auditing: one write a minute per token is plenty
+TOUCH_INTERVAL = timedelta(minutes=1)
+BEARER = "bearer "
+USER_NAME_MAX = 64
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentUser:
+    id: str
+    email: str
+    name: str
+    is_admin: bool
+    token_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str  # shown once; only its hash is stored
+    token_id: str
+    user_id: str
+
+    @property
+    def header(self) -> str:
+        """What login returns and both apps send back unchanged."""
+        return f"Bearer {self.token}"
+
+
+class InvalidEmail(ValueError):
+    pass
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_from_header(value: str | None) -> str | None:
+    """`Bearer <t>` or a bare `<t>`: the existing apps send whatever login returned."""
+    if value is None:
+        return None
+    token = value.strip()
+    if token[: len(BEARER)].lower() == BEARER:
+        token = token[len(BEARER) :].strip()
+    if not token or len(token) > MAX_TOKEN_CHARS:
+        return None
+    return token
+
+
+def display_name(user: User) -> str:
+    return user.nick_name or user.user_name
+
+
+async def resolve(session: AsyncSession, token: str, *, now: datetime) -> CurrentUser | None:
+    repo = AuthRepository(session)
+    found = await repo.active_token(hash_token(token), now=now)
+    if found is None:
+        return None
+    row, user = found
+    if row.last_used_at is None or row.last_used_at < now - TOUCH_INTERVAL:
+        await repo.touch(row.id, now=now, unless_since=now - TOUCH_INTERVAL)
+    return CurrentUser(
+        id=user.id,
+        email=user.email,
+        name=display_name(user),
+        is_admin=user.is_admin,
+        token_id=row.id,
+    )
+
+
+async def issue_token(
+    session: AsyncSession, *, email: str, ttl: timedelta, now: datetime, admin: bool = False
+) -> IssuedToken:
+    """A new token for the user with `email`, who is created if new."""
+    repo = AuthRepository(session)
+    user = await repo.user_by_email(normalise_email(email))
+    if user is None:
+        user = new_user(normalise_email(email), now=now)
+        await repo.add_user(user)
+    if admin:
+        user.is_admin = True
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    row = AuthToken(
+        id=new_id(),
+        user_id=user.id,
+        token_hash=hash_token(token),
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    repo.add_token(row)
+    return IssuedToken(token=token, token_id=row.id, user_id=user.id)
+
+
+async def revoke_all(session: AsyncSession, *, email: str, now: datetime) -> int | None:
+    """Revoke every token of the user; None when there is no such user."""
+    repo = AuthRepository(session)
+    user = await repo.user_by_email(normalise_email(email))
+    if user is None:
+        return None
+    return await repo.revoke_all(user.id, now=now)
+
+
+def normalise_email(email: str) -> str:
+    value = email.strip().lower()
+    local, at, domain = value.partition("@")
+    if not at or not local or not domain or " " in value:
+        raise InvalidEmail(f"not an e-mail address: {email!r}")
+    return value
+
+
+def new_user(email: str, *, now: datetime) -> User:
+    return User(
+        id=new_id(),
+        email=email,
+        user_name=email.partition("@")[0][:USER_NAME_MAX],
+        is_admin=False,
+        created_at=now,
+        updated_at=now,
+    )

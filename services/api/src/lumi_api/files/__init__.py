@@ -1,0 +1,1 @@
+"""Stored files, served publicly at absolute URLs."""

@@ -1,0 +1,1 @@
+"""3D models: what a chosen image becomes."""

@@ -1,0 +1,104 @@
+"""The model shape the apps read: every `ModelEntity` field, plus what they read but the old
+server stripped (`generationJob` for progress, `user` for the author, mesh statistics)."""
+
+from __future__ import annotations
+
+from lumi_api.files.urls import FileUrls
+from lumi_api.schemas import ApiModel, Timestamp
+from lumi_common.db.tables import Model, ModelJob
+from lumi_common.states import (
+    JobStatus,
+    ModelSource,
+    PrintStatus,
+    SliceStatus,
+    Visibility,
+)
+
+
+class UserRef(ApiModel):
+    id: str
+    name: str
+
+
+class GenerationJobOut(ApiModel):
+    id: str
+    status: JobStatus
+    progress: int
+
+    @classmethod
+    def build(cls, job: ModelJob) -> GenerationJobOut:
+        return cls(id=job.id, status=job.status, progress=job.progress)
+
+
+class ModelOut(ApiModel):
+    id: str
+    external_user_id: str
+    source: ModelSource
+    request_id: str | None
+    source_image_id: str | None
+    name: str
+    description: str | None
+    model_url: str | None
+    mtl_url: str | None
+    texture_url: str | None
+    glb_url: str | None
+    preview_image_url: str | None
+    format: str
+    file_size: int | None
+    vertex_count: int | None
+    face_count: int | None
+    visibility: Visibility
+    published_at: Timestamp | None
+    view_count: int
+    like_count: int
+    favorite_count: int
+    download_count: int
+    slice_task_id: str | None
+    slice_status: SliceStatus | None
+    print_status: PrintStatus | None
+    created_at: Timestamp
+    updated_at: Timestamp
+    completed_at: Timestamp | None
+    failed_at: Timestamp | None
+    error_message: str | None
+    user: UserRef
+    generation_job: GenerationJobOut | None
+
+    @classmethod
+    def build(
+        cls, model: Model, *, owner_name: str, job: ModelJob | None, urls: FileUrls
+    ) -> ModelOut:
+        return cls(
+            id=model.id,
+            external_user_id=model.user_id,
+            source=model.source,
+            request_id=model.request_id,
+            source_image_id=model.source_image_id,
+            name=model.name,
+            description=model.description,
+            model_url=urls(model.model_key),
+            mtl_url=urls(model.mtl_key),
+            texture_url=urls(model.texture_key),
+            glb_url=urls(model.glb_key),
+            preview_image_url=urls(model.preview_key),
+            format=model.format,
+            file_size=model.file_size,
+            vertex_count=model.vertex_count,
+            face_count=model.face_count,
+            visibility=model.visibility,
+            published_at=model.published_at,
+            view_count=model.view_count,
+            like_count=model.like_count,
+            favorite_count=model.favorite_count,
+            download_count=model.download_count,
+            slice_task_id=model.slice_task_id,
+            slice_status=model.slice_status,
+            print_status=model.print_status,
+            created_at=model.created_at,
+            updated_at=model.updated_at,
+            completed_at=model.completed_at,
+            failed_at=model.failed_at,
+            error_message=model.error_message,
+            user=UserRef(id=model.user_id, name=owner_name),
+            generation_job=None if job is None else GenerationJobOut.build(job),
+        )

@@ -1,0 +1,186 @@
+"""Task rules: what creating a task and choosing its image write, and when they are allowed.
+
+Each function runs inside the caller's transaction and writes the state change together with
+the outbox events it causes; nothing here commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lumi_api.auth.service import CurrentUser
+from lumi_api.tasks.naming import model_name
+from lumi_api.tasks.repository import TaskRecord, TaskRepository
+from lumi_common.db.tables import GeneratedImage, GenerationRequest, ImageJob, Model, ModelJob
+from lumi_common.errors import AppError, BadRequest, InvalidState, NotFound
+from lumi_common.ids import new_id
+from lumi_common.messages import ImageJobRequested, ModelJobRequested
+from lumi_common.outbox.writer import add_event
+from lumi_common.pipeline.requests import ONE_MS, lock_request
+from lumi_common.states import (
+    ImageStatus,
+    JobStatus,
+    ModelSource,
+    PrintStatus,
+    RequestPhase,
+    RequestStatus,
+    Visibility,
+)
+from lumi_common.streams.names import IMAGE_JOBS, MODEL_JOBS
+
+IMAGE_COUNT = 4
+MODEL_FORMAT = "OBJ"  # the mobile viewer reads OBJ only
+
+
+class TaskNotFound(NotFound):
+    default_message = "Task not found"
+
+
+class ImageNotReady(BadRequest):
+    code, default_message = "IMAGE_NOT_READY", "The chosen image is not ready"
+
+
+class ModelAlreadyRequested(InvalidState):
+    default_message = "A model has already been requested for this task"
+
+
+class NotAwaitingSelection(InvalidState):
+    default_message = "The task is not waiting for an image to be chosen"
+
+
+class PromptVariantsUnavailable(AppError):
+    default_message = "Could not prepare the image prompts"
+
+
+async def create_task(
+    session: AsyncSession,
+    *,
+    owner: CurrentUser,
+    prompt: str,
+    variants: Sequence[str],
+    now: datetime,
+) -> TaskRecord:
+    """The request, its images and their jobs, then one outbox event per job."""
+    if len(variants) != IMAGE_COUNT:
+        raise PromptVariantsUnavailable()
+    request = GenerationRequest(
+        id=new_id(),
+        user_id=owner.id,
+        original_prompt=prompt,
+        status=RequestStatus.IMAGE_PENDING,
+        phase=RequestPhase.IMAGE_GENERATION,
+        trace_id=new_id(),
+        created_at=now,
+        updated_at=now,
+    )
+    images = [_new_image(request.id, index, variant, now) for index, variant in enumerate(variants)]
+    jobs = [_new_image_job(image, now) for image in images]
+    await TaskRepository(session).add_task(request, images, jobs)
+    for image, job in zip(images, jobs, strict=True):
+        message = ImageJobRequested(
+            job_id=job.id,
+            request_id=request.id,
+            trace_id=request.trace_id,
+            image_index=image.image_index,
+            prompt=image.image_prompt,
+        )
+        add_event(session, stream=IMAGE_JOBS, key=job.id, message=message)
+    return TaskRecord(
+        request=request, images=images, model=None, model_job=None, owner_name=owner.name
+    )
+
+
+async def get_task(session: AsyncSession, *, task_id: str, user_id: str) -> TaskRecord:
+    task = await TaskRepository(session).load(task_id, user_id=user_id)
+    if task is None:
+        raise TaskNotFound()
+    return task
+
+
+async def select_image(
+    session: AsyncSession, *, task_id: str, user_id: str, image_index: int, now: datetime
+) -> TaskRecord:
+    """Choose the image a model is made from: the task moves to MODEL_PENDING, exactly once."""
+    repo = TaskRepository(session)
+    # the request's row lock first, as every writer of a request takes it (no lock-order
+    # deadlock with the workers); a concurrent choice waits here, then sees the first one's model
+    locked = await lock_request(session, task_id)
+    if locked is None or locked.user_id != user_id:
+        raise TaskNotFound()
+    task = await get_task(session, task_id=task_id, user_id=user_id)
+    if task.model is not None:
+        raise ModelAlreadyRequested()
+    image = next((i for i in task.images if i.image_index == image_index), None)
+    if image is None or image.status is not ImageStatus.COMPLETED:
+        raise ImageNotReady()
+    # strictly later than the last change, or a client polling `?since=` could miss this one
+    updated_at = max(now, task.request.updated_at + ONE_MS)
+    if not await repo.start_model_phase(task_id, image_index=image_index, updated_at=updated_at):
+        raise NotAwaitingSelection()
+    await _request_model(repo, task.request, image, now)
+    return await get_task(session, task_id=task_id, user_id=user_id)
+
+
+async def _request_model(
+    repo: TaskRepository, request: GenerationRequest, image: GeneratedImage, now: datetime
+) -> None:
+    """The model, its queued job, and the event that starts it."""
+    model = _new_model(request, image, now)
+    job = ModelJob(
+        id=new_id(),
+        model_id=model.id,
+        request_id=request.id,
+        status=JobStatus.QUEUED,
+        progress=0,
+        created_at=now,
+        updated_at=now,
+    )
+    message = ModelJobRequested(
+        job_id=job.id, request_id=request.id, trace_id=request.trace_id or new_id(), step="submit"
+    )
+    await repo.add_model(model, job)
+    add_event(repo.session, stream=MODEL_JOBS, key=job.id, message=message)
+
+
+def _new_image(request_id: str, index: int, prompt: str, now: datetime) -> GeneratedImage:
+    return GeneratedImage(
+        id=new_id(),
+        request_id=request_id,
+        image_index=index,
+        image_prompt=prompt,
+        status=ImageStatus.PENDING,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _new_image_job(image: GeneratedImage, now: datetime) -> ImageJob:
+    return ImageJob(
+        id=new_id(),
+        image_id=image.id,
+        request_id=image.request_id,
+        status=JobStatus.QUEUED,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _new_model(request: GenerationRequest, image: GeneratedImage, now: datetime) -> Model:
+    # published_at stays NULL until the model completes: the gallery shows finished models only
+    return Model(
+        id=new_id(),
+        user_id=request.user_id,
+        request_id=request.id,
+        source_image_id=image.id,
+        source=ModelSource.AI_GENERATED,
+        name=model_name(request.original_prompt),
+        preview_key=image.storage_key,
+        format=MODEL_FORMAT,
+        visibility=Visibility.PUBLIC,
+        print_status=PrintStatus.NOT_STARTED,
+        created_at=now,
+        updated_at=now,
+    )

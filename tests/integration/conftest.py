@@ -1,0 +1,32 @@
+"""Fixtures for the API's routes: a client on a fresh app, and signed-in users."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest_asyncio
+from pytest_aiohttp import AiohttpClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from lumi_api.app import create_app
+from lumi_api.auth.service import IssuedToken
+from lumi_api.settings import ApiSettings
+from tests.support.api import Client, issue
+
+
+@pytest_asyncio.fixture
+async def client(
+    aiohttp_client: AiohttpClient, settings_factory: Callable[..., ApiSettings]
+) -> Client:
+    """The API without its relay: these tests read the outbox rows the routes write."""
+    return await aiohttp_client(create_app(settings_factory(relay_enabled=False)))
+
+
+@pytest_asyncio.fixture
+async def alice(sessionmaker: async_sessionmaker[AsyncSession]) -> IssuedToken:
+    return await issue(sessionmaker)
+
+
+@pytest_asyncio.fixture
+async def bob(sessionmaker: async_sessionmaker[AsyncSession]) -> IssuedToken:
+    return await issue(sessionmaker)

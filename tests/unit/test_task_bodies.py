@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from lumi_api.body import validation_failed
+from lumi_api.tasks.routes import parse_since
+from lumi_api.tasks.schemas import CreateTaskBody, SelectImageBody
+from lumi_common.errors import ValidationFailed
+
+
+def message_for(model: type[Any], data: dict[str, Any]) -> str:
+    with pytest.raises(ValidationError) as caught:
+        model.model_validate(data)
+    return validation_failed(caught.value).message
+
+
+def test_prompt_is_trimmed_before_its_length_is_checked() -> None:
+    assert CreateTaskBody.model_validate({"prompt": f"  {'a' * 500}\n"}).prompt == "a" * 500
+    assert message_for(CreateTaskBody, {"prompt": "a" * 501}) == (
+        "prompt: String should have at most 500 characters"
+    )
+
+
+def test_unknown_fields_are_ignored() -> None:
+    assert CreateTaskBody.model_validate({"prompt": "a", "style": 1}).prompt == "a"
+
+
+def test_every_invalid_field_is_named() -> None:
+    message = message_for(SelectImageBody, {"selectedImageIndex": False})
+    assert message == "selectedImageIndex: Input should be a valid integer"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-02-04T12:00:21.412Z", datetime(2026, 2, 4, 12, 0, 21, 412000, tzinfo=UTC)),
+        ("2026-02-04T20:00:21.412+08:00", datetime(2026, 2, 4, 12, 0, 21, 412000, tzinfo=UTC)),
+        # `+08:00` sent unencoded in a query string arrives with a space
+        ("2026-02-04T20:00:21.412 08:00", datetime(2026, 2, 4, 12, 0, 21, 412000, tzinfo=UTC)),
+        ("2026-02-04T12:00:21.412999Z", datetime(2026, 2, 4, 12, 0, 21, 412000, tzinfo=UTC)),
+        ("2026-02-04T12:00:21", datetime(2026, 2, 4, 12, 0, 21, tzinfo=UTC)),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_since_parsing(value: str | None, expected: datetime | None) -> None:
+    assert parse_since(value) == expected
+
+
+@pytest.mark.parametrize("value", ["soon", "2026-02-04T25:00:00Z", "1738670421"])
+def test_unparseable_since_is_a_validation_error(value: str) -> None:
+    with pytest.raises(ValidationFailed):
+        parse_since(value)
