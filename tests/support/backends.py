@@ -46,7 +46,11 @@ def sqlite_requested() -> bool:
 
 
 def mysql_server_url() -> str:
-    return DatabaseSettings(database_url=os.environ.get("DATABASE_URL", DEFAULT_MYSQL)).database_url
+    """The MariaDB server of the run: `DATABASE_URL` when it names one, else the local default."""
+    configured = os.environ.get("DATABASE_URL", DEFAULT_MYSQL)
+    return DatabaseSettings(
+        database_url=DEFAULT_MYSQL if sqlite_requested() else configured
+    ).database_url
 
 
 async def mysql_reachable(url: str) -> bool:
