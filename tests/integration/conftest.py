@@ -19,7 +19,7 @@ async def client(
     aiohttp_client: AiohttpClient, settings_factory: Callable[..., ApiSettings]
 ) -> Client:
     """The API without its relay: these tests read the outbox rows the routes write."""
-    return await aiohttp_client(create_app(settings_factory(relay_enabled=False)))
+    return await aiohttp_client(create_app(settings_factory()))
 
 
 @pytest_asyncio.fixture

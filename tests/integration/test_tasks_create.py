@@ -35,7 +35,8 @@ async def test_a_created_task_reaches_the_image_stream_at_once(
     empty_outbox: None,
 ) -> None:
     # a long poll interval: only the wake after the commit can publish this quickly
-    client = await aiohttp_client(create_app(settings_factory(relay_poll_seconds=30)))
+    settings = settings_factory(relay_enabled=True, relay_poll_seconds=30)
+    client = await aiohttp_client(create_app(settings))
     status, body = await create(client, alice, {"prompt": "a paper kite"})
     assert status == 201
     key = stream_key(key_prefix, IMAGE_JOBS)
