@@ -92,6 +92,7 @@ class TaskWatch:
     task_id: str
     since: str | None
     seen: list[Task] = field(default_factory=list)
+    polls: int = 0
 
     async def until(
         self,
@@ -105,6 +106,7 @@ class TaskWatch:
         deadline = time.monotonic() + within
         while True:
             task = await self.client.status(self.task_id, since=self.since)
+            self.polls += 1
             if task is not None:
                 self._record(task)
                 if done(task):

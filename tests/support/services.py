@@ -174,10 +174,12 @@ class Services:
         assert header.startswith("Bearer "), result.stdout
         return header
 
-    def close(self) -> None:
+    def close(self, *, show_logs: bool = True) -> None:
         """Stop everything still running, then print the end of every log."""
         for service in reversed(self.started):
             service.stop()
+        if not show_logs:
+            return
         for service in self.started:
             code = service.process.returncode if service.process else None
             print(f"\n===== {service.log_path.name} (exit {code}) =====\n{service.tail()}")
