@@ -38,8 +38,9 @@ from tests.support.services import Service, Services
 from bench._setup import BenchEnv, bench_env, median, percentile
 from lumi_common.db.engine import create_engine, create_sessionmaker
 from lumi_common.db.tables import GenerationRequest, ImageJob, OutboxEvent
+from lumi_common.logging import configure_logging
 from lumi_common.redis_client import create_redis
-from lumi_common.settings import DatabaseSettings, RedisSettings
+from lumi_common.settings import DatabaseSettings, LogSettings, RedisSettings
 from lumi_common.states import JobStatus
 from lumi_common.time import parse_iso
 
@@ -220,6 +221,8 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=20, help="tasks timed one by one")
     parser.add_argument("--skip-throughput", action="store_true", help="latency only")
     args = parser.parse_args()
+    # the in-process relay that fills the streams would log every batch
+    configure_logging(LogSettings(log_level="WARNING"), service="bench")
     with tempfile.TemporaryDirectory() as tmp:
         async with bench_env(Path(tmp)) as env:
             print(
