@@ -7,6 +7,7 @@ from typing import Self
 
 from pydantic import Field, field_validator, model_validator
 
+from lumi_api.gallery.settings import GallerySettings
 from lumi_common.settings import (
     CsvList,
     DatabaseSettings,
@@ -40,6 +41,7 @@ class ApiSettings(
     JobSettings,
     SigningSettings,
     TokenSettings,
+    GallerySettings,
 ):
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)
