@@ -26,6 +26,7 @@ from lumi_api.models import routes as model_routes
 from lumi_api.relay import relay_ctx
 from lumi_api.settings import ApiSettings
 from lumi_api.tasks import routes as task_routes
+from lumi_api.users import lists as user_lists
 from lumi_common.db.engine import create_engine, create_sessionmaker
 from lumi_common.outbox.signal import OutboxSignal
 from lumi_common.providers.prompts import OfflinePromptVariants
@@ -48,6 +49,7 @@ def create_app(settings: ApiSettings) -> web.Application:
     file_routes.setup(app)
     model_routes.setup(app)
     gallery_routes.setup(app)
+    user_lists.setup(app)
     return app
 
 

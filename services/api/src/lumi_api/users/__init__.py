@@ -1,0 +1,1 @@
+"""Users: their profile and their lists of models."""
