@@ -40,7 +40,7 @@ def setup(app: web.Application) -> None:
     app[SESSION_COOKIES] = SessionCookies(
         settings.cookie_secret.get_secret_value(),
         secure=settings.is_production,
-        max_age_seconds=settings.token_ttl_days * 86400,
+        max_age_seconds=int(timedelta(days=settings.token_ttl_days).total_seconds()),
     )
     app[MAILER] = create_mailer(settings)
     add_route(app, "POST", "/auth/send-code", send_code)
@@ -139,8 +139,11 @@ async def me(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     """Revokes whatever token was presented (header and cookie); succeeds regardless."""
     cookies = request.app[SESSION_COOKIES]
-    presented = (service.token_from_header(request.headers.get(hdrs.AUTHORIZATION)),)
-    tokens = {token for token in (*presented, cookies.token(request)) if token}
+    presented = (
+        service.token_from_header(request.headers.get(hdrs.AUTHORIZATION)),
+        cookies.token(request),
+    )
+    tokens = {token for token in presented if token}
     if tokens:
         async with request.app[SESSIONMAKER].begin() as session:
             revoked = await service.revoke_tokens(session, tokens, now=utcnow())
