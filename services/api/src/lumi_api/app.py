@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from lumi_api import health
+from lumi_api.auth import routes as auth_routes
 from lumi_api.files import routes as file_routes
 from lumi_api.files.urls import FileUrls
 from lumi_api.gallery import routes as gallery_routes
@@ -27,6 +28,7 @@ from lumi_api.relay import relay_ctx
 from lumi_api.settings import ApiSettings
 from lumi_api.tasks import routes as task_routes
 from lumi_api.users import lists as user_lists
+from lumi_api.users.profile import routes as profile_routes
 from lumi_common.db.engine import create_engine, create_sessionmaker
 from lumi_common.outbox.signal import OutboxSignal
 from lumi_common.providers.prompts import OfflinePromptVariants
@@ -45,6 +47,8 @@ def create_app(settings: ApiSettings) -> web.Application:
     app[PROMPTS] = OfflinePromptVariants()
     app.cleanup_ctx.extend([database_ctx, redis_ctx, relay_ctx, view_flush_ctx])
     health.setup(app)
+    auth_routes.setup(app)
+    profile_routes.setup(app)
     task_routes.setup(app)
     file_routes.setup(app)
     model_routes.setup(app)

@@ -1,1 +1,1 @@
-"""Users: their profile and their lists of models."""
+"""Users: their profile and stats (`profile`), and the lists of their models."""
