@@ -113,9 +113,11 @@ async def _supervise(commands: tuple[str, ...], env: dict[str, str]) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     exited = asyncio.create_task(_first_exit(processes))
-    await asyncio.wait(
-        [exited, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
-    )
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait([exited, stopped], return_when=asyncio.FIRST_COMPLETED)
+    # the loser must not report later: services exiting because we stopped them is no crash
+    exited.cancel()
+    stopped.cancel()
     await _stop_all(processes)
     await asyncio.gather(*pumps)
     return 0 if stop.is_set() else 1
