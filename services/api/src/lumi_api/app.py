@@ -7,8 +7,11 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from lumi_api import health
+from lumi_api.auth import routes as auth_routes
 from lumi_api.files import routes as file_routes
 from lumi_api.files.urls import FileUrls
+from lumi_api.gallery import routes as gallery_routes
+from lumi_api.gallery.views import view_flush_ctx
 from lumi_api.keys import (
     ENGINE,
     FILE_URLS,
@@ -20,9 +23,12 @@ from lumi_api.keys import (
     STORAGE,
 )
 from lumi_api.middleware import cors, jsend_errors, request_context
+from lumi_api.models import routes as model_routes
 from lumi_api.relay import relay_ctx
 from lumi_api.settings import ApiSettings
 from lumi_api.tasks import routes as task_routes
+from lumi_api.users import lists as user_lists
+from lumi_api.users.profile import routes as profile_routes
 from lumi_common.db.engine import create_engine, create_sessionmaker
 from lumi_common.outbox.signal import OutboxSignal
 from lumi_common.providers.prompts import OfflinePromptVariants
@@ -39,10 +45,15 @@ def create_app(settings: ApiSettings) -> web.Application:
     app[FILE_URLS] = FileUrls(settings.base_url)
     app[STORAGE] = LocalStorage(settings.storage_dir)
     app[PROMPTS] = OfflinePromptVariants()
-    app.cleanup_ctx.extend([database_ctx, redis_ctx, relay_ctx])
+    app.cleanup_ctx.extend([database_ctx, redis_ctx, relay_ctx, view_flush_ctx])
     health.setup(app)
+    auth_routes.setup(app)
+    profile_routes.setup(app)
     task_routes.setup(app)
     file_routes.setup(app)
+    model_routes.setup(app)
+    gallery_routes.setup(app)
+    user_lists.setup(app)
     return app
 
 
