@@ -48,3 +48,17 @@ async def test_missing_and_escaping_keys_are_a_jsend_404(client: Client, path: s
     body = await response.json()
     # the router itself resolves a literal `..`, so some of these never reach the handler
     assert (body["status"], body["data"]["code"]) == ("fail", "NOT_FOUND")
+
+
+async def test_an_mtl_names_its_texture_by_an_absolute_url(
+    client: Client, api_settings: ApiSettings
+) -> None:
+    storage = client.app[STORAGE]
+    await storage.put(
+        "models/01MODEL/material.mtl", b"newmtl m\nmap_Kd material.png\n", "text/plain"
+    )
+    response = await client.get("/files/models/01MODEL/material.mtl")
+    assert response.status == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    texture = f"{api_settings.base_url}/files/models/01MODEL/material.png"
+    assert await response.text() == f"newmtl m\nmap_Kd {texture}\n"

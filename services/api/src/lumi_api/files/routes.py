@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from lumi_api.files.mtl import absolute_textures
 from lumi_api.files.urls import FILES_PATH
-from lumi_api.keys import STORAGE
+from lumi_api.keys import FILE_URLS, STORAGE
 from lumi_common.errors import NotFound
 from lumi_common.storage import content_type_for
 
@@ -28,7 +29,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get(FILES_PATH + "{key:.+}", serve_file)
 
 
-async def serve_file(request: web.Request) -> web.FileResponse:
+async def serve_file(request: web.Request) -> web.StreamResponse:
     key = request.match_info["key"]
     try:
         path = await request.app[STORAGE].open_path(key)
@@ -37,4 +38,8 @@ async def serve_file(request: web.Request) -> web.FileResponse:
     if path is None:
         raise FileNotFound()
     headers = {**FILE_HEADERS, "Content-Type": content_type_for(key)}
+    if key.endswith(".mtl"):
+        text = (await request.app[STORAGE].get(key)).decode("utf-8", errors="replace")
+        body = absolute_textures(text, key=key, url_for=request.app[FILE_URLS])
+        return web.Response(body=body.encode(), headers=headers)
     return web.FileResponse(path, headers=headers)
