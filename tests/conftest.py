@@ -73,6 +73,8 @@ def settings_factory(
             "log_format": "json",
             # a relay publishes every due row of the shared test database: only where asked for
             "relay_enabled": False,
+            # likewise the file sweep, which takes every due row; tests run it by hand
+            "file_sweep_seconds": 0,
         }
         values.update(overrides)
         return ApiSettings(**values)

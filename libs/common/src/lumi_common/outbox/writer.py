@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lumi_common.db.tables import OutboxEvent
@@ -32,3 +34,23 @@ def add_event(
     )
     session.add(event)
     return event
+
+
+async def discard_unpublished(session: AsyncSession, *, stream: str, keys: Collection[str]) -> int:
+    """Drop events for `stream` keyed by `keys` that the relay has not published yet.
+
+    A row the relay is publishing right now is locked: this waits for it, then leaves it alone
+    (it is published by then), so the caller must still clean up what did reach the stream.
+    """
+    if not keys:
+        return 0
+    result = await session.execute(
+        delete(OutboxEvent)
+        .where(
+            OutboxEvent.published_at.is_(None),
+            OutboxEvent.stream == stream,
+            OutboxEvent.key.in_(list(keys)),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
