@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from lumi_api import health
+from lumi_api import health, unimplemented
+from lumi_api.files import cleanup as file_cleanup
 from lumi_api.files import routes as file_routes
 from lumi_api.files.urls import FileUrls
 from lumi_api.keys import (
@@ -19,7 +20,9 @@ from lumi_api.keys import (
     SETTINGS,
     STORAGE,
 )
-from lumi_api.middleware import cors, jsend_errors, request_context
+from lumi_api.middleware import cors, jsend_errors, request_context, route_guard
+from lumi_api.openapi import routes as openapi_routes
+from lumi_api.ratelimit import rate_limit
 from lumi_api.relay import relay_ctx
 from lumi_api.settings import ApiSettings
 from lumi_api.tasks import routes as task_routes
@@ -32,17 +35,20 @@ from lumi_common.storage import LocalStorage
 
 def create_app(settings: ApiSettings) -> web.Application:
     app = web.Application(
-        middlewares=[request_context, cors, jsend_errors], client_max_size=settings.max_body_bytes
+        middlewares=[request_context, cors, jsend_errors, rate_limit, route_guard],
+        client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
     app[OUTBOX_SIGNAL] = OutboxSignal()
     app[FILE_URLS] = FileUrls(settings.base_url)
     app[STORAGE] = LocalStorage(settings.storage_dir)
     app[PROMPTS] = OfflinePromptVariants()
-    app.cleanup_ctx.extend([database_ctx, redis_ctx, relay_ctx])
+    app.cleanup_ctx.extend([database_ctx, redis_ctx, relay_ctx, file_cleanup.sweeper_ctx])
     health.setup(app)
     task_routes.setup(app)
     file_routes.setup(app)
+    unimplemented.setup(app)
+    openapi_routes.setup(app)
     return app
 
 
