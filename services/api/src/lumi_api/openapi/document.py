@@ -62,6 +62,12 @@ STANDARD_RESPONSES = {
     501: ("NotImplemented", "Not available in this version yet: `NOT_IMPLEMENTED`"),
     503: ("ServiceUnavailable", "A dependency is down: `SERVICE_UNAVAILABLE`"),
 }
+# successes that are not JSend: this document itself (JSON or YAML), a page, a stored file
+DOCUMENT_SCHEMAS: dict[str, dict[str, Any]] = {
+    JSON: {"type": "object"},
+    "application/yaml": {"type": "object"},
+    "*/*": {"type": "string", "format": "binary"},
+}
 NOT_MODIFIED = {"description": "Nothing changed since `since`: an empty body"}
 
 DESCRIPTION = """\
@@ -221,9 +227,7 @@ def _component(status: int) -> str:
 
 def _success(spec: RouteSpec, refs: Refs) -> dict[str, Any]:
     if not spec.jsend:
-        schema: dict[str, Any] = {"type": "object" if spec.content_type == JSON else "string"}
-        if spec.content_type == "*/*":
-            schema["format"] = "binary"
+        schema = DOCUMENT_SCHEMAS.get(spec.content_type, {"type": "string"})
         return {"description": spec.summary, "content": {spec.content_type: {"schema": schema}}}
     data = {"type": "null"} if spec.response is None else refs[(spec.response, "serialization")]
     envelope = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -13,6 +14,7 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from lumi_api.files.urls import FileUrls
 from lumi_api.models.schemas import ModelOut
@@ -31,12 +33,22 @@ MAX_OFFSET = 10_000_000
 MAX_PAGE = MAX_OFFSET // MAX_PAGE_SIZE
 
 
+def _stripped_as_python_does(value: str) -> str:
+    """Python's idea of whitespace (which the prompt providers use) is wider than pydantic's:
+    `"\x1f"` survives pydantic's strip, then is an empty prompt to a provider."""
+    value = value.strip()
+    if not value:
+        raise PydanticCustomError("string_too_short", "String should have at least 1 character")
+    return value
+
+
 class CreateTaskBody(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     prompt: Annotated[
         StrictStr,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=PROMPT_MAX_CHARS),
+        AfterValidator(_stripped_as_python_does),
     ]
 
 
