@@ -128,9 +128,11 @@ def _schemas(routes: Sequence[RouteSpec]) -> tuple[Refs, dict[str, Any]]:
         if spec.response is not None:
             wanted[(spec.response, "serialization")] = None
     refs, defs = models_json_schema(list(wanted), ref_template=REF_PREFIX + "{model}")
-    return {
-        (model, mode): ref for (model, mode), ref in refs.items() if issubclass(model, BaseModel)
-    }, dict(defs.get("$defs", {}))
+    by_model: Refs = {}
+    for (kind, mode), ref in refs.items():
+        if issubclass(kind, BaseModel):  # always: only models were asked for
+            by_model[(kind, mode)] = ref
+    return by_model, dict(defs.get("$defs", {}))
 
 
 def _operation(spec: RouteSpec, refs: Refs, schemas: dict[str, Any]) -> dict[str, Any]:
