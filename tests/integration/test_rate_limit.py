@@ -63,6 +63,7 @@ async def test_a_user_past_the_limit_gets_a_jsend_429_with_retry_after(
     assert 1 <= int(response.headers["Retry-After"]) <= WINDOW_SECONDS
     # the browser must be able to read the 429, so it carries the CORS headers too
     assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:3001"
+    assert "Retry-After" in response.headers["Access-Control-Expose-Headers"]
     assert await statuses(client, "/api/tasks", 1, bob.header) == [200]  # per user
 
 

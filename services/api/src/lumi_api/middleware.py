@@ -24,6 +24,8 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 CORS_METHODS = "GET, POST, PATCH, PUT, DELETE, OPTIONS"
 CORS_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
 CORS_MAX_AGE = "600"
+# response headers a browser app may read besides the safelisted ones
+CORS_EXPOSED = "Retry-After, Idempotent-Replayed, X-Request-ID"
 # aiohttp's own HTTP errors, rendered as JSend with a stable code
 _HTTP_CODES = {
     400: "BAD_REQUEST",
@@ -134,6 +136,7 @@ def _allow(response: web.StreamResponse, origin: str, *, credentials: bool) -> N
     if "Access-Control-Allow-Origin" in response.headers:
         return  # public files already answer `*`
     response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSED
     response.headers["Vary"] = "Origin"
     if credentials:
         response.headers["Access-Control-Allow-Credentials"] = "true"
