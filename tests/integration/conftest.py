@@ -30,3 +30,14 @@ async def alice(sessionmaker: async_sessionmaker[AsyncSession]) -> IssuedToken:
 @pytest_asyncio.fixture
 async def bob(sessionmaker: async_sessionmaker[AsyncSession]) -> IssuedToken:
     return await issue(sessionmaker)
+
+
+@pytest_asyncio.fixture
+async def empty_gallery(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """The gallery lists every published model of the shared database: start from none."""
+    from sqlalchemy import delete
+
+    from lumi_common.db.tables import Model
+
+    async with sessionmaker.begin() as session:
+        await session.execute(delete(Model))

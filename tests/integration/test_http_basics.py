@@ -68,6 +68,9 @@ async def test_cors_refuses_unknown_origins_in_production(
         app_env="production",
         public_base_url="https://api.example.com",
         cors_origins="https://lumi.example.com",
+        email_backend="smtp",  # production refuses the console backend
+        smtp_host="127.0.0.1",
+        smtp_from="no-reply@lumi.example.com",
     )
     client = await aiohttp_client(create_app(settings))
     allowed = await client.get("/api/health/live", headers={"Origin": "https://lumi.example.com"})

@@ -27,6 +27,7 @@ from lumi_common.db.tables import (
     OutboxEvent,
 )
 from lumi_common.errors import PermanentError
+from lumi_common.gallery_cache import bump_gallery
 from lumi_common.ids import new_id
 from lumi_common.messages import DeadLetter, decode
 from lumi_common.pipeline.images import ImageJobs
@@ -113,6 +114,7 @@ class Pipeline:
             provider_name="test",
             poll_interval=timedelta(milliseconds=10),
             max_polls=20,
+            gallery_changed=partial(bump_gallery, self.redis, self.prefix),
         )
         await self._drive(kind, partial(handle_model_job, deps))
 

@@ -7,15 +7,17 @@ from lumi_api.settings import ApiSettings
 from lumi_common.settings import DatabaseSettings, describe_errors
 
 SECRET = "s" * 32
+# production refuses the console e-mail backend; these tests are about the other rules
+MAIL = {"email_backend": "smtp", "smtp_host": "smtp.example.com", "smtp_from": "no-reply@x.io"}
 
 
 def api(**values: object) -> ApiSettings:
-    return ApiSettings(**{"cookie_secret": SECRET, **values})  # type: ignore[arg-type]
+    return ApiSettings(**{"cookie_secret": SECRET, **MAIL, **values})  # type: ignore[arg-type]
 
 
 def error_lines(**values: object) -> list[str]:
     with pytest.raises(ValidationError) as caught:
-        ApiSettings(**values)  # type: ignore[arg-type]
+        ApiSettings(**{**MAIL, **values})  # type: ignore[arg-type]
     return describe_errors(caught.value)
 
 

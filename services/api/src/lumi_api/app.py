@@ -7,9 +7,12 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from lumi_api import health, unimplemented
+from lumi_api.auth import routes as auth_routes
 from lumi_api.files import cleanup as file_cleanup
 from lumi_api.files import routes as file_routes
 from lumi_api.files.urls import FileUrls
+from lumi_api.gallery import routes as gallery_routes
+from lumi_api.gallery.views import view_flush_ctx
 from lumi_api.keys import (
     ENGINE,
     FILE_URLS,
@@ -21,11 +24,14 @@ from lumi_api.keys import (
     STORAGE,
 )
 from lumi_api.middleware import cors, jsend_errors, request_context, route_guard
+from lumi_api.models import routes as model_routes
 from lumi_api.openapi import routes as openapi_routes
 from lumi_api.ratelimit import rate_limit
 from lumi_api.relay import relay_ctx
 from lumi_api.settings import ApiSettings
 from lumi_api.tasks import routes as task_routes
+from lumi_api.users import lists as user_lists
+from lumi_api.users.profile import routes as profile_routes
 from lumi_common.db.engine import create_engine, create_sessionmaker
 from lumi_common.outbox.signal import OutboxSignal
 from lumi_common.providers.prompts import OfflinePromptVariants
@@ -43,10 +49,17 @@ def create_app(settings: ApiSettings) -> web.Application:
     app[FILE_URLS] = FileUrls(settings.base_url)
     app[STORAGE] = LocalStorage(settings.storage_dir)
     app[PROMPTS] = OfflinePromptVariants()
-    app.cleanup_ctx.extend([database_ctx, redis_ctx, relay_ctx, file_cleanup.sweeper_ctx])
+    app.cleanup_ctx.extend(
+        [database_ctx, redis_ctx, relay_ctx, view_flush_ctx, file_cleanup.sweeper_ctx]
+    )
     health.setup(app)
+    auth_routes.setup(app)
+    profile_routes.setup(app)
     task_routes.setup(app)
     file_routes.setup(app)
+    model_routes.setup(app)
+    gallery_routes.setup(app)
+    user_lists.setup(app)
     unimplemented.setup(app)
     openapi_routes.setup(app)
     return app

@@ -6,7 +6,9 @@ from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from lumi_api.auth.cookies import SessionCookies
 from lumi_api.files.urls import FileUrls
+from lumi_api.mail.sender import Mailer
 from lumi_api.settings import ApiSettings
 from lumi_common.outbox.signal import OutboxSignal
 from lumi_common.providers.prompts import PromptVariants
@@ -20,3 +22,5 @@ OUTBOX_SIGNAL = web.AppKey("outbox_signal", OutboxSignal)
 FILE_URLS = web.AppKey("file_urls", FileUrls)
 PROMPTS = web.AppKey[PromptVariants]("prompts")
 STORAGE = web.AppKey[Storage]("storage")
+SESSION_COOKIES = web.AppKey("session_cookies", SessionCookies)
+MAILER = web.AppKey[Mailer]("mailer")

@@ -7,6 +7,9 @@ from typing import Self
 
 from pydantic import Field, field_validator, model_validator
 
+from lumi_api.auth.settings import LoginCodeSettings
+from lumi_api.gallery.settings import GallerySettings
+from lumi_api.mail.settings import EmailSettings
 from lumi_common.settings import (
     CsvList,
     DatabaseSettings,
@@ -40,6 +43,9 @@ class ApiSettings(
     JobSettings,
     SigningSettings,
     TokenSettings,
+    LoginCodeSettings,
+    EmailSettings,
+    GallerySettings,
 ):
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)

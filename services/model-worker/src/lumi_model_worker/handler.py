@@ -8,6 +8,7 @@ submitted, up to 80 while the provider works, 90 once the files are fetched, 100
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -38,6 +39,9 @@ class Deps:
     provider_name: str
     poll_interval: timedelta
     max_polls: int
+    # called after a model completed (and, if public, entered the gallery): the API's cached
+    # gallery pages must notice, and the worker cannot import the API
+    gallery_changed: Callable[[], Awaitable[None]]
 
 
 async def handle_model_job(deps: Deps, message: JobMessage, claim: Claim) -> None:
@@ -66,6 +70,7 @@ async def handle_model_job(deps: Deps, message: JobMessage, claim: Claim) -> Non
     async with deps.sessionmaker.begin() as session:
         await deps.kind.lifecycle.complete(session, claim, progress=DONE, stage="done")
         await complete_model(session, job, files)
+    await deps.gallery_changed()
 
 
 async def _source_image(deps: Deps, job: ModelJob) -> bytes:

@@ -102,7 +102,8 @@ class ModelFiles:
 
 async def complete_model(session: AsyncSession, job: ModelJob, files: ModelFiles) -> None:
     request = await lock_request(session, job.request_id)
-    model = await session.get(Model, job.model_id, populate_existing=True)
+    # locked: an owner making it private at this moment must not leave it published
+    model = await session.get(Model, job.model_id, populate_existing=True, with_for_update=True)
     if request is None or model is None:
         return
     now = utcnow()

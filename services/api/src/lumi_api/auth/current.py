@@ -1,4 +1,7 @@
-"""The caller of a request, resolved once from the `Authorization` header and kept on it."""
+"""The caller of a request, resolved once from its bearer token and kept on the request.
+
+The token comes from the `Authorization` header or, without one, from the signed session cookie.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from aiohttp import hdrs, web
 
 from lumi_api.auth import service
 from lumi_api.auth.service import CurrentUser
-from lumi_api.keys import SESSIONMAKER
+from lumi_api.keys import SESSION_COOKIES, SESSIONMAKER
 from lumi_common.errors import Unauthorized
 from lumi_common.time import utcnow
 
@@ -23,7 +26,7 @@ async def optional_user(request: web.Request) -> CurrentUser | None:
     """The caller, or None when anonymous; a bad, expired or revoked token is anonymous too."""
     if CURRENT_USER in request:
         return request[CURRENT_USER]
-    token = service.token_from_header(request.headers.get(hdrs.AUTHORIZATION))
+    token = presented_token(request)
     user = None
     if token is not None:
         async with request.app[SESSIONMAKER].begin() as session:
@@ -39,3 +42,11 @@ async def require_user(request: web.Request) -> CurrentUser:
     if user is None:
         raise LoginRequired()
     return user
+
+
+def presented_token(request: web.Request) -> str | None:
+    """The header's token when the header is there (it wins, even if bad), else the cookie's."""
+    header = request.headers.get(hdrs.AUTHORIZATION)
+    if header is not None:
+        return service.token_from_header(header)
+    return request.app[SESSION_COOKIES].token(request)

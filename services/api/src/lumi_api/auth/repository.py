@@ -1,14 +1,14 @@
-"""Users and their bearer tokens. Nothing here commits."""
+"""Users, their bearer tokens and their e-mail login codes. Nothing here commits."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lumi_common.db.tables import AuthToken, User
+from lumi_common.db.tables import AuthToken, EmailCode, User
 
 
 class AuthRepository:
@@ -62,3 +62,76 @@ class AuthRepository:
             .execution_options(synchronize_session=False)
         )
         return result.rowcount
+
+    async def revoke_hashes(self, token_hashes: list[str], *, now: datetime) -> int:
+        result: CursorResult[tuple[()]] = await self.session.execute(  # type: ignore[assignment]
+            update(AuthToken)
+            .where(AuthToken.token_hash.in_(token_hashes), AuthToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount
+
+
+class EmailCodeRepository:
+    """One-time login codes. Only the newest code of an address is ever checked."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, code: EmailCode) -> None:
+        self.session.add(code)
+
+    async def newest(self, email: str) -> EmailCode | None:
+        result = await self.session.scalars(
+            select(EmailCode)
+            .where(EmailCode.email == email)
+            .order_by(EmailCode.created_at.desc(), EmailCode.id.desc())
+            .limit(1)
+        )
+        return result.one_or_none()
+
+    async def delete(self, code_id: str) -> None:
+        await self.session.execute(delete(EmailCode).where(EmailCode.id == code_id))
+
+    async def retire_others(self, email: str, *, keep_id: str, now: datetime) -> None:
+        """Expire the address's other live codes: only the code just sent stays usable."""
+        await self.session.execute(
+            update(EmailCode)
+            .where(
+                EmailCode.email == email,
+                EmailCode.id != keep_id,
+                EmailCode.consumed_at.is_(None),
+                EmailCode.expires_at > now,
+            )
+            .values(expires_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def record_failure(self, code_id: str, *, max_attempts: int) -> int:
+        """Count a wrong try (atomically, never past the limit); the code's count after it."""
+        await self.session.execute(
+            update(EmailCode)
+            .where(EmailCode.id == code_id, EmailCode.failed_attempts < max_attempts)
+            .values(failed_attempts=EmailCode.failed_attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        count = await self.session.scalar(
+            select(EmailCode.failed_attempts).where(EmailCode.id == code_id)
+        )
+        return max_attempts if count is None else count
+
+    async def consume(self, code_id: str, *, max_attempts: int, now: datetime) -> bool:
+        """Compare-and-set: of two logins with one code, exactly one gets True."""
+        result: CursorResult[tuple[()]] = await self.session.execute(  # type: ignore[assignment]
+            update(EmailCode)
+            .where(
+                EmailCode.id == code_id,
+                EmailCode.consumed_at.is_(None),
+                EmailCode.expires_at > now,
+                EmailCode.failed_attempts < max_attempts,
+            )
+            .values(consumed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1

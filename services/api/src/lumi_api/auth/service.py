@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -91,13 +92,33 @@ async def issue_token(
     session: AsyncSession, *, email: str, ttl: timedelta, now: datetime, admin: bool = False
 ) -> IssuedToken:
     """A new token for the user with `email`, who is created if new."""
-    repo = AuthRepository(session)
-    user = await repo.user_by_email(normalise_email(email))
-    if user is None:
-        user = new_user(normalise_email(email), now=now)
-        await repo.add_user(user)
+    user = await ensure_user(session, email=email, now=now)
     if admin:
         user.is_admin = True
+    return _new_token(AuthRepository(session), user, ttl=ttl, now=now)
+
+
+async def log_in(
+    session: AsyncSession, *, email: str, ttl: timedelta, now: datetime
+) -> IssuedToken:
+    """A login by e-mail code: the user (created if new) gets a token and a `last_login_at`."""
+    user = await ensure_user(session, email=email, now=now)
+    user.last_login_at = now
+    return _new_token(AuthRepository(session), user, ttl=ttl, now=now)
+
+
+async def ensure_user(session: AsyncSession, *, email: str, now: datetime) -> User:
+    """The user with this address, created if new (two concurrent creations: one IntegrityError)."""
+    repo = AuthRepository(session)
+    address = normalise_email(email)
+    user = await repo.user_by_email(address)
+    if user is None:
+        user = new_user(address, now=now)
+        await repo.add_user(user)
+    return user
+
+
+def _new_token(repo: AuthRepository, user: User, *, ttl: timedelta, now: datetime) -> IssuedToken:
     token = secrets.token_urlsafe(TOKEN_BYTES)
     row = AuthToken(
         id=new_id(),
@@ -108,6 +129,12 @@ async def issue_token(
     )
     repo.add_token(row)
     return IssuedToken(token=token, token_id=row.id, user_id=user.id)
+
+
+async def revoke_tokens(session: AsyncSession, tokens: Iterable[str], *, now: datetime) -> int:
+    """Revoke the given tokens (logout); unknown or already revoked ones are ignored."""
+    hashes = [hash_token(token) for token in tokens]
+    return await AuthRepository(session).revoke_hashes(hashes, now=now) if hashes else 0
 
 
 async def revoke_all(session: AsyncSession, *, email: str, now: datetime) -> int | None:

@@ -3,7 +3,12 @@ server stripped (`generationJob` for progress, `user` for the author, mesh stati
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StrictStr, StringConstraints
+
 from lumi_api.files.urls import FileUrls
+from lumi_api.models.repository import ModelRecord
 from lumi_api.schemas import ApiModel, Timestamp
 from lumi_common.db.tables import Model, ModelJob
 from lumi_common.states import (
@@ -13,6 +18,32 @@ from lumi_common.states import (
     SliceStatus,
     Visibility,
 )
+
+NAME_MAX_CHARS = 100
+DESCRIPTION_MAX_CHARS = 500
+
+
+class UpdateModelBody(BaseModel):
+    """`PATCH /models/:id`: what is absent (or a null name) stays as it is."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: (
+        Annotated[
+            StrictStr,
+            StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX_CHARS),
+        ]
+        | None
+    ) = None
+    description: (
+        Annotated[StrictStr, StringConstraints(max_length=DESCRIPTION_MAX_CHARS)] | None
+    ) = None
+
+
+class VisibilityBody(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    visibility: Visibility
 
 
 class UserRef(ApiModel):
@@ -102,3 +133,7 @@ class ModelOut(ApiModel):
             user=UserRef(id=model.user_id, name=owner_name),
             generation_job=None if job is None else GenerationJobOut.build(job),
         )
+
+    @classmethod
+    def from_record(cls, record: ModelRecord, urls: FileUrls) -> ModelOut:
+        return cls.build(record.model, owner_name=record.owner_name, job=record.job, urls=urls)

@@ -1,0 +1,148 @@
+"""E-mail login codes: six random digits, stored as a keyed hash, checked at most N times.
+
+Why HMAC-SHA256 keyed with COOKIE_SECRET rather than argon2: a code has only 10^6 values, so no
+slow hash could make a leaked hash safe to brute-force offline, while argon2 would make every check
+cost CPU (an easy denial of service). What protects a code is the key, which is not in the
+database, plus a 10-minute lifetime and the limit on wrong tries. The hash covers the address, so
+a row's hash is useless for any other address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lumi_api.auth.repository import EmailCodeRepository
+from lumi_api.auth.settings import LoginCodeSettings
+from lumi_common.db.tables import EmailCode
+from lumi_common.errors import BadRequest
+from lumi_common.ids import new_id
+from lumi_common.states import EmailCodePurpose
+
+CODE_DIGITS = 6
+# derives the code-hashing key from COOKIE_SECRET, so it differs from the cookie-signing key
+_KEY_CONTEXT = b"lumi.email-code.v1"
+
+
+class InvalidCode(BadRequest):
+    """Never a 401: the web app would take it for an expired session (contract §0 rule 6)."""
+
+    code, default_message = "INVALID_CODE", "The code is wrong or has expired"
+
+
+@dataclass(frozen=True, slots=True)
+class CodeRules:
+    secret: str
+    ttl: timedelta
+    max_attempts: int
+
+    @classmethod
+    def of(cls, settings: LoginCodeSettings, *, secret: str) -> CodeRules:
+        return cls(
+            secret=secret,
+            ttl=timedelta(seconds=settings.login_code_ttl_seconds),
+            max_attempts=settings.login_code_max_attempts,
+        )
+
+    def hash(self, *, email: str, code: str) -> str:
+        key = hmac.new(self.secret.encode(), _KEY_CONTEXT, hashlib.sha256).digest()
+        return hmac.new(key, f"{email}\n{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def new_code() -> str:
+    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+def store(
+    session: AsyncSession,
+    rules: CodeRules,
+    *,
+    email: str,
+    code: str,
+    purpose: EmailCodePurpose,
+    requester_ip: str,
+    now: datetime,
+) -> str:
+    row = EmailCode(
+        id=new_id(),
+        email=email,
+        purpose=purpose,
+        code_hash=rules.hash(email=email, code=code),
+        failed_attempts=0,
+        requester_ip=requester_ip[:64],
+        created_at=now,
+        expires_at=now + rules.ttl,
+    )
+    EmailCodeRepository(session).add(row)
+    return row.id
+
+
+async def check(
+    session: AsyncSession,
+    rules: CodeRules,
+    *,
+    email: str,
+    code: str,
+    consume: bool,
+    now: datetime,
+) -> str | None:
+    """None when `code` is the address's live code (used up if `consume`); else why not.
+
+    A wrong try is counted in this transaction: the caller commits it, then raises `InvalidCode`.
+    Purposes are recorded, not enforced: mobile logs in with the code it registered with.
+    """
+    repo = EmailCodeRepository(session)
+    row = await repo.newest(email)
+    if row is None:
+        return "No code was sent to this address; request a new code"
+    refused = _refusal(row, rules, now=now)
+    if refused is not None:
+        return refused
+    if not hmac.compare_digest(row.code_hash, rules.hash(email=email, code=code)):
+        failures = await repo.record_failure(row.id, max_attempts=rules.max_attempts)
+        left = rules.max_attempts - failures
+        if left <= 0:
+            return "Wrong code, and too many wrong tries: this code is locked; request a new code"
+        return f"Wrong code: {left} {'try' if left == 1 else 'tries'} left"
+    if consume and not await repo.consume(row.id, max_attempts=rules.max_attempts, now=now):
+        return "This code was already used; request a new code"
+    return None
+
+
+def _refusal(row: EmailCode, rules: CodeRules, *, now: datetime) -> str | None:
+    if row.consumed_at is not None:
+        return "This code was already used; request a new code"
+    if row.failed_attempts >= rules.max_attempts:
+        return "Too many wrong tries: this code is locked; request a new code"
+    if row.expires_at <= now:
+        return "This code has expired; request a new code"
+    return None
+
+
+async def discard(session: AsyncSession, code_id: str) -> None:
+    """A code whose e-mail could not be sent: the address's previous code counts again."""
+    await EmailCodeRepository(session).delete(code_id)
+
+
+async def retire_others(session: AsyncSession, *, email: str, keep_id: str, now: datetime) -> None:
+    await EmailCodeRepository(session).retire_others(email, keep_id=keep_id, now=now)
+
+
+def code_message(*, to: str, code: str, ttl: timedelta) -> EmailMessage:
+    minutes = max(1, int(ttl.total_seconds()) // 60)
+    message = EmailMessage()
+    message["To"] = to
+    message["Subject"] = "Lumi 验证码 / verification code"
+    message.set_content(
+        f"您的 Lumi 验证码是 {code}，{minutes} 分钟内有效。\n"
+        f"Your Lumi verification code is {code}. It expires in {minutes} minutes.\n\n"
+        "如果这不是您本人的操作，请忽略此邮件。\n"
+        "If you did not ask for it, ignore this e-mail.\n"
+    )
+    return message

@@ -1,0 +1,161 @@
+"""How often codes may be requested: sliding windows in Redis, shared by every API replica.
+
+Each limit is a sorted set of the requests in its window (score = Redis server time in ms).
+One script checks every limit of a request and records it in all of them only if none is full,
+so a refused request uses up nothing. The keys share one hash tag (one Redis Cluster slot).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import math
+from dataclasses import dataclass
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from lumi_api.auth.settings import LoginCodeSettings
+from lumi_common.errors import RateLimited
+from lumi_common.ids import new_id
+
+HOUR_SECONDS = 3600
+# IPv6 clients are counted per /64: one host usually holds a whole /64
+IPV6_PREFIX = 64
+
+# KEYS: one per limit; ARGV: window_ms, limit (per key), then the member to record.
+# Returns {index of the first full limit, ms until it frees} or {0, 0} once recorded.
+_TAKE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for i, key in ipairs(KEYS) do
+  local window = tonumber(ARGV[2 * i - 1])
+  local limit = tonumber(ARGV[2 * i])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local used = redis.call('ZCARD', key)
+  if used >= limit then
+    local oldest = redis.call('ZRANGE', key, used - limit, used - limit, 'WITHSCORES')
+    return {i, tonumber(oldest[2]) + window - now}
+  end
+end
+local member = ARGV[2 * #KEYS + 1]
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, member)
+  redis.call('PEXPIRE', key, tonumber(ARGV[2 * i - 1]))
+end
+return {0, 0}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    key: str
+    window_seconds: int
+    limit: int
+    message: str  # `{wait}` is replaced by the time to wait
+    refundable: bool  # given back when the code could not be sent
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    member: str
+    refundable_keys: tuple[str, ...]
+
+
+class SendCodeLimiter:
+    def __init__(self, redis: Redis, *, prefix: str, settings: LoginCodeSettings) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.settings = settings
+        self._take = redis.register_script(_TAKE)
+
+    def limits(self, *, email: str, client: str) -> list[Limit]:
+        s = self.settings
+        address = f"{self.prefix}:{{send-code}}:address:{_digest(email)}"
+        limits = [
+            Limit(
+                f"{address}:hour",
+                HOUR_SECONDS,
+                s.send_code_per_address_per_hour,
+                "Too many codes were requested for this address; try again in {wait}",
+                refundable=True,
+            ),
+            Limit(
+                f"{self.prefix}:{{send-code}}:client:{client}",
+                HOUR_SECONDS,
+                s.send_code_per_ip_per_hour,
+                "Too many codes were requested from this network; try again in {wait}",
+                refundable=False,  # a failing send must not let one client try without end
+            ),
+        ]
+        if s.send_code_interval_seconds > 0:
+            interval = Limit(
+                f"{address}:interval",
+                s.send_code_interval_seconds,
+                1,
+                "A code was just sent to this address; wait {wait} before asking again",
+                refundable=True,
+            )
+            limits.insert(0, interval)
+        return limits
+
+    async def take(self, *, email: str, client: str) -> Grant:
+        """Record one send for `email` from `client`, or raise `RateLimited` (429)."""
+        limits = self.limits(email=email, client=client)
+        member = new_id()
+        args: list[str | int] = []
+        for limit in limits:
+            args += [limit.window_seconds * 1000, limit.limit]
+        index, wait_ms = await self._take(
+            keys=[limit.key for limit in limits], args=[*args, member]
+        )
+        if int(index):
+            full = limits[int(index) - 1]
+            wait = max(1, math.ceil(int(wait_ms) / 1000))
+            raise RateLimited(
+                full.message.format(wait=_duration(wait)), details={"retryAfterSeconds": wait}
+            )
+        return Grant(member, tuple(limit.key for limit in limits if limit.refundable))
+
+    async def refund(self, grant: Grant) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in grant.refundable_keys:
+                pipe.zrem(key, grant.member)
+            await pipe.execute()
+
+
+def client_address(request: web.Request, *, trust_proxy: bool) -> str:
+    """The peer, or with `trust_proxy` the last X-Forwarded-For hop (what our proxy saw)."""
+    if trust_proxy:
+        hops = [
+            hop.strip()
+            for value in request.headers.getall("X-Forwarded-For", [])
+            for hop in value.split(",")
+            if hop.strip()
+        ]
+        if hops and (forwarded := _client_bucket(hops[-1])) is not None:
+            return forwarded
+    return _client_bucket(request.remote or "") or "unknown"
+
+
+def _client_bucket(text: str) -> str | None:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/{IPV6_PREFIX}", strict=False).network_address)
+    return str(address)
+
+
+def _digest(email: str) -> str:
+    """Keys name a digest, not the address itself."""
+    return hashlib.sha256(email.encode()).hexdigest()[:32]
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} seconds"
+    return f"{math.ceil(seconds / 60)} minutes"

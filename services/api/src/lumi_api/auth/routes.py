@@ -1,0 +1,170 @@
+"""`/auth`: e-mail codes, register, login (bearer token + session cookie), me, logout.
+
+Every answer is JSend with a JSON body. A wrong, expired, used or locked code is 400
+`INVALID_CODE`, never a 401 (the web app would take a 401 for an expired session).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TypeVar
+
+import structlog
+from aiohttp import hdrs, web
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lumi_api import jsend
+from lumi_api.auth import codes, service
+from lumi_api.auth.codes import CodeRules, InvalidCode
+from lumi_api.auth.cookies import SessionCookies
+from lumi_api.auth.current import optional_user
+from lumi_api.auth.ratelimit import SendCodeLimiter, client_address
+from lumi_api.auth.schemas import CodeBody, SendCodeBody
+from lumi_api.body import parse_body
+from lumi_api.keys import MAILER, REDIS, SESSION_COOKIES, SESSIONMAKER, SETTINGS
+from lumi_api.mail.sender import EmailUnavailable, create_mailer
+from lumi_api.routing import add_route
+from lumi_api.settings import ApiSettings
+from lumi_api.users.profile import service as profiles
+from lumi_common.db.transactions import in_transaction
+from lumi_common.time import utcnow
+
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
+
+
+def setup(app: web.Application) -> None:
+    settings = app[SETTINGS]
+    app[SESSION_COOKIES] = SessionCookies(
+        settings.cookie_secret.get_secret_value(),
+        secure=settings.is_production,
+        max_age_seconds=int(timedelta(days=settings.token_ttl_days).total_seconds()),
+    )
+    app[MAILER] = create_mailer(settings)
+    add_route(app, "POST", "/auth/send-code", send_code)
+    add_route(app, "POST", "/auth/register", register)
+    add_route(app, "POST", "/auth/login", login)
+    add_route(app, "GET", "/auth/me", me)
+    add_route(app, "POST", "/auth/logout", logout)
+
+
+async def send_code(request: web.Request) -> web.Response:
+    body = await parse_body(request, SendCodeBody)
+    settings, sessionmaker = request.app[SETTINGS], request.app[SESSIONMAKER]
+    limiter = SendCodeLimiter(
+        request.app[REDIS], prefix=settings.redis_key_prefix, settings=settings
+    )
+    client = client_address(request, trust_proxy=settings.trust_proxy)
+    grant = await limiter.take(email=body.email, client=client)
+    rules, code = _rules(settings), codes.new_code()
+    async with sessionmaker.begin() as session:
+        code_id = codes.store(
+            session,
+            rules,
+            email=body.email,
+            code=code,
+            purpose=body.type,
+            requester_ip=client,
+            now=utcnow(),
+        )
+    try:
+        await request.app[MAILER].send(codes.code_message(to=body.email, code=code, ttl=rules.ttl))
+    except EmailUnavailable:
+        # nobody received this code: drop it, and let the address ask again at once
+        async with sessionmaker.begin() as session:
+            await codes.discard(session, code_id)
+        await limiter.refund(grant)
+        raise
+    async with sessionmaker.begin() as session:
+        await codes.retire_others(session, email=body.email, keep_id=code_id, now=utcnow())
+    log.info("auth.code_sent", code_id=code_id, purpose=body.type.value)
+    return jsend.success(None)
+
+
+async def register(request: web.Request) -> web.Response:
+    """Checks the code without using it up: mobile logs in with the same code right after."""
+    body = await parse_body(request, CodeBody)
+    rules, now = _rules(request.app[SETTINGS]), utcnow()
+
+    async def work(session: AsyncSession) -> str | None:
+        refused = await codes.check(
+            session, rules, email=body.email, code=body.code, consume=False, now=now
+        )
+        if refused is None:
+            await service.ensure_user(session, email=body.email, now=now)
+        return refused
+
+    refused = await _run(request, work)
+    if refused is not None:
+        raise _invalid(refused)
+    return jsend.success(None)
+
+
+async def login(request: web.Request) -> web.Response:
+    body = await parse_body(request, CodeBody)
+    settings, now = request.app[SETTINGS], utcnow()
+    rules, ttl = _rules(settings), timedelta(days=settings.token_ttl_days)
+
+    async def work(session: AsyncSession) -> service.IssuedToken | str:
+        refused = await codes.check(
+            session, rules, email=body.email, code=body.code, consume=True, now=now
+        )
+        if refused is not None:
+            return refused
+        return await service.log_in(session, email=body.email, ttl=ttl, now=now)
+
+    issued = await _run(request, work)
+    if isinstance(issued, str):
+        raise _invalid(issued)
+    log.info("auth.logged_in", user_id=issued.user_id, token_id=issued.token_id)
+    response = jsend.success({"token": issued.header})
+    request.app[SESSION_COOKIES].set(response, issued.token)
+    return response
+
+
+async def me(request: web.Request) -> web.Response:
+    """Always 200: a missing, bad or expired token (or cookie) is simply `unauthenticated`."""
+    caller = await optional_user(request)
+    profile = None
+    if caller is not None:
+        async with request.app[SESSIONMAKER]() as session:
+            profile = await profiles.load(session, user_id=caller.id)
+    if profile is None:
+        return jsend.success({"status": "unauthenticated", "user": None})
+    return jsend.success({"status": "authenticated", "user": profile.to_json()})
+
+
+async def logout(request: web.Request) -> web.Response:
+    """Revokes whatever token was presented (header and cookie); succeeds regardless."""
+    cookies = request.app[SESSION_COOKIES]
+    presented = (
+        service.token_from_header(request.headers.get(hdrs.AUTHORIZATION)),
+        cookies.token(request),
+    )
+    tokens = {token for token in presented if token}
+    if tokens:
+        async with request.app[SESSIONMAKER].begin() as session:
+            revoked = await service.revoke_tokens(session, tokens, now=utcnow())
+        log.info("auth.logged_out", revoked=revoked)
+    response = jsend.success(None)
+    cookies.clear(response)
+    return response
+
+
+def _rules(settings: ApiSettings) -> CodeRules:
+    return CodeRules.of(settings, secret=settings.cookie_secret.get_secret_value())
+
+
+def _invalid(reason: str) -> InvalidCode:
+    log.info("auth.code_refused", reason=reason)
+    return InvalidCode(reason)
+
+
+async def _run(request: web.Request, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """`work` in one transaction; once more if a concurrent request created the same user."""
+    try:
+        return await in_transaction(request.app[SESSIONMAKER], work)
+    except IntegrityError:
+        return await in_transaction(request.app[SESSIONMAKER], work)

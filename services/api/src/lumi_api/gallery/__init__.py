@@ -1,0 +1,1 @@
+"""The public gallery: lists of published models, their detail, views, likes and favourites."""

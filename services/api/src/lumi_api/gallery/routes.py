@@ -1,0 +1,171 @@
+"""`/gallery/models`: published models, their detail, views, likes, favourites and downloads.
+
+Reading routes take an optional token (a bad one is anonymous, never a 401: the web home page
+would open its login modal). The list does not depend on the caller, so it never looks the
+token up: a cached page is served without a single query.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import structlog
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from lumi_api import jsend
+from lumi_api.auth.current import optional_user, require_user
+from lumi_api.body import parse_body
+from lumi_api.gallery import service
+from lumi_api.gallery.cache import PageKey, gallery_cache
+from lumi_api.gallery.repository import GalleryRepository
+from lumi_api.gallery.schemas import (
+    BatchInteractionsBody,
+    GalleryItemOut,
+    GalleryPageOut,
+    GalleryQuery,
+    InteractionBody,
+    ToggleOut,
+)
+from lumi_api.gallery.views import view_counter
+from lumi_api.keys import FILE_URLS, SESSIONMAKER
+from lumi_api.models.repository import ModelRepository, is_listed
+from lumi_api.models.routes import model_id_of
+from lumi_api.models.schemas import ModelOut
+from lumi_api.models.service import ModelNotFound
+from lumi_api.query import parse_query
+from lumi_api.routing import add_route
+from lumi_common.db.transactions import in_transaction
+from lumi_common.ids import looks_like_id
+from lumi_common.states import InteractionType
+from lumi_common.time import utcnow
+
+DOWNLOADED = "下载成功"  # what the old server answered; the web app shows it
+
+log = structlog.get_logger(__name__)
+
+
+def setup(app: web.Application) -> None:
+    add_route(app, "GET", "/gallery/models", list_models)
+    add_route(app, "POST", "/gallery/models/batch-interactions", batch_interactions)
+    add_route(app, "GET", "/gallery/models/{model_id}", get_model)
+    add_route(app, "GET", "/gallery/models/{model_id}/interactions", get_interactions)
+    add_route(app, "POST", "/gallery/models/{model_id}/interactions", toggle_interaction)
+    add_route(app, "POST", "/gallery/models/{model_id}/download", record_download)
+
+
+async def list_models(request: web.Request) -> web.Response:
+    query = parse_query(request, GalleryQuery)
+    key = PageKey(sort=query.order, limit=query.limit, offset=query.offset)
+    cache = gallery_cache(request.app)
+    lookup = await cache.lookup(key)
+    if lookup.page is not None:
+        return jsend.success(lookup.page)
+    urls = request.app[FILE_URLS]
+    async with request.app[SESSIONMAKER]() as session:
+        repo = GalleryRepository(session)
+        models = await repo.page(query.order, limit=query.limit, offset=query.offset)
+        names = await repo.display_names(model.user_id for model in models)
+        total = await repo.total()
+    items = [
+        GalleryItemOut.build(model, owner_name=names.get(model.user_id, ""), urls=urls)
+        for model in models
+    ]
+    page = GalleryPageOut(
+        items=items, total=total, has_more=query.offset + len(items) < total
+    ).to_json()
+    await cache.store(lookup, key, page)
+    return jsend.success(page)
+
+
+async def get_model(request: web.Request) -> web.Response:
+    """A published model for anyone (and a view counted); an unpublished one for its owner
+    only (404 to everyone else, as if it did not exist)."""
+    model_id = model_id_of(request)
+    async with request.app[SESSIONMAKER]() as session:
+        record = await ModelRepository(session).load(model_id)
+    if record is None:
+        raise ModelNotFound()
+    out = ModelOut.from_record(record, request.app[FILE_URLS])
+    if is_listed(record.model):
+        pending = await _count_view(request, model_id)
+        out = out.model_copy(update={"view_count": out.view_count + pending})
+    else:
+        user = await optional_user(request)
+        if user is None or user.id != record.model.user_id:
+            raise ModelNotFound()
+    return jsend.success(out.to_json())
+
+
+async def _count_view(request: web.Request, model_id: str) -> int:
+    try:
+        return await view_counter(request.app).record(model_id)
+    except RedisError as exc:  # a lost view is better than a failed page
+        log.warning("gallery.views.record_failed", model_id=model_id, error=repr(exc))
+        return 0
+
+
+async def get_interactions(request: web.Request) -> web.Response:
+    model_id = model_id_of(request)
+    user = await optional_user(request)
+    if user is None:
+        return jsend.success({"isAuthenticated": False, "interactions": []})
+    async with request.app[SESSIONMAKER]() as session:
+        found = await GalleryRepository(session).interactions_of(user.id, [model_id])
+    kinds = {kind for _, kind in found}
+    return jsend.success(
+        {
+            "isAuthenticated": True,
+            "interactions": [kind.value for kind in InteractionType if kind in kinds],
+            "isLiked": InteractionType.LIKE in kinds,
+            "isFavorited": InteractionType.FAVORITE in kinds,
+        }
+    )
+
+
+async def toggle_interaction(request: web.Request) -> web.Response:
+    user = await require_user(request)
+    model_id = model_id_of(request)
+    body = await parse_body(request, InteractionBody)
+    toggle = functools.partial(
+        service.toggle, model_id=model_id, user_id=user.id, kind=body.type, now=utcnow()
+    )
+    result = await in_transaction(request.app[SESSIONMAKER], toggle)
+    if result.listed:
+        await gallery_cache(request.app).bump()
+    out = ToggleOut(
+        is_interacted=result.is_interacted,
+        type=result.kind,
+        like_count=result.like_count,
+        favorite_count=result.favorite_count,
+    )
+    return jsend.success(out.to_json())
+
+
+async def batch_interactions(request: web.Request) -> web.Response:
+    """Every requested id gets an answer; ids that cannot be models are simply not liked."""
+    body = await parse_body(request, BatchInteractionsBody)
+    user = await optional_user(request)
+    if user is None:
+        return jsend.success({"isAuthenticated": False, "interactions": {}})
+    ids = list(dict.fromkeys(body.ids))
+    async with request.app[SESSIONMAKER]() as session:
+        found = await GalleryRepository(session).interactions_of(
+            user.id, [model_id for model_id in ids if looks_like_id(model_id)]
+        )
+    states = {model_id: {"isLiked": False, "isFavorited": False} for model_id in ids}
+    for model_id, kind in found:
+        states[model_id]["isLiked" if kind is InteractionType.LIKE else "isFavorited"] = True
+    return jsend.success({"isAuthenticated": True, "interactions": states})
+
+
+async def record_download(request: web.Request) -> web.Response:
+    user = await require_user(request)
+    model_id = model_id_of(request)
+    async with request.app[SESSIONMAKER].begin() as session:
+        counted = await GalleryRepository(session).count_download(
+            model_id=model_id, user_id=user.id
+        )
+    if not counted:
+        raise ModelNotFound()
+    return jsend.success({"message": DOWNLOADED})

@@ -1,0 +1,130 @@
+"""What an owner may do to a model: rename it, publish or unpublish it, delete it.
+
+Each function runs inside the caller's transaction, takes the model's row lock before changing
+it, and says whether the gallery's lists changed (the caller bumps the cache after the commit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lumi_api.models.repository import ModelRecord, ModelRepository, is_listed
+from lumi_common.db.tables import Model
+from lumi_common.errors import Forbidden, InvalidState, NotFound
+from lumi_common.pipeline.requests import lock_request, touch
+from lumi_common.states import ACTIVE_JOB_STATUSES, Visibility
+
+
+class ModelNotFound(NotFound):
+    default_message = "Model not found"
+
+
+class NotModelOwner(Forbidden):
+    default_message = "This model belongs to another user"
+
+
+class ModelNotCompleted(InvalidState):
+    default_message = "Only a completed model can be made public"
+
+
+class ModelStillGenerating(InvalidState):
+    default_message = "The model is still being generated; it can be deleted once it is done"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelChange:
+    record: ModelRecord
+    gallery_changed: bool
+
+
+async def rename(
+    session: AsyncSession,
+    *,
+    model_id: str,
+    user_id: str,
+    name: str | None,
+    description: str | None,
+    set_description: bool,
+    now: datetime,
+) -> ModelChange:
+    repo = ModelRepository(session)
+    model = await _owned(repo, model_id, user_id)
+    changed = False
+    if name is not None and name != model.name:
+        model.name, changed = name, True
+    if set_description and description != model.description:
+        model.description, changed = description, True
+    if changed:
+        model.updated_at = now
+        await session.flush()
+    return ModelChange(await _reload(repo, model_id), gallery_changed=changed and is_listed(model))
+
+
+async def set_visibility(
+    session: AsyncSession, *, model_id: str, user_id: str, visibility: Visibility, now: datetime
+) -> ModelChange:
+    """Public only once completed; `published_at` is set exactly while public and completed.
+    Publishing an already published model keeps its place in the "latest" order."""
+    repo = ModelRepository(session)
+    model = await _owned(repo, model_id, user_id)
+    was_listed = is_listed(model)
+    if visibility is Visibility.PUBLIC:
+        if model.completed_at is None:
+            raise ModelNotCompleted()
+        model.published_at = model.published_at or now
+    else:
+        model.published_at = None
+    if model.visibility is not visibility:
+        model.visibility = visibility
+        model.updated_at = now
+    await session.flush()
+    return ModelChange(
+        await _reload(repo, model_id), gallery_changed=was_listed != is_listed(model)
+    )
+
+
+async def delete(session: AsyncSession, *, model_id: str, user_id: str) -> bool:
+    """Delete the model (its interactions and job cascade); True when it was in the gallery.
+
+    Locks the task first, as every writer of a task does, and bumps it: a client polling the
+    task sees `model: null`. A model still in generation is refused: its task would wait for
+    a job that no longer exists."""
+    repo = ModelRepository(session)
+    found = await repo.load(model_id)
+    if found is None:
+        raise ModelNotFound()
+    if found.model.user_id != user_id:
+        raise NotModelOwner()
+    request = None
+    if found.model.request_id is not None:
+        request = await lock_request(session, found.model.request_id)
+    model = await repo.lock(model_id)
+    if model is None:
+        raise ModelNotFound()
+    if await repo.job_status(model_id) in ACTIVE_JOB_STATUSES:
+        raise ModelStillGenerating()
+    listed = is_listed(model)
+    if not await repo.delete(model_id):
+        raise ModelNotFound()
+    if request is not None:
+        touch(request)
+    return listed
+
+
+async def _owned(repo: ModelRepository, model_id: str, user_id: str) -> Model:
+    model = await repo.lock(model_id)
+    if model is None:
+        raise ModelNotFound()
+    if model.user_id != user_id:
+        raise NotModelOwner()
+    return model
+
+
+async def _reload(repo: ModelRepository, model_id: str) -> ModelRecord:
+    record = await repo.load(model_id)
+    if record is None:  # we hold its row lock: it cannot have gone
+        raise ModelNotFound()
+    return record

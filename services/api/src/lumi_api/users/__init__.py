@@ -1,0 +1,1 @@
+"""Users: their profile and stats (`profile`), and the lists of their models."""

@@ -1,0 +1,1 @@
+"""The caller's profile: `/auth/me` (with stats) and `/users/update`."""

@@ -1,0 +1,30 @@
+"""`POST /users/update`: the caller changes their own nickname, avatar or gender."""
+
+from __future__ import annotations
+
+import structlog
+from aiohttp import web
+
+from lumi_api import jsend
+from lumi_api.auth.current import require_user
+from lumi_api.body import parse_body
+from lumi_api.keys import SESSIONMAKER
+from lumi_api.routing import add_route
+from lumi_api.users.profile import service
+from lumi_api.users.profile.schemas import UpdateProfileBody
+from lumi_common.time import utcnow
+
+log = structlog.get_logger(__name__)
+
+
+def setup(app: web.Application) -> None:
+    add_route(app, "POST", "/users/update", update_profile)
+
+
+async def update_profile(request: web.Request) -> web.Response:
+    caller = await require_user(request)
+    body = await parse_body(request, UpdateProfileBody)
+    async with request.app[SESSIONMAKER].begin() as session:
+        await service.update(session, caller=caller, body=body, now=utcnow())
+    log.info("user.profile_updated", fields=sorted(body.changes()))
+    return jsend.success({"message": "Profile updated"})
