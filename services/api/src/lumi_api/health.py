@@ -40,6 +40,7 @@ def setup(app: web.Application) -> None:
         "/health",
         readiness,
         summary="Readiness: the database and Redis answer (503 when either is down)",
+        auth="none",
         response=ReadyOut,
         responses=(503,),
         rate_limited=False,
@@ -50,6 +51,7 @@ def setup(app: web.Application) -> None:
         "/health/live",
         liveness,
         summary="Liveness: the process answers",
+        auth="none",
         response=LiveOut,
         rate_limited=False,
     )

@@ -6,7 +6,11 @@ shape of its ids before the handler runs; the OpenAPI document is generated from
 walk it to check every route (a 2xx always carries JSON, no input gives a 5xx).
 
     add_route(app, "GET", "/tasks/{task_id}", get_task, summary="Read a task",
-              auth="required", response=TaskOut, errors=(409,))
+              auth="required", response=TaskOut, responses=(409,))
+
+Every route says who may call it (`auth`: "none", "optional" — a bad token is anonymous, never
+a 401 — or "required") and what it answers (`response`, a pydantic model the handler builds its
+`data` with; None means `data: null`), so the document cannot drift from the behaviour.
 
 Path parameters named `id` or ending in `_id` are our ULIDs: any other value is a 404 before
 the handler runs. Name a parameter that is not one of our ids otherwise (`{key}`).
@@ -101,8 +105,8 @@ def add_route(
     path: str,
     handler: Handler,
     *,
-    summary: str = "",
-    auth: Auth = "none",
+    summary: str,
+    auth: Auth,
     body: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
     response: type[BaseModel] | None = None,
@@ -118,7 +122,7 @@ def add_route(
         method=method.upper(),
         path=path,
         handler=handler,
-        summary=summary or handler.__name__.replace("_", " "),
+        summary=summary,
         auth=auth,
         body=body,
         query=query,

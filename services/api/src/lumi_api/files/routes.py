@@ -33,6 +33,7 @@ def setup(app: web.Application) -> None:
         FILES_PATH + "{key:.+}",
         serve_file,
         summary="A stored file (image, OBJ, MTL, texture, GLB), public and cacheable forever",
+        auth="none",
         content_type="*/*",
         prefixed=False,
         rate_limited=False,

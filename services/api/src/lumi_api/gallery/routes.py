@@ -21,10 +21,13 @@ from lumi_api.gallery.cache import PageKey, gallery_cache
 from lumi_api.gallery.repository import GalleryRepository
 from lumi_api.gallery.schemas import (
     BatchInteractionsBody,
+    BatchInteractionsOut,
     GalleryItemOut,
     GalleryPageOut,
     GalleryQuery,
     InteractionBody,
+    InteractionsOut,
+    InteractionStateOut,
     ToggleOut,
 )
 from lumi_api.gallery.views import view_counter
@@ -35,23 +38,71 @@ from lumi_api.models.schemas import ModelOut
 from lumi_api.models.service import ModelNotFound
 from lumi_api.query import parse_query
 from lumi_api.routing import add_route
+from lumi_api.schemas import MessageOut
 from lumi_common.db.transactions import in_transaction
 from lumi_common.ids import looks_like_id
 from lumi_common.states import InteractionType
 from lumi_common.time import utcnow
 
 DOWNLOADED = "下载成功"  # what the old server answered; the web app shows it
+MODEL = "/gallery/models/{model_id}"
 
 log = structlog.get_logger(__name__)
 
 
 def setup(app: web.Application) -> None:
-    add_route(app, "GET", "/gallery/models", list_models)
-    add_route(app, "POST", "/gallery/models/batch-interactions", batch_interactions)
-    add_route(app, "GET", "/gallery/models/{model_id}", get_model)
-    add_route(app, "GET", "/gallery/models/{model_id}/interactions", get_interactions)
-    add_route(app, "POST", "/gallery/models/{model_id}/interactions", toggle_interaction)
-    add_route(app, "POST", "/gallery/models/{model_id}/download", record_download)
+    route = functools.partial(add_route, app, tag="gallery")
+    route(
+        "GET",
+        "/gallery/models",
+        list_models,
+        summary="Published models (`sortBy` from web, `sort` from mobile; cached pages)",
+        auth="optional",
+        query=GalleryQuery,
+        response=GalleryPageOut,
+    )
+    route(
+        "POST",
+        "/gallery/models/batch-interactions",
+        batch_interactions,
+        summary="The caller's likes and favourites of up to 100 models",
+        auth="optional",
+        body=BatchInteractionsBody,
+        response=BatchInteractionsOut,
+    )
+    route(
+        "GET",
+        MODEL,
+        get_model,
+        summary="A published model (a view is counted), or the caller's own unpublished one",
+        auth="optional",
+        response=ModelOut,
+    )
+    route(
+        "GET",
+        MODEL + "/interactions",
+        get_interactions,
+        summary="Whether the caller likes and favours a model",
+        auth="optional",
+        response=InteractionsOut,
+    )
+    route(
+        "POST",
+        MODEL + "/interactions",
+        toggle_interaction,
+        summary="Like or favourite a model, or undo it (a toggle)",
+        auth="required",
+        body=InteractionBody,
+        response=ToggleOut,
+    )
+    route(
+        "POST",
+        MODEL + "/download",
+        record_download,
+        summary="Count a download (then fetch `modelUrl`)",
+        auth="required",
+        response=MessageOut,
+    )
 
 
 async def list_models(request: web.Request) -> web.Response:
@@ -109,18 +160,10 @@ async def get_interactions(request: web.Request) -> web.Response:
     model_id = model_id_of(request)
     user = await optional_user(request)
     if user is None:
-        return jsend.success({"isAuthenticated": False, "interactions": []})
+        return jsend.success(InteractionsOut.build(None).to_json())
     async with request.app[SESSIONMAKER]() as session:
         found = await GalleryRepository(session).interactions_of(user.id, [model_id])
-    kinds = {kind for _, kind in found}
-    return jsend.success(
-        {
-            "isAuthenticated": True,
-            "interactions": [kind.value for kind in InteractionType if kind in kinds],
-            "isLiked": InteractionType.LIKE in kinds,
-            "isFavorited": InteractionType.FAVORITE in kinds,
-        }
-    )
+    return jsend.success(InteractionsOut.build({kind for _, kind in found}).to_json())
 
 
 async def toggle_interaction(request: web.Request) -> web.Response:
@@ -147,16 +190,25 @@ async def batch_interactions(request: web.Request) -> web.Response:
     body = await parse_body(request, BatchInteractionsBody)
     user = await optional_user(request)
     if user is None:
-        return jsend.success({"isAuthenticated": False, "interactions": {}})
+        return jsend.success(
+            BatchInteractionsOut(is_authenticated=False, interactions={}).to_json()
+        )
     ids = list(dict.fromkeys(body.ids))
     async with request.app[SESSIONMAKER]() as session:
         found = await GalleryRepository(session).interactions_of(
             user.id, [model_id for model_id in ids if looks_like_id(model_id)]
         )
-    states = {model_id: {"isLiked": False, "isFavorited": False} for model_id in ids}
+    kinds: dict[str, set[InteractionType]] = {model_id: set() for model_id in ids}
     for model_id, kind in found:
-        states[model_id]["isLiked" if kind is InteractionType.LIKE else "isFavorited"] = True
-    return jsend.success({"isAuthenticated": True, "interactions": states})
+        kinds[model_id].add(kind)
+    states = {
+        model_id: InteractionStateOut(
+            is_liked=InteractionType.LIKE in held, is_favorited=InteractionType.FAVORITE in held
+        )
+        for model_id, held in kinds.items()
+    }
+    out = BatchInteractionsOut(is_authenticated=True, interactions=states)
+    return jsend.success(out.to_json())
 
 
 async def record_download(request: web.Request) -> web.Response:
@@ -168,4 +220,4 @@ async def record_download(request: web.Request) -> web.Response:
         )
     if not counted:
         raise ModelNotFound()
-    return jsend.success({"message": DOWNLOADED})
+    return jsend.success(MessageOut(message=DOWNLOADED).to_json())

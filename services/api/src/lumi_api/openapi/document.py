@@ -54,12 +54,14 @@ JSEND_ERROR = {
 STANDARD_RESPONSES = {
     400: ("BadRequest", "Invalid input: `VALIDATION_ERROR` (with the field), `INVALID_JSON`"),
     401: ("Unauthorized", "A bearer token is required: `UNAUTHORIZED` (message `请先登录`)"),
+    403: ("Forbidden", "The resource belongs to another user: `FORBIDDEN`"),
     404: ("NotFound", "No such resource for this caller, or a malformed id: `NOT_FOUND`"),
     409: ("Conflict", "The resource is not in a state that allows this: `INVALID_STATE`, …"),
     413: ("PayloadTooLarge", "The body is larger than `MAX_BODY_BYTES`: `PAYLOAD_TOO_LARGE`"),
     429: ("RateLimited", "Too many requests from this caller: `RATE_LIMITED`; see `Retry-After`"),
     500: ("InternalError", "An unexpected error: `INTERNAL_ERROR`"),
     501: ("NotImplemented", "Not available in this version yet: `NOT_IMPLEMENTED`"),
+    502: ("BadGateway", "A service we depend on refused or failed: `EMAIL_UNAVAILABLE`, …"),
     503: ("ServiceUnavailable", "A dependency is down: `SERVICE_UNAVAILABLE`"),
 }
 # successes that are not JSend: this document itself (JSON or YAML), a page, a stored file

@@ -66,6 +66,7 @@ def setup(app: web.Application) -> None:
         "/openapi.json",
         openapi_json,
         summary="This document (OpenAPI 3.1, JSON)",
+        auth="none",
         jsend=False,
         tag="docs",
     )
@@ -75,10 +76,19 @@ def setup(app: web.Application) -> None:
         "/openapi",
         openapi_yaml,
         summary="This document (OpenAPI 3.1, YAML)",
+        auth="none",
         content_type=YAML,
         tag="docs",
     )
-    add_route(app, "GET", "/docs", docs_page, summary="API reference page", content_type=HTML)
+    add_route(
+        app,
+        "GET",
+        "/docs",
+        docs_page,
+        summary="API reference page",
+        auth="none",
+        content_type=HTML,
+    )
 
 
 async def openapi_json(request: web.Request) -> web.Response:
