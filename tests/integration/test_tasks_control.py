@@ -27,26 +27,22 @@ from lumi_common.db.tables import (
     OutboxEvent,
 )
 from lumi_common.errors import PermanentError
-from lumi_common.gallery_cache import bump_gallery
 from lumi_common.ids import new_id
 from lumi_common.messages import DeadLetter, decode
 from lumi_common.pipeline.images import ImageJobs
-from lumi_common.pipeline.models import ModelJobs
 from lumi_common.providers.images import GeneratedImage as Picture
 from lumi_common.providers.images import OfflineImageGenerator
-from lumi_common.providers.meshes import MeshArtifacts, OfflineReliefGenerator, PollResult
+from lumi_common.providers.meshes import OfflineReliefGenerator
 from lumi_common.states import InteractionType, JobStatus
 from lumi_common.storage.deletions import FileSweeper
 from lumi_common.storage.local import LocalStorage
-from lumi_common.streams.consumer import Consumer
 from lumi_common.streams.names import IMAGE_JOBS, MODEL_JOBS, dlq_name, stream_key
 from lumi_common.time import parse_iso, utcnow
 from lumi_image_worker.handler import Deps as ImageDeps
 from lumi_image_worker.handler import handle_image_job
-from lumi_model_worker.handler import Deps as ModelDeps
-from lumi_model_worker.handler import handle_model_job
 from tests.support.api import Client
-from tests.support.pipeline import LEASE, consumer, drive, relay_all, stream_entries
+from tests.support.pipeline import LEASE, consumer, relay_all, stream_entries
+from tests.support.workers import BrokenMeshes, Workers
 
 pytestmark = pytest.mark.usefixtures("empty_outbox")
 Sessions = async_sessionmaker[AsyncSession]
@@ -71,19 +67,6 @@ class Images:
         return await self._offline.generate(prompt, seed=seed)
 
 
-class BrokenMeshes:
-    """A 3D service that accepts the picture, then reports that it failed."""
-
-    async def submit(self, image: bytes, *, job_key: str) -> str:
-        return "broken-job"
-
-    async def poll(self, provider_job_id: str) -> PollResult:
-        return PollResult(state="failed", progress=0, error="could not build a mesh")
-
-    async def fetch(self, provider_job_id: str) -> MeshArtifacts:
-        raise AssertionError("a failed job is never fetched")
-
-
 class Pipeline:
     """The task API and the workers' real handlers, driven in-process."""
 
@@ -98,35 +81,13 @@ class Pipeline:
         )
         self.storage_root = Path(client.app[SETTINGS].storage_dir)
         self.storage = LocalStorage(self.storage_root)
+        self.workers = Workers(sessionmaker, redis, key_prefix, self.storage)
 
     async def images(self, provider: Images) -> None:
-        kind = ImageJobs(lease=LEASE)
-        deps = ImageDeps(self.sessionmaker, self.storage, provider, kind)
-        await self._drive(kind, partial(handle_image_job, deps))
+        await self.workers.images(provider)
 
     async def model(self, meshes: Any, tmp_path: Path) -> None:
-        kind = ModelJobs(lease=LEASE)
-        deps = ModelDeps(
-            sessionmaker=self.sessionmaker,
-            storage=self.storage,
-            meshes=meshes,
-            kind=kind,
-            provider_name="test",
-            poll_interval=timedelta(milliseconds=10),
-            max_polls=20,
-            gallery_changed=partial(bump_gallery, self.redis, self.prefix),
-        )
-        await self._drive(kind, partial(handle_model_job, deps))
-
-    async def _drive(self, kind: Any, handler: Any) -> None:
-        run: Consumer = consumer(
-            redis=self.redis,
-            sessionmaker=self.sessionmaker,
-            kind=kind,
-            prefix=self.prefix,
-            handler=handler,
-        )
-        await drive(self.sessionmaker, self.redis, self.prefix, run)
+        await self.workers.models(meshes)
 
     async def call(
         self, method: str, path: str, token: IssuedToken, body: Any = None
