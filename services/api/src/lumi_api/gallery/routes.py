@@ -82,7 +82,7 @@ def setup(app: web.Application) -> None:
         "GET",
         MODEL + "/interactions",
         get_interactions,
-        summary="Whether the caller likes and favours a model",
+        summary="Whether the caller likes and favours a model (404 when they may not see it)",
         auth="optional",
         response=InteractionsOut,
     )
@@ -157,13 +157,14 @@ async def _count_view(request: web.Request, model_id: str) -> int:
 
 
 async def get_interactions(request: web.Request) -> web.Response:
+    """Like the detail, 404 for a model the caller may not see (a private one of another)."""
     model_id = model_id_of(request)
     user = await optional_user(request)
-    if user is None:
-        return jsend.success(InteractionsOut.build(None).to_json())
     async with request.app[SESSIONMAKER]() as session:
-        found = await GalleryRepository(session).interactions_of(user.id, [model_id])
-    return jsend.success(InteractionsOut.build({kind for _, kind in found}).to_json())
+        kinds = await GalleryRepository(session).states(model_id, None if user is None else user.id)
+    if kinds is None:
+        raise ModelNotFound()
+    return jsend.success(InteractionsOut.build(kinds if user is not None else None).to_json())
 
 
 async def toggle_interaction(request: web.Request) -> web.Response:
