@@ -84,13 +84,13 @@ def settings_factory(
     database_url: str, redis_url: str, key_prefix: str, tmp_path: Path
 ) -> Callable[..., ApiSettings]:
     def build(**overrides: Any) -> ApiSettings:
-        return build_settings(
-            database_url=database_url,
-            redis_url=redis_url,
-            key_prefix=key_prefix,
-            storage_dir=tmp_path / "storage",
-            **overrides,
-        )
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "redis_url": redis_url,
+            "key_prefix": key_prefix,
+            "storage_dir": tmp_path / "storage",
+        }
+        return build_settings(**{**values, **overrides})
 
     return build
 

@@ -306,3 +306,18 @@ async def test_file_urls_are_absolute_and_public_with_any_origin(
         if url == data["model"].get("modelUrl"):  # OBJ text the mobile OBJLoader parses
             assert got.content_type == "text/plain" or "obj" in got.content_type, got.content_type
             assert any(line.startswith("v ") for line in got.raw.decode().splitlines())
+
+
+@pytest.mark.parametrize(("client", "wrong"), [("web", "000000"), ("mobile", "0000")])
+async def test_a_wrong_code_is_a_400_invalid_code_never_a_401(
+    world: World, client: str, wrong: str
+) -> None:
+    """A 401 would make the web app take it for an expired session and hang its login form."""
+    email = f"{client}-{new_id().lower()}@example.com"
+    code = await world.code(email)
+    wrong = wrong if wrong != code[: len(wrong)] else "9" * len(wrong)
+    for path in ("/api/auth/register", "/api/auth/login"):
+        reply = await world.call("POST", path, json={"email": email, "code": wrong})
+        assert reply.status == 400, reply.raw
+        assert reply.body["status"] == "fail"
+        assert reply.body["data"]["code"] == "INVALID_CODE"
