@@ -42,7 +42,9 @@ class TooManyRequests(RateLimited):
 async def count_hit(redis: Redis, key: str, *, limit: int, now: float) -> int | None:
     """Count one request in the current window; the seconds until the next one when over."""
     window = int(now // WINDOW_SECONDS)
-    async with redis.pipeline(transaction=True) as pipe:
+    # one round trip, no MULTI/EXEC: the counter is the window's own key, so an EXPIRE lost
+    # to a crash between the two leaves one idle key behind, never a wrong count
+    async with redis.pipeline(transaction=False) as pipe:
         pipe.incr(f"{key}:{window}")
         pipe.expire(f"{key}:{window}", KEY_TTL_SECONDS)
         count, _ = await pipe.execute()

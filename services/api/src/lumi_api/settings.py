@@ -32,6 +32,9 @@ class TokenSettings(LumiSettings):
     """Bearer tokens: shared by the API and the `lumi token` command."""
 
     token_ttl_days: int = Field(default=30, ge=1, le=3650)
+    # how long a resolved token is trusted without asking the database again; a token revoked
+    # through another replica or the CLI can work that much longer there (0 = always ask)
+    token_cache_seconds: float = Field(default=10.0, ge=0, le=300)
 
 
 class ApiSettings(

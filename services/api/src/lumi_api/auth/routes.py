@@ -18,13 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lumi_api import jsend
 from lumi_api.auth import codes, service
+from lumi_api.auth.cache import TokenCache
 from lumi_api.auth.codes import CodeRules, InvalidCode
 from lumi_api.auth.cookies import SessionCookies
 from lumi_api.auth.current import optional_user
 from lumi_api.auth.ratelimit import SendCodeLimiter, client_address
 from lumi_api.auth.schemas import CodeBody, LoginOut, MeOut, SendCodeBody
 from lumi_api.body import parse_body
-from lumi_api.keys import MAILER, REDIS, SESSION_COOKIES, SESSIONMAKER, SETTINGS
+from lumi_api.keys import MAILER, REDIS, SESSION_COOKIES, SESSIONMAKER, SETTINGS, TOKEN_CACHE
 from lumi_api.mail.sender import EmailUnavailable, create_mailer
 from lumi_api.routing import add_route
 from lumi_api.settings import ApiSettings
@@ -44,6 +45,7 @@ def setup(app: web.Application) -> None:
         max_age_seconds=int(timedelta(days=settings.token_ttl_days).total_seconds()),
     )
     app[MAILER] = create_mailer(settings)
+    app[TOKEN_CACHE] = TokenCache(settings.token_cache_seconds)
     route = functools.partial(add_route, app, tag="auth")
     route(
         "POST",
@@ -181,6 +183,8 @@ async def logout(request: web.Request) -> web.Response:
         cookies.token(request),
     )
     tokens = {token for token in presented if token}
+    for token in tokens:
+        request.app[TOKEN_CACHE].forget(service.hash_token(token))
     if tokens:
         async with request.app[SESSIONMAKER].begin() as session:
             revoked = await service.revoke_tokens(session, tokens, now=utcnow())
