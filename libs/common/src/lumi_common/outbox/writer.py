@@ -23,17 +23,31 @@ def add_event(
     available_at: datetime | None = None,
 ) -> OutboxEvent:
     """Queue `message` for `stream` (a logical name); `available_at` delays its delivery."""
-    now = utcnow()
-    event = OutboxEvent(
+    event = new_event(stream=stream, key=key, message=message, available_at=available_at)
+    session.add(event)
+    return event
+
+
+def new_event(
+    *,
+    stream: str,
+    key: str,
+    message: Message,
+    available_at: datetime | None = None,
+    now: datetime | None = None,
+) -> OutboxEvent:
+    """An event row not yet added anywhere: for callers inserting many rows at once
+    (`lumi_common.db.bulk.insert_rows`), in their transaction."""
+    now = now or utcnow()
+    return OutboxEvent(
         id=new_id(),
         stream=stream,
         key=key,
         payload=encode(message).decode(),
         available_at=available_at or now,
+        attempts=0,
         created_at=now,
     )
-    session.add(event)
-    return event
 
 
 async def discard_unpublished(session: AsyncSession, *, stream: str, keys: Collection[str]) -> int:

@@ -12,12 +12,14 @@ from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lumi_common.db.bulk import insert_rows
 from lumi_common.db.tables import (
     GeneratedImage,
     GenerationRequest,
     ImageJob,
     Model,
     ModelJob,
+    OutboxEvent,
     User,
 )
 from lumi_common.states import JobStatus, RequestPhase, RequestStatus
@@ -57,12 +59,15 @@ class TaskRepository:
         self.session = session
 
     async def add_task(
-        self, request: GenerationRequest, images: list[GeneratedImage], jobs: list[ImageJob]
+        self,
+        request: GenerationRequest,
+        images: list[GeneratedImage],
+        jobs: list[ImageJob],
+        events: list[OutboxEvent],
     ) -> None:
-        # parents first, each level flushed: no ORM relationship orders the inserts
-        for rows in ([request], images, jobs):
-            self.session.add_all(rows)
-            await self.session.flush()
+        """Four INSERTs, parents first (the hot path: no unit of work for a dozen new rows)."""
+        for rows in ([request], images, jobs, events):
+            await insert_rows(self.session, rows)
 
     async def add_model(self, model: Model, job: ModelJob) -> None:
         self.session.add(model)

@@ -20,7 +20,7 @@ from lumi_common.db.tables import GeneratedImage, GenerationRequest, ImageJob, M
 from lumi_common.errors import AppError, BadRequest, InvalidState, NotFound
 from lumi_common.ids import new_id
 from lumi_common.messages import ImageJobRequested, ModelJobRequested
-from lumi_common.outbox.writer import add_event
+from lumi_common.outbox.writer import add_event, new_event
 from lumi_common.pipeline.requests import ONE_MS, lock_request
 from lumi_common.states import (
     ImageStatus,
@@ -83,16 +83,22 @@ async def create_task(
     )
     images = [_new_image(request.id, index, variant, now) for index, variant in enumerate(variants)]
     jobs = [_new_image_job(image, now) for image in images]
-    await TaskRepository(session).add_task(request, images, jobs)
-    for image, job in zip(images, jobs, strict=True):
-        message = ImageJobRequested(
-            job_id=job.id,
-            request_id=request.id,
-            trace_id=request.trace_id,
-            image_index=image.image_index,
-            prompt=image.image_prompt,
+    events = [
+        new_event(
+            stream=IMAGE_JOBS,
+            key=job.id,
+            message=ImageJobRequested(
+                job_id=job.id,
+                request_id=request.id,
+                trace_id=request.trace_id,
+                image_index=image.image_index,
+                prompt=image.image_prompt,
+            ),
+            now=now,
         )
-        add_event(session, stream=IMAGE_JOBS, key=job.id, message=message)
+        for image, job in zip(images, jobs, strict=True)
+    ]
+    await TaskRepository(session).add_task(request, images, jobs, events)
     return TaskRecord(
         request=request, images=images, model=None, model_job=None, owner_name=owner.name
     )
