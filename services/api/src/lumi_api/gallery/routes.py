@@ -17,7 +17,7 @@ from lumi_api import jsend
 from lumi_api.auth.current import optional_user, require_user
 from lumi_api.body import parse_body
 from lumi_api.gallery import service
-from lumi_api.gallery.cache import PageKey, gallery_cache
+from lumi_api.gallery.cache import PageKey, gallery_cache, setup_cache
 from lumi_api.gallery.repository import GalleryRepository
 from lumi_api.gallery.schemas import (
     BatchInteractionsBody,
@@ -39,6 +39,7 @@ from lumi_api.models.service import ModelNotFound
 from lumi_api.query import parse_query
 from lumi_api.routing import add_route
 from lumi_api.schemas import MessageOut
+from lumi_common import jsonx
 from lumi_common.db.transactions import in_transaction
 from lumi_common.ids import looks_like_id
 from lumi_common.states import InteractionType
@@ -51,6 +52,7 @@ log = structlog.get_logger(__name__)
 
 
 def setup(app: web.Application) -> None:
+    setup_cache(app)
     route = functools.partial(add_route, app, tag="gallery")
     route(
         "GET",
@@ -110,8 +112,8 @@ async def list_models(request: web.Request) -> web.Response:
     key = PageKey(sort=query.order, limit=query.limit, offset=query.offset)
     cache = gallery_cache(request.app)
     lookup = await cache.lookup(key)
-    if lookup.page is not None:
-        return jsend.success(lookup.page)
+    if lookup.data is not None:
+        return jsend.success_json(lookup.data)
     urls = request.app[FILE_URLS]
     async with request.app[SESSIONMAKER]() as session:
         repo = GalleryRepository(session)
@@ -122,11 +124,10 @@ async def list_models(request: web.Request) -> web.Response:
         GalleryItemOut.build(model, owner_name=names.get(model.user_id, ""), urls=urls)
         for model in models
     ]
-    page = GalleryPageOut(
-        items=items, total=total, has_more=query.offset + len(items) < total
-    ).to_json()
-    await cache.store(lookup, key, page)
-    return jsend.success(page)
+    page = GalleryPageOut(items=items, total=total, has_more=query.offset + len(items) < total)
+    data = jsonx.dumps(page.to_json())
+    await cache.store(lookup, key, data)
+    return jsend.success_json(data)
 
 
 async def get_model(request: web.Request) -> web.Response:
