@@ -109,3 +109,20 @@ async def test_yaml_and_the_reference_page(client: Client) -> None:
 
 def _operations(item: dict[str, Any]) -> list[dict[str, Any]]:
     return [value for key, value in item.items() if key in ("get", "post", "patch", "delete")]
+
+
+async def test_plain_arrays_and_optional_fields_are_documented_as_answered(client: Client) -> None:
+    """A RootModel answer (the user lists) is an array of models; `isLiked` is a boolean that
+    an anonymous answer leaves out, never null."""
+    doc = await document(client)
+    schemas = doc["components"]["schemas"]
+    favorites = doc["paths"]["/users/favorites"]["get"]["responses"]["200"]
+    data = favorites["content"]["application/json"]["schema"]["properties"]["data"]
+    assert resolve(doc, data["$ref"]) == schemas["ModelListOut"]
+    assert schemas["ModelListOut"]["type"] == "array"
+    assert schemas["ModelListOut"]["items"] == {"$ref": "#/components/schemas/ModelOut"}
+    interactions = schemas["InteractionsOut"]
+    assert interactions["properties"]["isLiked"] == {"title": "Isliked", "type": "boolean"}
+    assert set(interactions["required"]) == {"isAuthenticated", "interactions"}
+    me = schemas["MeOut"]["properties"]
+    assert me["status"]["enum"] == ["authenticated", "unauthenticated"]
