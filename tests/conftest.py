@@ -58,24 +58,39 @@ def key_prefix() -> str:
     return f"test-{secrets.token_hex(6)}"
 
 
+def build_settings(
+    *, database_url: str, redis_url: str, key_prefix: str, storage_dir: Path, **overrides: Any
+) -> ApiSettings:
+    """The API's settings for a test: real backends, its own Redis keys and storage."""
+    values: dict[str, Any] = {
+        "app_env": "test",
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "redis_key_prefix": key_prefix,
+        "cookie_secret": TEST_COOKIE_SECRET,
+        "storage_dir": storage_dir,
+        "log_format": "json",
+        # a relay publishes every due row of the shared test database: only where asked for
+        "relay_enabled": False,
+        # likewise the file sweep, which takes every due row; tests run it by hand
+        "file_sweep_seconds": 0,
+    }
+    values.update(overrides)
+    return ApiSettings(**values)
+
+
 @pytest.fixture
 def settings_factory(
     database_url: str, redis_url: str, key_prefix: str, tmp_path: Path
 ) -> Callable[..., ApiSettings]:
     def build(**overrides: Any) -> ApiSettings:
         values: dict[str, Any] = {
-            "app_env": "test",
             "database_url": database_url,
             "redis_url": redis_url,
-            "redis_key_prefix": key_prefix,
-            "cookie_secret": TEST_COOKIE_SECRET,
+            "key_prefix": key_prefix,
             "storage_dir": tmp_path / "storage",
-            "log_format": "json",
-            # a relay publishes every due row of the shared test database: only where asked for
-            "relay_enabled": False,
         }
-        values.update(overrides)
-        return ApiSettings(**values)
+        return build_settings(**{**values, **overrides})
 
     return build
 

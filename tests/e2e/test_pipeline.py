@@ -137,12 +137,16 @@ async def check_model_files(client: LumiClient, model: Task, folder: Path, base_
         files[field] = got
     assert model["fileSize"] == len(files["modelUrl"].body)
 
-    for field in ("modelUrl", "mtlUrl", "textureUrl"):
-        save(folder / served_name(model[field]), files[field].body)
     texture_name = served_name(model["textureUrl"])
     mtl = files["mtlUrl"].body.decode()
-    assert f"map_Kd {texture_name}" in mtl  # relative: resolves next to the MTL's own URL
+    # served with the texture's absolute URL (contract rule 10), which is the same file as
+    # its name next to the MTL; a local copy names it by that file name again
+    assert f"map_Kd {model['textureUrl']}" in mtl
     assert urljoin(model["mtlUrl"], texture_name) == model["textureUrl"]
+    for field in ("modelUrl", "textureUrl"):
+        save(folder / served_name(model[field]), files[field].body)
+    local_mtl = mtl.replace(model["textureUrl"], texture_name)
+    save(folder / served_name(model["mtlUrl"]), local_mtl.encode())
     assert f"mtllib {served_name(model['mtlUrl'])}" in files["modelUrl"].body.decode()
 
     mesh = trimesh.load(folder / served_name(model["modelUrl"]), force="mesh")

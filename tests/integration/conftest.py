@@ -23,6 +23,15 @@ async def client(
 
 
 @pytest_asyncio.fixture
+async def uncached_client(
+    aiohttp_client: AiohttpClient, settings_factory: Callable[..., ApiSettings]
+) -> Client:
+    """The API asking the database about every token (no in-process token cache): for tests of
+    what a lookup does, or of revocations made outside the process."""
+    return await aiohttp_client(create_app(settings_factory(token_cache_seconds=0)))
+
+
+@pytest_asyncio.fixture
 async def alice(sessionmaker: async_sessionmaker[AsyncSession]) -> IssuedToken:
     return await issue(sessionmaker)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -124,8 +125,10 @@ async def test_revoked_tokens_are_refused_and_others_are_not(
 
 
 async def test_last_used_is_written_at_most_once_a_minute(
-    client: Client, sessionmaker: async_sessionmaker[AsyncSession], alice: IssuedToken
+    uncached_client: Client, sessionmaker: async_sessionmaker[AsyncSession], alice: IssuedToken
 ) -> None:
+    client = uncached_client
+
     async def last_used() -> object:
         async with sessionmaker() as session:
             return await session.scalar(
@@ -148,12 +151,13 @@ async def test_last_used_is_written_at_most_once_a_minute(
 
 
 async def test_cli_creates_user_and_token_then_revokes(
-    client: Client,
+    uncached_client: Client,
     sessionmaker: async_sessionmaker[AsyncSession],
     database_url: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    client = uncached_client  # the CLI revokes outside this process
     monkeypatch.setenv("DATABASE_URL", database_url)
     email = unique_email("Ops.Person")
     code = await asyncio.to_thread(
@@ -181,3 +185,31 @@ def test_cli_revoke_of_unknown_user_fails(
     monkeypatch.setenv("DATABASE_URL", database_url)
     assert run_lumi("token", "revoke", "--email", unique_email()) == 1
     assert "no user" in capsys.readouterr().err
+
+
+async def test_a_resolved_token_is_trusted_for_the_cache_window_only(
+    aiohttp_client: AiohttpClient,
+    settings_factory: Callable[..., ApiSettings],
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A revocation outside the process (another replica, the CLI) takes effect here once the
+    short cache window ends; an unknown token is never cached."""
+    client = await aiohttp_client(create_app(settings_factory(token_cache_seconds=0.5)))
+    email = unique_email()
+    token = await issue(sessionmaker, email=email)
+    assert (await status_of(client, token.header))[0] == 404  # resolved and cached
+    async with sessionmaker.begin() as session:
+        await auth_service.revoke_all(session, email=email, now=utcnow())
+    assert (await status_of(client, token.header))[0] == 404  # still cached here
+    await asyncio.sleep(0.6)
+    assert await status_of(client, token.header) == (401, LOGIN_REQUIRED)
+    assert await status_of(client, token.header) == (401, LOGIN_REQUIRED)
+
+
+async def test_a_token_never_outlives_its_expiry_in_the_cache(
+    client: Client, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    token = await issue(sessionmaker, ttl=timedelta(milliseconds=400))
+    assert (await status_of(client, token.header))[0] == 404
+    await asyncio.sleep(0.5)
+    assert await status_of(client, token.header) == (401, LOGIN_REQUIRED)

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lumi_common.db.tables import GeneratedImage, GenerationRequest, ImageJob, OutboxEvent
+from lumi_common.db.tables import GeneratedImage, GenerationRequest, ImageJob
 from lumi_common.errors import PermanentError, RetryableError
 from lumi_common.jobs.lifecycle import Claim
 from lumi_common.messages import DeadLetter, JobMessage, decode
 from lumi_common.pipeline.images import ImageJobs, complete_image
 from lumi_common.states import ImageStatus, JobStatus, RequestPhase, RequestStatus
-from lumi_common.streams.consumer import Consumer, Handler
+from lumi_common.streams.consumer import Handler
 from lumi_common.streams.names import dlq_name, stream_key
 from tests.support.factories import create_task
-from tests.support.pipeline import LEASE, consumer, relay_all, stream_entries
+from tests.support.pipeline import LEASE, consumer, drive, relay_all, stream_entries
 
 pytestmark = pytest.mark.usefixtures("empty_outbox")
 
@@ -36,25 +35,6 @@ def completing_handler(sessionmaker: Sessions, kind: ImageJobs, runs: Counter[st
             await complete_image(session, job, f"images/{job.request_id}/x.png")
 
     return handle
-
-
-async def drive(
-    sessionmaker: Sessions, redis: Redis, prefix: str, run: Consumer, rounds: int = 20
-) -> None:
-    """Relay and consume until nothing is left (delayed retries need a few rounds)."""
-    for _ in range(rounds):
-        published = await relay_all(sessionmaker, redis, prefix)
-        await run.run(burst=True)
-        if not published:
-            async with sessionmaker() as session:
-                due = await session.scalar(
-                    select(func.count())
-                    .select_from(OutboxEvent)
-                    .where(OutboxEvent.published_at.is_(None))
-                )
-            if not due:
-                return
-            await asyncio.sleep(0.05)
 
 
 async def job_statuses(

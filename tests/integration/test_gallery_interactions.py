@@ -120,11 +120,17 @@ async def test_toggling_a_like_and_a_favourite(
     assert (await response.json())["data"]["favoriteCount"] == 0
 
 
-async def test_reading_states_anonymously(client: Client, alice: IssuedToken) -> None:
+async def test_reading_states_anonymously(
+    client: Client, alice: IssuedToken, sessionmaker: Sessions
+) -> None:
+    [model_id] = await published_models(sessionmaker, alice.user_id, 1)
     for headers in ({}, {"Authorization": "Bearer expired-or-forged"}):
-        response = await client.get(f"/api/gallery/models/{new_id()}/interactions", headers=headers)
+        response = await client.get(f"/api/gallery/models/{model_id}/interactions", headers=headers)
         assert response.status == 200
         assert (await response.json())["data"] == {"isAuthenticated": False, "interactions": []}
+        # like the detail: no such model for anyone
+        response = await client.get(f"/api/gallery/models/{new_id()}/interactions", headers=headers)
+        assert response.status == 404
 
 
 async def test_toggling_needs_a_user_a_known_type_and_a_visible_model(
@@ -178,7 +184,7 @@ async def test_batch_states_for_every_requested_id(
     with counting_statements(client.app[ENGINE]) as statements:
         status, body = await batch(client, bob, {"modelIds": ids})
     assert status == 200
-    assert len(statements) == 2  # the token, then one query for every id
+    assert len(statements) == 1  # one query for every id (the token was cached by the toggles)
     no = {"isLiked": False, "isFavorited": False}
     assert body["data"] == {
         "isAuthenticated": True,

@@ -224,6 +224,24 @@ async def test_a_write_the_lists_show_invalidates_the_cache(
     assert await listed() == {}
 
 
+async def test_a_write_through_one_replica_reaches_the_pages_another_keeps_in_memory(
+    aiohttp_client: AiohttpClient,
+    settings_factory: Callable[..., ApiSettings],
+    client: Client,
+    alice: IssuedToken,
+    sessionmaker: Sessions,
+) -> None:
+    other = await aiohttp_client(create_app(settings_factory()))
+    model = await completed_model(client, alice, sessionmaker)
+    for _ in range(2):  # the second answer comes from its memory
+        assert model["id"] in await ids(other)
+    hidden = await client.patch(
+        f"/api/models/{model['id']}/visibility", json={"visibility": "PRIVATE"}, headers=auth(alice)
+    )
+    assert hidden.status == 200
+    assert model["id"] not in await ids(other)
+
+
 async def test_the_cache_can_be_turned_off(
     aiohttp_client: AiohttpClient,
     settings_factory: Callable[..., ApiSettings],

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from lumi_api.auth.service import IssuedToken
@@ -17,6 +15,7 @@ from lumi_api.tasks.repository import TaskRepository
 from lumi_common.db.tables import GenerationRequest
 from lumi_common.time import iso_ms, parse_iso, utcnow
 from tests.support.api import Client, finish_images
+from tests.support.queries import counting_statements
 
 NOT_FOUND = {"status": "fail", "data": {"message": "Task not found", "code": "NOT_FOUND"}}
 
@@ -150,22 +149,6 @@ async def test_unparseable_since_is_a_400(client: Client, alice: IssuedToken, si
     assert data["message"].startswith("since:")
 
 
-@contextmanager
-def counting_statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statement = str(args[2])
-        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
-            statements.append(statement)  # SQLite's BEGIN IMMEDIATE is no query
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
-
-
 async def test_loading_a_task_takes_two_queries_with_or_without_a_model(
     client: Client,
     alice: IssuedToken,
@@ -206,15 +189,15 @@ async def test_the_status_route_runs_a_constant_number_of_queries(
         json={"selectedImageIndex": 0},
         headers={"Authorization": alice.header},
     )
-    await get(client, alice, f"/api/tasks/{bare['id']}")  # the token's use is recorded by now
+    await get(client, alice, f"/api/tasks/{bare['id']}")  # the token is resolved and cached
     counts = []
     for task_id in (bare["id"], full["id"]):
         with counting_statements(client.app[ENGINE]) as statements:
             status, _ = await get(client, alice, f"/api/tasks/{task_id}/status")
         assert status == 200
         counts.append(len(statements))
-    # the token lookup, then the task with its model and job, then its images
-    assert counts == [3, 3]
+    # the task with its model and job, then its images (the token is cached)
+    assert counts == [2, 2]
 
 
 async def test_updated_at_is_emitted_with_milliseconds(client: Client, alice: IssuedToken) -> None:

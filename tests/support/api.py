@@ -11,8 +11,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_api.auth import service as auth_service
-from lumi_common.db.tables import GeneratedImage, GenerationRequest
-from lumi_common.states import ImageStatus, RequestPhase, RequestStatus
+from lumi_common.db.tables import GeneratedImage, GenerationRequest, ImageJob
+from lumi_common.states import ImageStatus, JobStatus, RequestPhase, RequestStatus
 from lumi_common.time import utcnow
 
 Client = TestClient[web.Request, web.Application]
@@ -61,4 +61,25 @@ async def finish_images(
                 phase=RequestPhase.AWAITING_SELECTION,
                 updated_at=now,
             )
+        )
+
+
+async def fail_images(sessionmaker: async_sessionmaker[AsyncSession], task_id: str) -> None:
+    """What the image worker leaves when every picture failed for good: a retryable task."""
+    now = utcnow()
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(ImageJob)
+            .where(ImageJob.request_id == task_id)
+            .values(status=JobStatus.FAILED, failed_at=now, error_message="refused")
+        )
+        await session.execute(
+            update(GeneratedImage)
+            .where(GeneratedImage.request_id == task_id)
+            .values(status=ImageStatus.FAILED, failed_at=now, error_message="refused")
+        )
+        await session.execute(
+            update(GenerationRequest)
+            .where(GenerationRequest.id == task_id)
+            .values(status=RequestStatus.IMAGE_FAILED, updated_at=now)
         )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
 from redis.asyncio import Redis
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lumi_common.db.tables import OutboxEvent
 from lumi_common.jobs.kinds import JobKind
 from lumi_common.jobs.outcomes import RetryPolicy
 from lumi_common.outbox.relay import Relay, RelayConfig
@@ -60,3 +63,26 @@ async def stream_entries(redis: Redis, key: str) -> list[tuple[bytes, dict[bytes
     """Every entry of a stream, typed (redis-py's own annotations are too loose to index)."""
     entries: Any = await redis.xrange(key)
     return [(entry_id, fields) for entry_id, fields in entries]
+
+
+async def drive(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    redis: Redis,
+    prefix: str,
+    run: Consumer,
+    rounds: int = 20,
+) -> None:
+    """Relay and consume until nothing is left (delayed retries need a few rounds)."""
+    for _ in range(rounds):
+        published = await relay_all(sessionmaker, redis, prefix)
+        await run.run(burst=True)
+        if not published:
+            async with sessionmaker() as session:
+                due = await session.scalar(
+                    select(func.count())
+                    .select_from(OutboxEvent)
+                    .where(OutboxEvent.published_at.is_(None))
+                )
+            if not due:
+                return
+            await asyncio.sleep(0.05)

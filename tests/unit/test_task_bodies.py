@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from lumi_api.body import validation_failed
 from lumi_api.tasks.routes import parse_since
-from lumi_api.tasks.schemas import CreateTaskBody, SelectImageBody
+from lumi_api.tasks.schemas import CreateTaskBody, SelectImageBody, TaskListQuery
 from lumi_common.errors import ValidationFailed
 
 
@@ -55,3 +55,29 @@ def test_since_parsing(value: str | None, expected: datetime | None) -> None:
 def test_unparseable_since_is_a_validation_error(value: str) -> None:
     with pytest.raises(ValidationFailed):
         parse_since(value)
+
+
+@pytest.mark.parametrize(
+    ("query", "window"),
+    [
+        ({}, (20, 0)),
+        ({"limit": "1"}, (1, 0)),
+        ({"limit": "5", "offset": "10"}, (5, 10)),
+        ({"page": "1", "pageSize": "20"}, (20, 0)),
+        ({"page": "3", "pageSize": "20"}, (20, 40)),
+        ({"page": "2"}, (20, 20)),
+        ({"page": "2", "limit": "7"}, (7, 7)),
+    ],
+)
+def test_both_apps_ways_of_paging_become_one_window(
+    query: dict[str, str], window: tuple[int, int]
+) -> None:
+    assert TaskListQuery.model_validate(query).window() == window
+
+
+@pytest.mark.parametrize("prompt", ["\x1f", " \x1c\x1d\x1e ", "\u2028"])
+def test_a_prompt_of_what_python_calls_whitespace_is_empty(prompt: str) -> None:
+    """Found by the fuzzer: pydantic kept `\\x1f`, the prompt provider then had nothing."""
+    assert message_for(CreateTaskBody, {"prompt": prompt}) == (
+        "prompt: String should have at least 1 character"
+    )

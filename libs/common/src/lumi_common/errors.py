@@ -14,9 +14,16 @@ class AppError(Exception):
     code: ClassVar[str] = "INTERNAL_ERROR"
     default_message: ClassVar[str] = "Internal server error"
 
-    def __init__(self, message: str | None = None, *, details: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ):
         self.message = message or self.default_message
         self.details = dict(details) if details else None
+        self.headers = dict(headers) if headers else {}  # sent with the response (Retry-After)
         super().__init__(self.message)
 
 

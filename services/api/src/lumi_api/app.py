@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from lumi_api import health
+from lumi_api import health, unimplemented
 from lumi_api.auth import routes as auth_routes
+from lumi_api.files import cleanup as file_cleanup
 from lumi_api.files import routes as file_routes
 from lumi_api.files.urls import FileUrls
 from lumi_api.gallery import routes as gallery_routes
@@ -22,8 +23,10 @@ from lumi_api.keys import (
     SETTINGS,
     STORAGE,
 )
-from lumi_api.middleware import cors, jsend_errors, request_context
+from lumi_api.middleware import cors, jsend_errors, request_context, route_guard
 from lumi_api.models import routes as model_routes
+from lumi_api.openapi import routes as openapi_routes
+from lumi_api.ratelimit import rate_limit
 from lumi_api.relay import relay_ctx
 from lumi_api.settings import ApiSettings
 from lumi_api.tasks import routes as task_routes
@@ -38,14 +41,17 @@ from lumi_common.storage import LocalStorage
 
 def create_app(settings: ApiSettings) -> web.Application:
     app = web.Application(
-        middlewares=[request_context, cors, jsend_errors], client_max_size=settings.max_body_bytes
+        middlewares=[request_context, cors, jsend_errors, rate_limit, route_guard],
+        client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
     app[OUTBOX_SIGNAL] = OutboxSignal()
     app[FILE_URLS] = FileUrls(settings.base_url)
     app[STORAGE] = LocalStorage(settings.storage_dir)
     app[PROMPTS] = OfflinePromptVariants()
-    app.cleanup_ctx.extend([database_ctx, redis_ctx, relay_ctx, view_flush_ctx])
+    app.cleanup_ctx.extend(
+        [database_ctx, redis_ctx, relay_ctx, view_flush_ctx, file_cleanup.sweeper_ctx]
+    )
     health.setup(app)
     auth_routes.setup(app)
     profile_routes.setup(app)
@@ -54,6 +60,8 @@ def create_app(settings: ApiSettings) -> web.Application:
     model_routes.setup(app)
     gallery_routes.setup(app)
     user_lists.setup(app)
+    unimplemented.setup(app)
+    openapi_routes.setup(app)
     return app
 
 

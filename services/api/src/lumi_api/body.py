@@ -1,4 +1,4 @@
-"""Request bodies: JSON objects validated by a pydantic model, every failure a 400 `fail`."""
+"""Request bodies and query strings, validated by a pydantic model, every failure a 400 `fail`."""
 
 from __future__ import annotations
 
@@ -31,10 +31,19 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
         raise validation_failed(exc) from None
 
 
-def validation_failed(exc: ValidationError) -> ValidationFailed:
+def parse_query(request: web.Request, model: type[M]) -> M:
+    """The query string (the first value of a repeated name); unknown names are ignored."""
+    data = {name: request.query.getone(name) for name in request.query}
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_failed(exc, whole="query") from None
+
+
+def validation_failed(exc: ValidationError, *, whole: str = "body") -> ValidationFailed:
     """`prompt: String should have at most 500 characters` — one clause per invalid field."""
     problems = [
-        {"field": ".".join(str(part) for part in item["loc"]) or "body", "reason": item["msg"]}
+        {"field": ".".join(str(part) for part in item["loc"]) or whole, "reason": item["msg"]}
         for item in exc.errors(include_url=False, include_input=False)
     ]
     message = "; ".join(f"{p['field']}: {p['reason']}" for p in problems)

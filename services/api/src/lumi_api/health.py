@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from typing import Literal
 
 import structlog
 from aiohttp import web
@@ -14,19 +15,50 @@ from sqlalchemy.exc import SQLAlchemyError
 from lumi_api import jsend
 from lumi_api.keys import ENGINE, REDIS
 from lumi_api.routing import add_route
+from lumi_api.schemas import ApiModel
 
 CHECK_TIMEOUT_SECONDS = 2.0
 
 log = structlog.get_logger(__name__)
 
 
+class LiveOut(ApiModel):
+    status: Literal["ok"]
+
+
+class ReadyOut(ApiModel):
+    status: Literal["ok"]
+    database: Literal["ok"]
+    redis: Literal["ok"]
+
+
 def setup(app: web.Application) -> None:
-    add_route(app, "GET", "/health", readiness)
-    add_route(app, "GET", "/health/live", liveness)
+    # probes are never rate-limited: an orchestrator polling them must not be refused
+    add_route(
+        app,
+        "GET",
+        "/health",
+        readiness,
+        summary="Readiness: the database and Redis answer (503 when either is down)",
+        auth="none",
+        response=ReadyOut,
+        responses=(503,),
+        rate_limited=False,
+    )
+    add_route(
+        app,
+        "GET",
+        "/health/live",
+        liveness,
+        summary="Liveness: the process answers",
+        auth="none",
+        response=LiveOut,
+        rate_limited=False,
+    )
 
 
 async def liveness(_: web.Request) -> web.Response:
-    return jsend.success({"status": "ok"})
+    return jsend.success(LiveOut(status="ok").to_json())
 
 
 async def readiness(request: web.Request) -> web.Response:

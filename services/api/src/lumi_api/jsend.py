@@ -18,6 +18,12 @@ def success(
     return _json({"status": "success", "data": data}, status, headers)
 
 
+def success_json(data: bytes, *, status: int = 200) -> web.Response:
+    """A success whose `data` is already JSON (a cached page): sent as it is."""
+    body = b'{"status":"success","data":' + data + b"}"
+    return web.Response(body=body, status=status, content_type=JSON, charset="utf-8")
+
+
 def fail(
     message: str, *, code: str, status: int = 400, details: Mapping[str, Any] | None = None
 ) -> web.Response:

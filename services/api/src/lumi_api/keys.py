@@ -6,6 +6,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from lumi_api.auth.cache import TokenCache
 from lumi_api.auth.cookies import SessionCookies
 from lumi_api.files.urls import FileUrls
 from lumi_api.mail.sender import Mailer
@@ -24,3 +25,4 @@ PROMPTS = web.AppKey[PromptVariants]("prompts")
 STORAGE = web.AppKey[Storage]("storage")
 SESSION_COOKIES = web.AppKey("session_cookies", SessionCookies)
 MAILER = web.AppKey[Mailer]("mailer")
+TOKEN_CACHE = web.AppKey("token_cache", TokenCache)

@@ -1,4 +1,5 @@
-"""Request id and access log, JSend error mapping, and CORS: the API's outer layers."""
+"""The API's layers around every handler, outermost first: request id and access log, CORS,
+JSend error mapping, rate limiting (`lumi_api.ratelimit`), and the route guard."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from lumi_api import jsend
+from lumi_api.auth.current import require_user
 from lumi_api.keys import SETTINGS
-from lumi_common.errors import AppError
-from lumi_common.ids import new_id
+from lumi_api.routing import route_table
+from lumi_common.errors import AppError, NotFound
+from lumi_common.ids import looks_like_id, new_id
 
 log = structlog.get_logger("lumi_api.http")
 
@@ -21,6 +24,8 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 CORS_METHODS = "GET, POST, PATCH, PUT, DELETE, OPTIONS"
 CORS_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
 CORS_MAX_AGE = "600"
+# response headers a browser app may read besides the safelisted ones
+CORS_EXPOSED = "Retry-After, Idempotent-Replayed, X-Request-ID"
 # aiohttp's own HTTP errors, rendered as JSend with a stable code
 _HTTP_CODES = {
     400: "BAD_REQUEST",
@@ -78,8 +83,31 @@ async def jsend_errors(request: web.Request, handler: Handler) -> web.StreamResp
 
 def _render_app_error(exc: AppError) -> web.Response:
     if exc.status >= 500:
-        return jsend.error(exc.message, code=exc.code, status=exc.status, data=exc.details)
-    return jsend.fail(exc.message, code=exc.code, status=exc.status, details=exc.details)
+        response = jsend.error(exc.message, code=exc.code, status=exc.status, data=exc.details)
+    else:
+        response = jsend.fail(exc.message, code=exc.code, status=exc.status, details=exc.details)
+    response.headers.update(exc.headers)
+    return response
+
+
+@web.middleware
+async def route_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """What a route declared, enforced before its handler: the caller first (401), so an
+    anonymous caller learns nothing about ids, then the shape of its ids (404, never a query)."""
+    spec = route_table(request.app).spec_for(request)
+    if spec is not None:
+        if spec.auth == "required":
+            await require_user(request)
+        for name in spec.id_params:
+            if not looks_like_id(request.match_info[name]):
+                raise NotFound(_not_found(name))
+    return await handler(request)
+
+
+def _not_found(param: str) -> str:
+    """`task_id` → `Task not found`, as the handler says of a well-formed id nobody has."""
+    what = param.removesuffix("_id").replace("_", " ")
+    return f"{what.capitalize()} not found" if what != "id" else "Not found"
 
 
 @web.middleware
@@ -108,6 +136,7 @@ def _allow(response: web.StreamResponse, origin: str, *, credentials: bool) -> N
     if "Access-Control-Allow-Origin" in response.headers:
         return  # public files already answer `*`
     response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSED
     response.headers["Vary"] = "Origin"
     if credentials:
         response.headers["Access-Control-Allow-Credentials"] = "true"

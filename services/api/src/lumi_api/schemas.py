@@ -5,13 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 from lumi_common.time import iso_ms
 
 # ISO-8601 UTC with milliseconds and `Z`: the web client resends `new Date(x).toISOString()`
-Timestamp = Annotated[datetime, PlainSerializer(iso_ms, return_type=str, when_used="json")]
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(iso_ms, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {"type": "string", "format": "date-time", "examples": ["2026-02-04T12:00:00.000Z"]}
+    ),
+]
 
 
 class ApiModel(BaseModel):
@@ -21,3 +27,9 @@ class ApiModel(BaseModel):
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
+
+
+class MessageOut(ApiModel):
+    """What an action with nothing else to return answers (a JSON body, never an empty 2xx)."""
+
+    message: str

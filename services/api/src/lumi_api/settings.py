@@ -32,6 +32,9 @@ class TokenSettings(LumiSettings):
     """Bearer tokens: shared by the API and the `lumi token` command."""
 
     token_ttl_days: int = Field(default=30, ge=1, le=3650)
+    # how long a resolved token is trusted without asking the database again; a token revoked
+    # through another replica or the CLI can work that much longer there (0 = always ask)
+    token_cache_seconds: float = Field(default=10.0, ge=0, le=300)
 
 
 class ApiSettings(
@@ -55,6 +58,12 @@ class ApiSettings(
     cors_allow_credentials: bool = False
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=300)
+    # requests per caller (signed-in user, else client address) per minute; 0 = no limit
+    rate_limit_per_minute: int = Field(default=600, ge=0, le=1_000_000)
+    # proxies in front of the API that append to X-Forwarded-For; 0 = use the socket's peer
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
+    # how often the API retries deleting files it could not delete at once; 0 = never here
+    file_sweep_seconds: float = Field(default=60.0, ge=0, le=86400)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -284,6 +284,24 @@ class ModelInteraction(Base):
     created_at: Mapped[datetime] = _created()
 
 
+class FileDeletion(Base):
+    """A folder of stored files still to delete (a deleted task's images, its model's files).
+
+    Written in the transaction that deletes their rows, so the intent survives a crash after the
+    commit; removed once the folder is gone, retried with backoff while the storage refuses.
+    """
+
+    __tablename__ = "file_deletions"
+    __table_args__ = (Index("ix_file_deletions_available", "available_at"),)
+
+    id: Mapped[str] = _id()
+    prefix: Mapped[str] = mapped_column(URL_KEY, nullable=False)
+    attempts: Mapped[int] = _counter()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    available_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
 class OutboxEvent(Base):
     """An event written in the same transaction as the change it announces."""
 

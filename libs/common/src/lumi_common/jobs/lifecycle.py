@@ -196,6 +196,24 @@ class JobLifecycle:
             return None
         return await self.get(session, job_id)
 
+    async def cancel_active(self, session: AsyncSession, *, request_id: str) -> int:
+        """Cancel the request's queued, running and retrying jobs: a delivery then finds nothing
+        to claim, and a worker mid-job loses its lease, so its outcome is dropped."""
+        t, now = self.table, utcnow()
+        result = await session.execute(
+            update(t)
+            .where(t.request_id == request_id, t.status.in_(ACTIVE_JOB_STATUSES))
+            .values(
+                status=JobStatus.CANCELLED,
+                lease_owner=None,
+                lease_expires_at=None,
+                next_attempt_at=None,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def get(self, session: AsyncSession, job_id: str) -> JobRow | None:
         query = select(self.table).where(self.table.id == job_id)
         # the row may sit in the identity map from before a bulk UPDATE: read it afresh

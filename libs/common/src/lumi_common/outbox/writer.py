@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lumi_common.db.tables import OutboxEvent
@@ -21,14 +23,48 @@ def add_event(
     available_at: datetime | None = None,
 ) -> OutboxEvent:
     """Queue `message` for `stream` (a logical name); `available_at` delays its delivery."""
-    now = utcnow()
-    event = OutboxEvent(
+    event = new_event(stream=stream, key=key, message=message, available_at=available_at)
+    session.add(event)
+    return event
+
+
+def new_event(
+    *,
+    stream: str,
+    key: str,
+    message: Message,
+    available_at: datetime | None = None,
+    now: datetime | None = None,
+) -> OutboxEvent:
+    """An event row not yet added anywhere: for callers inserting many rows at once
+    (`lumi_common.db.bulk.insert_rows`), in their transaction."""
+    now = now or utcnow()
+    return OutboxEvent(
         id=new_id(),
         stream=stream,
         key=key,
         payload=encode(message).decode(),
         available_at=available_at or now,
+        attempts=0,
         created_at=now,
     )
-    session.add(event)
-    return event
+
+
+async def discard_unpublished(session: AsyncSession, *, stream: str, keys: Collection[str]) -> int:
+    """Drop events for `stream` keyed by `keys` that the relay has not published yet.
+
+    A row the relay is publishing right now is locked: this waits for it, then leaves it alone
+    (it is published by then), so the caller must still clean up what did reach the stream.
+    """
+    if not keys:
+        return 0
+    result = await session.execute(
+        delete(OutboxEvent)
+        .where(
+            OutboxEvent.published_at.is_(None),
+            OutboxEvent.stream == stream,
+            OutboxEvent.key.in_(list(keys)),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

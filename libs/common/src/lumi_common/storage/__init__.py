@@ -1,7 +1,13 @@
 """Where generated files live: a `Storage` protocol, the local-directory default, and key rules."""
 
 from lumi_common.storage.content_types import content_type_for
-from lumi_common.storage.keys import check_key, check_prefix, image_key, model_prefix
+from lumi_common.storage.keys import (
+    check_key,
+    check_prefix,
+    image_key,
+    images_prefix,
+    model_prefix,
+)
 from lumi_common.storage.local import LocalStorage
 from lumi_common.storage.protocol import ObjectNotFound, Storage, StoredFile
 
@@ -14,5 +20,6 @@ __all__ = [
     "check_prefix",
     "content_type_for",
     "image_key",
+    "images_prefix",
     "model_prefix",
 ]

@@ -16,6 +16,10 @@ def image_key(request_id: str, index: int) -> str:
     return check_key(f"images/{_segment(request_id)}/{index}.png")
 
 
+def images_prefix(request_id: str) -> str:
+    return check_prefix(f"images/{_segment(request_id)}/")
+
+
 def model_prefix(model_id: str) -> str:
     return check_prefix(f"models/{_segment(model_id)}/")
 

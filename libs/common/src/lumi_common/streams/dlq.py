@@ -1,12 +1,14 @@
 """Dead-letter streams, for operators: list, show, replay (through the outbox) and purge.
 
-A replay resets the failed job and queues it again in one transaction; the entry is removed only
-after that commit. Replaying an entry twice queues the job once: the second time the job is no
-longer FAILED and nothing changes.
+A replay resets the failed job and queues it again in one transaction (`jobs.requeue`, which a
+user's retry shares); the entry is removed only after that commit. Replaying an entry twice queues
+the job once: the second time the job is no longer FAILED and nothing changes. When a user retries
+or deletes a task, its jobs' entries are removed the same way, after the commit (`discard_jobs`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -14,12 +16,15 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.jobs.kinds import JobKind
+from lumi_common.jobs.requeue import requeue_job
 from lumi_common.messages import DeadLetter, UndecodableMessage, decode
-from lumi_common.outbox.writer import add_event
 from lumi_common.streams.names import dlq_name, stream_key
 from lumi_common.streams.publish import DATA_FIELD
 
 PAGE = 500
+# `discard_jobs` reads at most this many entries: a dead-letter stream is meant to be looked at
+# and emptied by operators, and an entry left behind is harmless (replaying it changes nothing)
+DISCARD_SCAN_LIMIT = 20 * PAGE
 Outcome = Literal["requeued", "would_requeue", "not_failed", "no_job", "unreadable", "missing"]
 
 
@@ -86,6 +91,25 @@ class DeadLetters:
             return int(await self.redis.delete(self.key(stream)))
         return int(await self.redis.xdel(self.key(stream), *entry_ids)) if entry_ids else 0
 
+    async def discard_jobs(self, stream: str, job_ids: Collection[str]) -> int:
+        """Delete the entries of these jobs (a user retried or deleted them); how many."""
+        wanted, removed, start, scanned = set(job_ids), 0, "-", 0
+        while wanted and scanned < DISCARD_SCAN_LIMIT:
+            page: Any = await self.redis.xrange(self.key(stream), start, "+", count=PAGE)
+            matching = [
+                entry.entry_id
+                for entry in (_entry(stream, entry_id, fields) for entry_id, fields in page)
+                if entry.letter is not None and entry.letter.job_id in wanted
+            ]
+            if matching:
+                removed += int(await self.redis.xdel(self.key(stream), *matching))
+            if len(page) < PAGE:
+                break
+            scanned += len(page)
+            last = page[-1][0]
+            start = "(" + (last.decode() if isinstance(last, bytes) else last)
+        return removed
+
     async def replay(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
@@ -129,17 +153,7 @@ class DeadLetters:
                 return ReplayResult(
                     entry.entry_id, job_id, "would_requeue" if failed else "not_failed"
                 )
-            requeued = await _requeue(session, kind, job_id)
+            requeued = await requeue_job(session, kind, job_id) is not None
         if requeued:
             await self.redis.xdel(self.key(kind.stream), entry.entry_id)
         return ReplayResult(entry.entry_id, job_id, "requeued" if requeued else "not_failed")
-
-
-async def _requeue(session: AsyncSession, kind: JobKind, job_id: str) -> bool:
-    job = await kind.lifecycle.requeue_failed(session, job_id)
-    if job is None:
-        return False
-    await kind.on_requeued(session, job)
-    message = await kind.message_for(session, job, attempt=1)
-    add_event(session, stream=kind.stream, key=job_id, message=message)
-    return True

@@ -10,7 +10,7 @@ from aiohttp import hdrs, web
 
 from lumi_api.auth import service
 from lumi_api.auth.service import CurrentUser
-from lumi_api.keys import SESSION_COOKIES, SESSIONMAKER
+from lumi_api.keys import SESSION_COOKIES, SESSIONMAKER, TOKEN_CACHE
 from lumi_common.errors import Unauthorized
 from lumi_common.time import utcnow
 
@@ -29,8 +29,13 @@ async def optional_user(request: web.Request) -> CurrentUser | None:
     token = presented_token(request)
     user = None
     if token is not None:
-        async with request.app[SESSIONMAKER].begin() as session:
-            user = await service.resolve(session, token, now=utcnow())
+        token_hash, cache = service.hash_token(token), request.app[TOKEN_CACHE]
+        user = cache.get(token_hash)
+        if user is None:
+            async with request.app[SESSIONMAKER].begin() as session:
+                user = await service.resolve(session, token_hash, now=utcnow())
+            if user is not None:
+                cache.put(token_hash, user, expires_at=user.token_expires_at)
     if user is not None:
         structlog.contextvars.bind_contextvars(user_id=user.id)
     request[CURRENT_USER] = user

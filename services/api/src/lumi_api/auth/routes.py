@@ -6,6 +6,7 @@ Every answer is JSend with a JSON body. A wrong, expired, used or locked code is
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
@@ -17,13 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lumi_api import jsend
 from lumi_api.auth import codes, service
+from lumi_api.auth.cache import TokenCache
 from lumi_api.auth.codes import CodeRules, InvalidCode
 from lumi_api.auth.cookies import SessionCookies
 from lumi_api.auth.current import optional_user
 from lumi_api.auth.ratelimit import SendCodeLimiter, client_address
-from lumi_api.auth.schemas import CodeBody, SendCodeBody
+from lumi_api.auth.schemas import CodeBody, LoginOut, MeOut, SendCodeBody
 from lumi_api.body import parse_body
-from lumi_api.keys import MAILER, REDIS, SESSION_COOKIES, SESSIONMAKER, SETTINGS
+from lumi_api.keys import MAILER, REDIS, SESSION_COOKIES, SESSIONMAKER, SETTINGS, TOKEN_CACHE
 from lumi_api.mail.sender import EmailUnavailable, create_mailer
 from lumi_api.routing import add_route
 from lumi_api.settings import ApiSettings
@@ -43,11 +45,49 @@ def setup(app: web.Application) -> None:
         max_age_seconds=int(timedelta(days=settings.token_ttl_days).total_seconds()),
     )
     app[MAILER] = create_mailer(settings)
-    add_route(app, "POST", "/auth/send-code", send_code)
-    add_route(app, "POST", "/auth/register", register)
-    add_route(app, "POST", "/auth/login", login)
-    add_route(app, "GET", "/auth/me", me)
-    add_route(app, "POST", "/auth/logout", logout)
+    app[TOKEN_CACHE] = TokenCache(settings.token_cache_seconds)
+    route = functools.partial(add_route, app, tag="auth")
+    route(
+        "POST",
+        "/auth/send-code",
+        send_code,
+        summary="E-mail a login code (429 when asked too often; 502 when it cannot be sent)",
+        auth="none",
+        body=SendCodeBody,
+        responses=(502,),
+    )
+    route(
+        "POST",
+        "/auth/register",
+        register,
+        summary="Check a code and create the account (the code stays valid for login)",
+        auth="none",
+        body=CodeBody,
+    )
+    route(
+        "POST",
+        "/auth/login",
+        login,
+        summary="Exchange a code for a bearer token (a wrong code is 400 `INVALID_CODE`)",
+        auth="none",
+        body=CodeBody,
+        response=LoginOut,
+    )
+    route(
+        "GET",
+        "/auth/me",
+        me,
+        summary="The caller's profile and stats, or `unauthenticated`",
+        auth="optional",
+        response=MeOut,
+    )
+    route(
+        "POST",
+        "/auth/logout",
+        logout,
+        summary="Revoke the presented token (and session cookie); succeeds regardless",
+        auth="optional",
+    )
 
 
 async def send_code(request: web.Request) -> web.Response:
@@ -119,7 +159,7 @@ async def login(request: web.Request) -> web.Response:
     if isinstance(issued, str):
         raise _invalid(issued)
     log.info("auth.logged_in", user_id=issued.user_id, token_id=issued.token_id)
-    response = jsend.success({"token": issued.header})
+    response = jsend.success(LoginOut(token=issued.header).to_json())
     request.app[SESSION_COOKIES].set(response, issued.token)
     return response
 
@@ -131,9 +171,8 @@ async def me(request: web.Request) -> web.Response:
     if caller is not None:
         async with request.app[SESSIONMAKER]() as session:
             profile = await profiles.load(session, user_id=caller.id)
-    if profile is None:
-        return jsend.success({"status": "unauthenticated", "user": None})
-    return jsend.success({"status": "authenticated", "user": profile.to_json()})
+    out = MeOut(status="authenticated" if profile else "unauthenticated", user=profile)
+    return jsend.success(out.to_json())
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -144,6 +183,8 @@ async def logout(request: web.Request) -> web.Response:
         cookies.token(request),
     )
     tokens = {token for token in presented if token}
+    for token in tokens:
+        request.app[TOKEN_CACHE].forget(service.hash_token(token))
     if tokens:
         async with request.app[SESSIONMAKER].begin() as session:
             revoked = await service.revoke_tokens(session, tokens, now=utcnow())

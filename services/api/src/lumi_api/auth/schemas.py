@@ -1,11 +1,21 @@
-"""Bodies of the login-code routes (contract A1–A3)."""
+"""Bodies and answers of the `/auth` routes (contract A1–A5)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, StrictStr, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictStr,
+    StringConstraints,
+)
 
+from lumi_api.schemas import ApiModel
+from lumi_api.users.profile.schemas import UserOut
 from lumi_common.states import EmailCodePurpose
 
 # lower-cased whole, as `lumi token create` stores it: one account per address, whatever the case
@@ -28,3 +38,17 @@ class CodeBody(BaseModel):
 
     email: EmailAddress
     code: CodeText
+
+
+class LoginOut(ApiModel):
+    token: str = Field(
+        description="`Bearer <token>`: both apps send it back unchanged as `Authorization`",
+        examples=["Bearer p_xafcKMXWW1Y7WPTN4Dn4n16bKUbKnHXaOFT3ORXcU"],
+    )
+
+
+class MeOut(ApiModel):
+    """Always a 200: a missing, bad or expired token is `unauthenticated` with no user."""
+
+    status: Literal["authenticated", "unauthenticated"]
+    user: UserOut | None

@@ -33,6 +33,7 @@ class CurrentUser:
     name: str
     is_admin: bool
     token_id: str
+    token_expires_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +72,10 @@ def display_name(user: User) -> str:
     return user.nick_name or user.user_name
 
 
-async def resolve(session: AsyncSession, token: str, *, now: datetime) -> CurrentUser | None:
+async def resolve(session: AsyncSession, token_hash: str, *, now: datetime) -> CurrentUser | None:
+    """The user of the token with this hash (`hash_token`), unless revoked or expired."""
     repo = AuthRepository(session)
-    found = await repo.active_token(hash_token(token), now=now)
+    found = await repo.active_token(token_hash, now=now)
     if found is None:
         return None
     row, user = found
@@ -85,6 +87,7 @@ async def resolve(session: AsyncSession, token: str, *, now: datetime) -> Curren
         name=display_name(user),
         is_admin=user.is_admin,
         token_id=row.id,
+        token_expires_at=row.expires_at,
     )
 
 

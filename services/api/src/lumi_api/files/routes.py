@@ -11,6 +11,7 @@ from aiohttp import web
 from lumi_api.files.mtl import absolute_textures
 from lumi_api.files.urls import FILES_PATH
 from lumi_api.keys import FILE_URLS, STORAGE
+from lumi_api.routing import add_route
 from lumi_common.errors import NotFound
 from lumi_common.storage import content_type_for
 
@@ -25,8 +26,20 @@ class FileNotFound(NotFound):
 
 
 def setup(app: web.Application) -> None:
-    # not under /api: these are the absolute URLs the task and model shapes carry
-    app.router.add_get(FILES_PATH + "{key:.+}", serve_file)
+    # not under /api: these are the absolute URLs the task and model shapes carry; static
+    # content meant for a CDN, so not rate-limited here
+    add_route(
+        app,
+        "GET",
+        FILES_PATH + "{key:.+}",
+        serve_file,
+        summary="A stored file (image, OBJ, MTL, texture, GLB), public and cacheable forever",
+        auth="none",
+        content_type="*/*",
+        prefixed=False,
+        rate_limited=False,
+        tag="files",
+    )
 
 
 async def serve_file(request: web.Request) -> web.StreamResponse:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, delete, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, delete, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,6 +70,21 @@ class GalleryRepository:
             ModelInteraction.user_id == user_id, ModelInteraction.model_id.in_(model_ids)
         )
         return [(model_id, kind) for model_id, kind in (await self.session.execute(query)).all()]
+
+    async def states(self, model_id: str, user_id: str | None) -> set[InteractionType] | None:
+        """The user's interactions with one model, in one query; None when the caller may not
+        see the model (unpublished and not theirs, or no such model)."""
+        mine = and_(ModelInteraction.model_id == Model.id, ModelInteraction.user_id == user_id)
+        query = (
+            select(ModelInteraction.type)
+            .select_from(Model)
+            .outerjoin(ModelInteraction, mine)
+            .where(Model.id == model_id, listed() if user_id is None else visible_to(user_id))
+        )
+        rows = (await self.session.execute(query)).all()
+        if not rows:
+            return None
+        return {kind for (kind,) in rows if kind is not None}
 
     async def remove_interaction(
         self, *, user_id: str, model_id: str, kind: InteractionType

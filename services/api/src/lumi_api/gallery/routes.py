@@ -17,14 +17,17 @@ from lumi_api import jsend
 from lumi_api.auth.current import optional_user, require_user
 from lumi_api.body import parse_body
 from lumi_api.gallery import service
-from lumi_api.gallery.cache import PageKey, gallery_cache
+from lumi_api.gallery.cache import PageKey, gallery_cache, setup_cache
 from lumi_api.gallery.repository import GalleryRepository
 from lumi_api.gallery.schemas import (
     BatchInteractionsBody,
+    BatchInteractionsOut,
     GalleryItemOut,
     GalleryPageOut,
     GalleryQuery,
     InteractionBody,
+    InteractionsOut,
+    InteractionStateOut,
     ToggleOut,
 )
 from lumi_api.gallery.views import view_counter
@@ -35,23 +38,73 @@ from lumi_api.models.schemas import ModelOut
 from lumi_api.models.service import ModelNotFound
 from lumi_api.query import parse_query
 from lumi_api.routing import add_route
+from lumi_api.schemas import MessageOut
+from lumi_common import jsonx
 from lumi_common.db.transactions import in_transaction
 from lumi_common.ids import looks_like_id
 from lumi_common.states import InteractionType
 from lumi_common.time import utcnow
 
 DOWNLOADED = "下载成功"  # what the old server answered; the web app shows it
+MODEL = "/gallery/models/{model_id}"
 
 log = structlog.get_logger(__name__)
 
 
 def setup(app: web.Application) -> None:
-    add_route(app, "GET", "/gallery/models", list_models)
-    add_route(app, "POST", "/gallery/models/batch-interactions", batch_interactions)
-    add_route(app, "GET", "/gallery/models/{model_id}", get_model)
-    add_route(app, "GET", "/gallery/models/{model_id}/interactions", get_interactions)
-    add_route(app, "POST", "/gallery/models/{model_id}/interactions", toggle_interaction)
-    add_route(app, "POST", "/gallery/models/{model_id}/download", record_download)
+    setup_cache(app)
+    route = functools.partial(add_route, app, tag="gallery")
+    route(
+        "GET",
+        "/gallery/models",
+        list_models,
+        summary="Published models (`sortBy` from web, `sort` from mobile; cached pages)",
+        auth="optional",
+        query=GalleryQuery,
+        response=GalleryPageOut,
+    )
+    route(
+        "POST",
+        "/gallery/models/batch-interactions",
+        batch_interactions,
+        summary="The caller's likes and favourites of up to 100 models",
+        auth="optional",
+        body=BatchInteractionsBody,
+        response=BatchInteractionsOut,
+    )
+    route(
+        "GET",
+        MODEL,
+        get_model,
+        summary="A published model (a view is counted), or the caller's own unpublished one",
+        auth="optional",
+        response=ModelOut,
+    )
+    route(
+        "GET",
+        MODEL + "/interactions",
+        get_interactions,
+        summary="Whether the caller likes and favours a model (404 when they may not see it)",
+        auth="optional",
+        response=InteractionsOut,
+    )
+    route(
+        "POST",
+        MODEL + "/interactions",
+        toggle_interaction,
+        summary="Like or favourite a model, or undo it (a toggle)",
+        auth="required",
+        body=InteractionBody,
+        response=ToggleOut,
+    )
+    route(
+        "POST",
+        MODEL + "/download",
+        record_download,
+        summary="Count a download (then fetch `modelUrl`)",
+        auth="required",
+        response=MessageOut,
+    )
 
 
 async def list_models(request: web.Request) -> web.Response:
@@ -59,8 +112,8 @@ async def list_models(request: web.Request) -> web.Response:
     key = PageKey(sort=query.order, limit=query.limit, offset=query.offset)
     cache = gallery_cache(request.app)
     lookup = await cache.lookup(key)
-    if lookup.page is not None:
-        return jsend.success(lookup.page)
+    if lookup.data is not None:
+        return jsend.success_json(lookup.data)
     urls = request.app[FILE_URLS]
     async with request.app[SESSIONMAKER]() as session:
         repo = GalleryRepository(session)
@@ -71,11 +124,10 @@ async def list_models(request: web.Request) -> web.Response:
         GalleryItemOut.build(model, owner_name=names.get(model.user_id, ""), urls=urls)
         for model in models
     ]
-    page = GalleryPageOut(
-        items=items, total=total, has_more=query.offset + len(items) < total
-    ).to_json()
-    await cache.store(lookup, key, page)
-    return jsend.success(page)
+    page = GalleryPageOut(items=items, total=total, has_more=query.offset + len(items) < total)
+    data = jsonx.dumps(page.to_json())
+    await cache.store(lookup, key, data)
+    return jsend.success_json(data)
 
 
 async def get_model(request: web.Request) -> web.Response:
@@ -106,21 +158,14 @@ async def _count_view(request: web.Request, model_id: str) -> int:
 
 
 async def get_interactions(request: web.Request) -> web.Response:
+    """Like the detail, 404 for a model the caller may not see (a private one of another)."""
     model_id = model_id_of(request)
     user = await optional_user(request)
-    if user is None:
-        return jsend.success({"isAuthenticated": False, "interactions": []})
     async with request.app[SESSIONMAKER]() as session:
-        found = await GalleryRepository(session).interactions_of(user.id, [model_id])
-    kinds = {kind for _, kind in found}
-    return jsend.success(
-        {
-            "isAuthenticated": True,
-            "interactions": [kind.value for kind in InteractionType if kind in kinds],
-            "isLiked": InteractionType.LIKE in kinds,
-            "isFavorited": InteractionType.FAVORITE in kinds,
-        }
-    )
+        kinds = await GalleryRepository(session).states(model_id, None if user is None else user.id)
+    if kinds is None:
+        raise ModelNotFound()
+    return jsend.success(InteractionsOut.build(kinds if user is not None else None).to_json())
 
 
 async def toggle_interaction(request: web.Request) -> web.Response:
@@ -147,16 +192,25 @@ async def batch_interactions(request: web.Request) -> web.Response:
     body = await parse_body(request, BatchInteractionsBody)
     user = await optional_user(request)
     if user is None:
-        return jsend.success({"isAuthenticated": False, "interactions": {}})
+        return jsend.success(
+            BatchInteractionsOut(is_authenticated=False, interactions={}).to_json()
+        )
     ids = list(dict.fromkeys(body.ids))
     async with request.app[SESSIONMAKER]() as session:
         found = await GalleryRepository(session).interactions_of(
             user.id, [model_id for model_id in ids if looks_like_id(model_id)]
         )
-    states = {model_id: {"isLiked": False, "isFavorited": False} for model_id in ids}
+    kinds: dict[str, set[InteractionType]] = {model_id: set() for model_id in ids}
     for model_id, kind in found:
-        states[model_id]["isLiked" if kind is InteractionType.LIKE else "isFavorited"] = True
-    return jsend.success({"isAuthenticated": True, "interactions": states})
+        kinds[model_id].add(kind)
+    states = {
+        model_id: InteractionStateOut(
+            is_liked=InteractionType.LIKE in held, is_favorited=InteractionType.FAVORITE in held
+        )
+        for model_id, held in kinds.items()
+    }
+    out = BatchInteractionsOut(is_authenticated=True, interactions=states)
+    return jsend.success(out.to_json())
 
 
 async def record_download(request: web.Request) -> web.Response:
@@ -168,4 +222,4 @@ async def record_download(request: web.Request) -> web.Response:
         )
     if not counted:
         raise ModelNotFound()
-    return jsend.success({"message": DOWNLOADED})
+    return jsend.success(MessageOut(message=DOWNLOADED).to_json())

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from lumi_api.files.urls import FileUrls
 from lumi_api.gallery.repository import GallerySort
@@ -101,3 +102,45 @@ class ToggleOut(ApiModel):
     type: InteractionType
     like_count: int
     favorite_count: int
+
+
+def _absent(schema: dict[str, Any]) -> None:
+    """Documented as the boolean it is when present; absent (never null) otherwise."""
+    schema.pop("default", None)
+
+
+class InteractionsOut(ApiModel):
+    """The caller's likes and favourites of one model. An anonymous caller gets only
+    `{isAuthenticated: false, interactions: []}`, as from the old server."""
+
+    is_authenticated: bool
+    interactions: list[InteractionType]
+    is_liked: bool | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_absent)
+    is_favorited: bool | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_absent)
+
+    @classmethod
+    def build(cls, kinds: set[InteractionType] | None) -> InteractionsOut:
+        """`kinds` is None for an anonymous caller."""
+        if kinds is None:
+            return cls(is_authenticated=False, interactions=[])
+        return cls(
+            is_authenticated=True,
+            interactions=[kind for kind in InteractionType if kind in kinds],
+            is_liked=InteractionType.LIKE in kinds,
+            is_favorited=InteractionType.FAVORITE in kinds,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class InteractionStateOut(ApiModel):
+    is_liked: bool = False
+    is_favorited: bool = False
+
+
+class BatchInteractionsOut(ApiModel):
+    """An entry for every requested id when signed in; none for an anonymous caller."""
+
+    is_authenticated: bool
+    interactions: dict[str, InteractionStateOut]

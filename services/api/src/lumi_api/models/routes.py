@@ -19,20 +19,45 @@ from lumi_api.keys import FILE_URLS, SESSIONMAKER, STORAGE
 from lumi_api.models import service
 from lumi_api.models.schemas import ModelOut, UpdateModelBody, VisibilityBody
 from lumi_api.routing import add_route
+from lumi_api.schemas import MessageOut
 from lumi_common.db.transactions import in_transaction
-from lumi_common.ids import looks_like_id
 from lumi_common.storage import model_prefix
 from lumi_common.time import utcnow
 
 DELETED = "模型已删除"
+MODEL = "/models/{model_id}"
 
 log = structlog.get_logger(__name__)
 
 
 def setup(app: web.Application) -> None:
-    add_route(app, "PATCH", "/models/{model_id}", update_model)
-    add_route(app, "PATCH", "/models/{model_id}/visibility", set_visibility)
-    add_route(app, "DELETE", "/models/{model_id}", delete_model)
+    route = functools.partial(add_route, app, auth="required", tag="models")
+    route(
+        "PATCH",
+        MODEL,
+        update_model,
+        summary="Rename a model or change its description (the owner only: 403 otherwise)",
+        body=UpdateModelBody,
+        response=ModelOut,
+        responses=(403,),
+    )
+    route(
+        "PATCH",
+        MODEL + "/visibility",
+        set_visibility,
+        summary="Publish or unpublish a model (409 when publishing one not completed)",
+        body=VisibilityBody,
+        response=ModelOut,
+        responses=(403, 409),
+    )
+    route(
+        "DELETE",
+        MODEL,
+        delete_model,
+        summary="Delete a model and its files (409 while it is being generated)",
+        response=MessageOut,
+        responses=(403, 409),
+    )
 
 
 async def update_model(request: web.Request) -> web.Response:
@@ -80,7 +105,7 @@ async def delete_model(request: web.Request) -> web.Response:
         log.warning("model.files.delete_failed", model_id=model_id, error=repr(exc))
         removed = 0
     log.info("model.deleted", model_id=model_id, files=removed)
-    return jsend.success({"message": DELETED})
+    return jsend.success(MessageOut(message=DELETED).to_json())
 
 
 async def _answer(request: web.Request, change: service.ModelChange) -> web.Response:
@@ -90,8 +115,5 @@ async def _answer(request: web.Request, change: service.ModelChange) -> web.Resp
 
 
 def model_id_of(request: web.Request) -> str:
-    """The path's model id; one that cannot be an id is simply not found."""
-    model_id = request.match_info["model_id"]
-    if not looks_like_id(model_id):
-        raise service.ModelNotFound()
-    return model_id
+    """A ULID: the route guard answered 404 for anything else."""
+    return request.match_info["model_id"]

@@ -3,9 +3,9 @@ server stripped (`generationJob` for progress, `user` for the author, mesh stati
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StrictStr, StringConstraints
+from pydantic import BaseModel, ConfigDict, RootModel, StrictStr, StringConstraints
 
 from lumi_api.files.urls import FileUrls
 from lumi_api.models.repository import ModelRecord
@@ -137,3 +137,18 @@ class ModelOut(ApiModel):
     @classmethod
     def from_record(cls, record: ModelRecord, urls: FileUrls) -> ModelOut:
         return cls.build(record.model, owner_name=record.owner_name, job=record.job, urls=urls)
+
+
+class ModelListOut(RootModel[list[ModelOut]]):
+    """A plain array of models: what both apps read from `/users/favorites`, `/users/likes`
+    and `/users/my-models`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    @classmethod
+    def from_records(cls, records: list[ModelRecord], urls: FileUrls) -> ModelListOut:
+        return cls([ModelOut.from_record(record, urls) for record in records])
+
+    def to_json(self) -> list[dict[str, Any]]:
+        data: list[dict[str, Any]] = self.model_dump(mode="json", by_alias=True)
+        return data

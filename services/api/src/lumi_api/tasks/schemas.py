@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from lumi_api.files.urls import FileUrls
 from lumi_api.models.schemas import ModelOut
 from lumi_api.schemas import ApiModel, Timestamp
 from lumi_api.tasks.repository import TaskRecord
+from lumi_api.tasks.service import TaskPage
 from lumi_common.db.tables import GeneratedImage
 from lumi_common.states import ImageStatus, RequestPhase, RequestStatus
 
 PROMPT_MAX_CHARS = 500
 MAX_IMAGE_INDEX = 3
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+# bounds that keep OFFSET a plain integer for every database, far past any real history
+MAX_OFFSET = 10_000_000
+MAX_PAGE = MAX_OFFSET // MAX_PAGE_SIZE
+
+
+def _stripped_as_python_does(value: str) -> str:
+    """Python's idea of whitespace (which the prompt providers use) is wider than pydantic's:
+    `"\x1f"` survives pydantic's strip, then is an empty prompt to a provider."""
+    value = value.strip()
+    if not value:
+        raise PydanticCustomError("string_too_short", "String should have at least 1 character")
+    return value
 
 
 class CreateTaskBody(BaseModel):
@@ -23,6 +48,7 @@ class CreateTaskBody(BaseModel):
     prompt: Annotated[
         StrictStr,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=PROMPT_MAX_CHARS),
+        AfterValidator(_stripped_as_python_does),
     ]
 
 
@@ -31,6 +57,39 @@ class SelectImageBody(BaseModel):
 
     # strict: `true` and `"2"` are not indexes
     selected_image_index: StrictInt = Field(alias="selectedImageIndex", ge=0, le=MAX_IMAGE_INDEX)
+
+
+class RetryBody(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    type: Literal["images", "model"]
+
+
+class TaskListQuery(ApiModel):
+    """Web pages with `limit` (and `offset`); mobile with `page` (from 1) and `pageSize`."""
+
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] | None = None
+    offset: Annotated[int, Field(ge=0, le=MAX_OFFSET)] | None = None
+    page: Annotated[int, Field(ge=1, le=MAX_PAGE)] | None = None
+    page_size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] | None = None
+
+    @model_validator(mode="after")
+    def _one_way_of_paging(self) -> Self:
+        if self.page is not None and self.offset is not None:
+            raise ValueError("page through with offset or with page, not both")
+        return self
+
+    def window(self) -> tuple[int, int]:
+        """(limit, offset)."""
+        size = self.page_size or self.limit or DEFAULT_PAGE_SIZE
+        if self.page is not None:
+            return size, (self.page - 1) * size
+        return size, self.offset or 0
+
+
+class SinceQuery(ApiModel):
+    # parsed by the route, which also takes a `+01:00` offset that arrives as ` 01:00`
+    since: Annotated[str, Field(json_schema_extra={"format": "date-time"})] | None = None
 
 
 class ImageOut(ApiModel):
@@ -113,3 +172,14 @@ class SelectionOut(ApiModel):
         if out.model is None:
             raise ValueError(f"task {task.request.id} has no model after its image was chosen")
         return cls(task=out, model=out.model)
+
+
+class TaskListOut(ApiModel):
+    """`total` is the user's real total, not the page's length (the old server's bug)."""
+
+    items: list[TaskOut]
+    total: int
+
+    @classmethod
+    def build(cls, page: TaskPage, urls: FileUrls) -> TaskListOut:
+        return cls(items=[TaskOut.build(task, urls) for task in page.tasks], total=page.total)

@@ -7,18 +7,20 @@ the outbox events it causes; nothing here commits.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lumi_api.auth.service import CurrentUser
+from lumi_api.tasks.idempotency import Idempotency
 from lumi_api.tasks.naming import model_name
 from lumi_api.tasks.repository import TaskRecord, TaskRepository
 from lumi_common.db.tables import GeneratedImage, GenerationRequest, ImageJob, Model, ModelJob
 from lumi_common.errors import AppError, BadRequest, InvalidState, NotFound
 from lumi_common.ids import new_id
 from lumi_common.messages import ImageJobRequested, ModelJobRequested
-from lumi_common.outbox.writer import add_event
+from lumi_common.outbox.writer import add_event, new_event
 from lumi_common.pipeline.requests import ONE_MS, lock_request
 from lumi_common.states import (
     ImageStatus,
@@ -62,6 +64,7 @@ async def create_task(
     prompt: str,
     variants: Sequence[str],
     now: datetime,
+    idempotency: Idempotency | None = None,
 ) -> TaskRecord:
     """The request, its images and their jobs, then one outbox event per job."""
     if len(variants) != IMAGE_COUNT:
@@ -72,22 +75,30 @@ async def create_task(
         original_prompt=prompt,
         status=RequestStatus.IMAGE_PENDING,
         phase=RequestPhase.IMAGE_GENERATION,
+        idempotency_key=idempotency.key if idempotency else None,
+        idempotency_hash=idempotency.fingerprint if idempotency else None,
         trace_id=new_id(),
         created_at=now,
         updated_at=now,
     )
     images = [_new_image(request.id, index, variant, now) for index, variant in enumerate(variants)]
     jobs = [_new_image_job(image, now) for image in images]
-    await TaskRepository(session).add_task(request, images, jobs)
-    for image, job in zip(images, jobs, strict=True):
-        message = ImageJobRequested(
-            job_id=job.id,
-            request_id=request.id,
-            trace_id=request.trace_id,
-            image_index=image.image_index,
-            prompt=image.image_prompt,
+    events = [
+        new_event(
+            stream=IMAGE_JOBS,
+            key=job.id,
+            message=ImageJobRequested(
+                job_id=job.id,
+                request_id=request.id,
+                trace_id=request.trace_id,
+                image_index=image.image_index,
+                prompt=image.image_prompt,
+            ),
+            now=now,
         )
-        add_event(session, stream=IMAGE_JOBS, key=job.id, message=message)
+        for image, job in zip(images, jobs, strict=True)
+    ]
+    await TaskRepository(session).add_task(request, images, jobs, events)
     return TaskRecord(
         request=request, images=images, model=None, model_job=None, owner_name=owner.name
     )
@@ -98,6 +109,32 @@ async def get_task(session: AsyncSession, *, task_id: str, user_id: str) -> Task
     if task is None:
         raise TaskNotFound()
     return task
+
+
+async def created_with(
+    session: AsyncSession, *, user_id: str, idempotency: Idempotency
+) -> TaskRecord | None:
+    """The task an earlier request with this key created, if the body was the same; None when
+    the key is new; `IdempotencyKeyReused` when it came with another body."""
+    repo = TaskRepository(session)
+    task_id = await repo.by_idempotency_key(user_id, idempotency.key)
+    task = None if task_id is None else await repo.load(task_id, user_id=user_id)
+    if task is not None:
+        idempotency.check(task.request.idempotency_hash)
+    return task
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPage:
+    tasks: list[TaskRecord]
+    total: int
+
+
+async def list_tasks(session: AsyncSession, *, user_id: str, limit: int, offset: int) -> TaskPage:
+    """A page of the user's tasks, newest first, and how many they have in all: three queries."""
+    repo = TaskRepository(session)
+    tasks = await repo.page(user_id, limit=limit, offset=offset)
+    return TaskPage(tasks=tasks, total=await repo.count(user_id))
 
 
 async def select_image(

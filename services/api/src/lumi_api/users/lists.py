@@ -8,7 +8,7 @@ Each list is one query for its models, owners and jobs; `/users/models` adds one
 
 from __future__ import annotations
 
-from typing import Any
+import functools
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,9 +17,10 @@ from lumi_api import jsend
 from lumi_api.auth.current import require_user
 from lumi_api.keys import FILE_URLS, SESSIONMAKER
 from lumi_api.models.repository import ModelRecord, ModelRepository, OwnSort
-from lumi_api.models.schemas import ModelOut
+from lumi_api.models.schemas import ModelListOut, ModelOut
 from lumi_api.query import parse_query
 from lumi_api.routing import add_route
+from lumi_api.schemas import ApiModel
 from lumi_common.states import InteractionType, Visibility
 
 DEFAULT_LIMIT = 20
@@ -48,11 +49,46 @@ class OwnModelsQuery(PageQuery):
         return self.sort_by or self.sort or OwnSort.LATEST
 
 
+class UserModelsPageOut(ApiModel):
+    """The web's my-models page: `total` counts what the visibility filter matches."""
+
+    items: list[ModelOut]
+    total: int
+    public_count: int
+    has_more: bool
+
+
 def setup(app: web.Application) -> None:
-    add_route(app, "GET", "/users/favorites", favorites)
-    add_route(app, "GET", "/users/likes", likes)
-    add_route(app, "GET", "/users/my-models", my_models)
-    add_route(app, "GET", "/users/models", models_page)
+    route = functools.partial(add_route, app, auth="required", tag="users", response=ModelListOut)
+    route(
+        "GET",
+        "/users/favorites",
+        favorites,
+        summary="The models the caller favours, newest favourite first (a plain array)",
+        query=PageQuery,
+    )
+    route(
+        "GET",
+        "/users/likes",
+        likes,
+        summary="The models the caller likes, newest like first (a plain array)",
+        query=PageQuery,
+    )
+    route(
+        "GET",
+        "/users/my-models",
+        my_models,
+        summary="The caller's own models (a plain array)",
+        query=OwnModelsQuery,
+    )
+    route(
+        "GET",
+        "/users/models",
+        models_page,
+        summary="The caller's own models with counts (`{items, total, publicCount, hasMore}`)",
+        query=OwnModelsQuery,
+        response=UserModelsPageOut,
+    )
 
 
 async def favorites(request: web.Request) -> web.Response:
@@ -70,7 +106,7 @@ async def _interacted(request: web.Request, kind: InteractionType) -> web.Respon
         records = await ModelRepository(session).interacted(
             user.id, kind, limit=query.limit, offset=query.offset
         )
-    return jsend.success(_models(request, records))
+    return jsend.success(_models(request, records).to_json())
 
 
 async def my_models(request: web.Request) -> web.Response:
@@ -78,7 +114,7 @@ async def my_models(request: web.Request) -> web.Response:
     query = parse_query(request, OwnModelsQuery)
     async with request.app[SESSIONMAKER]() as session:
         records = await _owned(ModelRepository(session), user.id, query)
-    return jsend.success(_models(request, records))
+    return jsend.success(_models(request, records).to_json())
 
 
 async def models_page(request: web.Request) -> web.Response:
@@ -88,14 +124,13 @@ async def models_page(request: web.Request) -> web.Response:
         repo = ModelRepository(session)
         records = await _owned(repo, user.id, query)
         total, public = await repo.owned_counts(user.id, visibility=query.visibility)
-    return jsend.success(
-        {
-            "items": _models(request, records),
-            "total": total,
-            "publicCount": public,
-            "hasMore": query.offset + len(records) < total,
-        }
+    out = UserModelsPageOut(
+        items=_models(request, records).root,
+        total=total,
+        public_count=public,
+        has_more=query.offset + len(records) < total,
     )
+    return jsend.success(out.to_json())
 
 
 async def _owned(repo: ModelRepository, user_id: str, query: OwnModelsQuery) -> list[ModelRecord]:
@@ -108,6 +143,5 @@ async def _owned(repo: ModelRepository, user_id: str, query: OwnModelsQuery) -> 
     )
 
 
-def _models(request: web.Request, records: list[ModelRecord]) -> list[dict[str, Any]]:
-    urls = request.app[FILE_URLS]
-    return [ModelOut.from_record(record, urls).to_json() for record in records]
+def _models(request: web.Request, records: list[ModelRecord]) -> ModelListOut:
+    return ModelListOut.from_records(records, request.app[FILE_URLS])

@@ -8,8 +8,9 @@ from aiohttp import web
 from lumi_api import jsend
 from lumi_api.auth.current import require_user
 from lumi_api.body import parse_body
-from lumi_api.keys import SESSIONMAKER
+from lumi_api.keys import SESSIONMAKER, TOKEN_CACHE
 from lumi_api.routing import add_route
+from lumi_api.schemas import MessageOut
 from lumi_api.users.profile import service
 from lumi_api.users.profile.schemas import UpdateProfileBody
 from lumi_common.time import utcnow
@@ -18,7 +19,18 @@ log = structlog.get_logger(__name__)
 
 
 def setup(app: web.Application) -> None:
-    add_route(app, "POST", "/users/update", update_profile)
+    add_route(
+        app,
+        "POST",
+        "/users/update",
+        update_profile,
+        summary="Change the caller's nickname, avatar or gender (403 for another user's `id`)",
+        auth="required",
+        body=UpdateProfileBody,
+        response=MessageOut,
+        responses=(403,),
+        tag="users",
+    )
 
 
 async def update_profile(request: web.Request) -> web.Response:
@@ -26,5 +38,6 @@ async def update_profile(request: web.Request) -> web.Response:
     body = await parse_body(request, UpdateProfileBody)
     async with request.app[SESSIONMAKER].begin() as session:
         await service.update(session, caller=caller, body=body, now=utcnow())
+    request.app[TOKEN_CACHE].forget_user(caller.id)  # the cached caller carries the old name
     log.info("user.profile_updated", fields=sorted(body.changes()))
-    return jsend.success({"message": "Profile updated"})
+    return jsend.success(MessageOut(message="Profile updated").to_json())

@@ -1,0 +1,392 @@
+"""API benchmark: the real `lumi-api` process (relay on, no workers) under an HTTP load, against
+the same create transaction written with aiomysql directly.
+
+    python -m bench.api [--seconds 10] [--concurrency 16,64]
+
+Cases, each at every concurrency, each bounded in time:
+- `POST /api/tasks`: a signed-in user creates tasks (the request, 4 images, 4 image jobs and
+  4 outbox rows in one transaction; the relay publishes them to Redis meanwhile);
+- `GET /api/gallery/models?sortBy=latest&limit=20&offset=0`: the web home page, signed in,
+  over ~200 published models, served from the page cache after the first request;
+- raw driver: the create transaction alone (one multi-row INSERT per table, then COMMIT) with
+  aiomysql, no HTTP, no ORM: what the database itself allows at that concurrency.
+The load comes from `python -m bench.api load …`, a separate process: an aiohttp client with
+one connection per concurrent caller. The API logs at INFO (its access log on), as deployed;
+the rate limiter is on with a limit no caller reaches, so its Redis round trip is counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import secrets
+import socket
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import aiomysql
+import orjson
+from sqlalchemy.engine import make_url
+from tests.support.gallery import published_models
+
+from bench._setup import BenchEnv, bench_env, percentile
+from lumi_api.auth.service import issue_token
+from lumi_common.db.engine import create_engine, create_sessionmaker
+from lumi_common.ids import new_id
+from lumi_common.settings import DatabaseSettings
+from lumi_common.time import utcnow
+
+BIN = Path(sys.executable).parent
+GALLERY = "/api/gallery/models?sortBy=latest&limit=20&offset=0"
+PROMPT = "一只戴帽子的小猫"
+SEEDED_MODELS = 200
+
+
+@dataclass(frozen=True)
+class Result:
+    requests: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    cpu_ms: float = 0.0  # the API process's CPU time per request (user + system)
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux): unlike a rate, it hardly depends on
+    what else the machine is doing, so it compares runs on a busy machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- the load generator (its own process) --------------------------------------------------------
+
+
+async def load(
+    url: str, *, method: str, body: bytes | None, token: str, concurrency: int, seconds: float
+) -> Result:
+    """`concurrency` callers, each sending its next request as soon as the last one answered."""
+    headers = {"Authorization": token, "Content-Type": "application/json"}
+    latencies: list[float] = []
+    errors = 0
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+        # one request first: the gallery page is then cached, the connections open
+        async with session.request(method, url, data=body) as first:
+            await first.read()
+        deadline = time.perf_counter() + seconds
+
+        async def caller() -> None:
+            nonlocal errors
+            while (started := time.perf_counter()) < deadline:
+                async with session.request(method, url, data=body) as response:
+                    await response.read()
+                    if response.status >= 300:
+                        errors += 1
+                latencies.append(time.perf_counter() - started)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(caller() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - began
+    return _result(latencies, errors, elapsed)
+
+
+def _result(latencies: list[float], errors: int, elapsed: float) -> Result:
+    return Result(
+        requests=len(latencies),
+        errors=errors,
+        seconds=elapsed,
+        p50_ms=percentile(latencies, 0.50) * 1000,
+        p99_ms=percentile(latencies, 0.99) * 1000,
+    )
+
+
+async def run_load(
+    api: asyncio.subprocess.Process,
+    base: str,
+    path: str,
+    *,
+    method: str,
+    body: Any,
+    token: str,
+    concurrency: int,
+    seconds: float,
+) -> Result:
+    cpu_before = cpu_seconds(api.pid)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.api",
+        "load",
+        f"--url={base}{path}",
+        f"--method={method}",
+        f"--body={json.dumps(body) if body is not None else ''}",
+        f"--token={token}",
+        f"--concurrency={concurrency}",
+        f"--seconds={seconds}",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    output, _ = await process.communicate()
+    if process.returncode != 0:
+        raise SystemExit(f"the load generator failed ({process.returncode})")
+    result = Result(**json.loads(output))
+    cpu = (cpu_seconds(api.pid) - cpu_before) * 1000 / max(result.requests, 1)
+    return dataclasses.replace(result, cpu_ms=cpu)
+
+
+# -- the raw-driver baseline ---------------------------------------------------------------------
+
+INSERT_REQUEST = (
+    "INSERT INTO generation_requests (id, user_id, original_prompt, status, phase, trace_id, "
+    "created_at, updated_at) VALUES (%s, %s, %s, 'IMAGE_PENDING', 'IMAGE_GENERATION', %s, %s, %s)"
+)
+INSERT_IMAGES = (
+    "INSERT INTO generated_images (id, request_id, image_index, image_prompt, status, "
+    "created_at, updated_at) VALUES (%s, %s, %s, %s, 'PENDING', %s, %s)"
+)
+INSERT_JOBS = (
+    "INSERT INTO image_jobs (id, image_id, request_id, status, attempt, created_at, updated_at) "
+    "VALUES (%s, %s, %s, 'QUEUED', 0, %s, %s)"
+)
+INSERT_OUTBOX = (
+    "INSERT INTO outbox (id, stream, `key`, payload, available_at, attempts, created_at) "
+    "VALUES (%s, 'image-jobs', %s, %s, %s, 0, %s)"
+)
+
+
+async def create_raw(pool: aiomysql.Pool, user_id: str) -> None:
+    """The create transaction: the request, 4 images, 4 jobs, 4 outbox rows, then COMMIT
+    (PyMySQL's executemany sends each table's rows as one multi-row INSERT)."""
+    now, request_id, trace_id = utcnow().replace(tzinfo=None), new_id(), new_id()
+    images = [(new_id(), request_id, index, f"{PROMPT} {index}", now, now) for index in range(4)]
+    jobs = [(new_id(), image[0], request_id, now, now) for image in images]
+    events = [
+        (
+            new_id(),
+            job[0],
+            orjson.dumps(
+                {
+                    "v": 1,
+                    "event_id": new_id(),
+                    "job_id": job[0],
+                    "request_id": request_id,
+                    "attempt": 0,
+                    "trace_id": trace_id,
+                    "image_index": index,
+                    "prompt": PROMPT,
+                }
+            ).decode(),
+            now,
+            now,
+        )
+        for index, job in enumerate(jobs)
+    ]
+    async with pool.acquire() as conn, conn.cursor() as cursor:
+        await cursor.execute(INSERT_REQUEST, (request_id, user_id, PROMPT, trace_id, now, now))
+        await cursor.executemany(INSERT_IMAGES, images)
+        await cursor.executemany(INSERT_JOBS, jobs)
+        await cursor.executemany(INSERT_OUTBOX, events)
+        await conn.commit()
+
+
+async def raw_baseline(env: BenchEnv, user_id: str, *, concurrency: int, seconds: float) -> Result:
+    url = make_url(env.database_url)
+    pool = await aiomysql.create_pool(
+        host=url.host or "127.0.0.1",
+        port=url.port or 3306,
+        user=url.username or "root",
+        password=url.password or "",
+        db=url.database,
+        minsize=concurrency,
+        maxsize=concurrency,
+        autocommit=False,
+    )
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def caller() -> None:
+        while (started := time.perf_counter()) < deadline:
+            await create_raw(pool, user_id)
+            latencies.append(time.perf_counter() - started)
+
+    try:
+        began = time.perf_counter()
+        await asyncio.gather(*(caller() for _ in range(concurrency)))
+        return _result(latencies, 0, time.perf_counter() - began)
+    finally:
+        pool.close()
+        await pool.wait_closed()
+
+
+# -- the orchestration ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def seed(env: BenchEnv) -> tuple[str, str]:
+    """A user with a token and ~200 published models in the gallery: (token header, user id)."""
+    engine = create_engine(DatabaseSettings(database_url=env.database_url))
+    sessionmaker = create_sessionmaker(engine)
+    try:
+        async with sessionmaker.begin() as session:
+            issued = await issue_token(
+                session, email="bench@example.com", ttl=timedelta(days=1), now=utcnow()
+            )
+        await published_models(sessionmaker, issued.user_id, SEEDED_MODELS)
+        return issued.header, issued.user_id
+    finally:
+        await engine.dispose()
+
+
+async def start_api(
+    env: BenchEnv, port: int, overrides: dict[str, str]
+) -> asyncio.subprocess.Process:
+    values = {
+        "PORT": str(port),
+        "COOKIE_SECRET": secrets.token_urlsafe(40),
+        "RELAY_ENABLED": "true",
+        "RATE_LIMIT_PER_MINUTE": "1000000",
+        "LOG_LEVEL": "INFO",
+    }
+    process = await asyncio.create_subprocess_exec(
+        str(BIN / "lumi-api"),
+        env=env.process_env(**{**values, **overrides}),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    async with aiohttp.ClientSession() as session:
+        for _ in range(100):
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/api/health") as response:
+                    if response.status == 200:
+                        return process
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    process.kill()
+    raise SystemExit("lumi-api did not become ready")
+
+
+def row(label: str, concurrency: int, result: Result, note: str = "") -> str:
+    cpu = f"{result.cpu_ms:5.2f} ms CPU/req" if result.cpu_ms else " " * 16
+    return (
+        f"  {label:26} c={concurrency:<3} {result.rate:8.1f}/s   p50 {result.p50_ms:6.1f} ms   "
+        f"p99 {result.p99_ms:6.1f} ms   {cpu}   {result.requests:6d} req  {result.errors} err"
+        f"  {note}"
+    )
+
+
+async def main(
+    seconds: float, concurrencies: list[int], cases: set[str], overrides: dict[str, str]
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        async with bench_env(Path(tmp)) as env:
+            if not env.database_url.startswith("mysql"):
+                raise SystemExit("the API benchmark needs MariaDB (the raw baseline is aiomysql)")
+            token, user_id = await seed(env)
+            port = free_port()
+            api = await start_api(env, port, overrides)
+            base = f"http://127.0.0.1:{port}"
+            print(f"backend: {env.backend} + Redis; cpus: {os.cpu_count()}; {seconds:g} s a case")
+            if overrides:
+                print(f"API settings: {overrides}")
+            creates: dict[int, Result] = {}
+            galleries: dict[int, Result] = {}
+            raws: dict[int, Result] = {}
+            try:
+                for c in concurrencies:
+                    if "create" in cases:
+                        creates[c] = await run_load(
+                            api,
+                            base,
+                            "/api/tasks",
+                            method="POST",
+                            body={"prompt": PROMPT},
+                            token=token,
+                            concurrency=c,
+                            seconds=seconds,
+                        )
+                    if "gallery" in cases:
+                        galleries[c] = await run_load(
+                            api,
+                            base,
+                            GALLERY,
+                            method="GET",
+                            body=None,
+                            token=token,
+                            concurrency=c,
+                            seconds=seconds,
+                        )
+            finally:
+                api.terminate()
+                await api.wait()
+            if "raw" in cases:
+                for c in concurrencies:
+                    raws[c] = await raw_baseline(env, user_id, concurrency=c, seconds=seconds)
+            for c in concurrencies:
+                if c in creates:
+                    share = f"{creates[c].rate / raws[c].rate:.2f}x raw" if c in raws else ""
+                    print(row("POST /api/tasks", c, creates[c], share))
+                if c in raws:
+                    print(row("raw aiomysql create", c, raws[c]))
+                if c in galleries:
+                    print(row("GET /api/gallery (cached)", c, galleries[c]))
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    generator = sub.add_parser("load", help="(internal) the load generator process")
+    generator.add_argument("--url", required=True)
+    generator.add_argument("--method", default="GET")
+    generator.add_argument("--body", default="")
+    generator.add_argument("--token", required=True)
+    generator.add_argument("--concurrency", type=int, required=True)
+    generator.add_argument("--seconds", type=float, required=True)
+    parser.add_argument("--seconds", type=float, default=10.0, help="per case")
+    parser.add_argument("--concurrency", default="16,64", help="comma-separated")
+    parser.add_argument("--cases", default="create,gallery,raw", help="comma-separated")
+    parser.add_argument(
+        "--api-env", action="append", default=[], help="NAME=value for the API (repeatable)"
+    )
+    args = parser.parse_args()
+    if args.command == "load":
+        result = asyncio.run(
+            load(
+                args.url,
+                method=args.method,
+                body=args.body.encode() or None,
+                token=args.token,
+                concurrency=args.concurrency,
+                seconds=args.seconds,
+            )
+        )
+        print(json.dumps(result.__dict__))
+        return
+    started = time.perf_counter()
+    overrides = dict(item.split("=", 1) for item in args.api_env)
+    concurrencies = [int(c) for c in args.concurrency.split(",")]
+    asyncio.run(main(args.seconds, concurrencies, set(args.cases.split(",")), overrides))
+    print(f"done in {time.perf_counter() - started:.1f}s")
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,112 @@
+"""`/openapi.json`, `/openapi` (YAML: the web app's `/api-docs` page fetches it) and `/docs`."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from lumi_api.openapi.document import build_document
+from lumi_api.routing import add_route, route_table
+from lumi_common import jsonx
+
+TITLE = "Lumi API"
+YAML = "application/yaml"
+HTML = "text/html"
+# a public description of a public API: any page may load it, and it changes with each release
+HEADERS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache"}
+# the viewer comes from a CDN (for people); the JSON itself references nothing outside it
+DOCS_PAGE = """<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <title>Lumi API</title>
+  </head>
+  <body>
+    <script id="api-reference" data-url="openapi.json"></script>
+    <script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script>
+  </body>
+</html>
+"""
+
+
+class OpenApiCache:
+    """Built on first use, when every route is registered; the routes never change after."""
+
+    def __init__(self, app: web.Application) -> None:
+        self._app = app
+        self._json: bytes | None = None
+        self._yaml: str | None = None
+
+    def document(self) -> dict[str, Any]:
+        return build_document(route_table(self._app).specs, title=TITLE, version=_version())
+
+    def json(self) -> bytes:
+        if self._json is None:
+            self._json = jsonx.dumps(self.document())
+        return self._json
+
+    def yaml(self) -> str:
+        if self._yaml is None:
+            self._yaml = yaml.safe_dump(self.document(), sort_keys=False, allow_unicode=True)
+        return self._yaml
+
+
+OPENAPI = web.AppKey("openapi", OpenApiCache)
+
+
+def setup(app: web.Application) -> None:
+    app[OPENAPI] = OpenApiCache(app)
+    add_route(
+        app,
+        "GET",
+        "/openapi.json",
+        openapi_json,
+        summary="This document (OpenAPI 3.1, JSON)",
+        auth="none",
+        jsend=False,
+        tag="docs",
+    )
+    add_route(
+        app,
+        "GET",
+        "/openapi",
+        openapi_yaml,
+        summary="This document (OpenAPI 3.1, YAML)",
+        auth="none",
+        content_type=YAML,
+        tag="docs",
+    )
+    add_route(
+        app,
+        "GET",
+        "/docs",
+        docs_page,
+        summary="API reference page",
+        auth="none",
+        content_type=HTML,
+    )
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    body = request.app[OPENAPI].json()
+    return web.Response(body=body, content_type="application/json", headers=HEADERS)
+
+
+async def openapi_yaml(request: web.Request) -> web.Response:
+    body = request.app[OPENAPI].yaml()
+    return web.Response(text=body, content_type=YAML, headers=HEADERS)
+
+
+async def docs_page(_: web.Request) -> web.Response:
+    return web.Response(text=DOCS_PAGE, content_type=HTML)
+
+
+def _version() -> str:
+    try:
+        return version("lumi-api")
+    except PackageNotFoundError:  # running from a source tree that was not installed
+        return "0.0.0"

@@ -1,0 +1,114 @@
+"""Request limits per caller: a fixed one-minute window in Redis, shared by every replica.
+
+On routes that require a token the caller is the signed-in user (the route guard looks the token
+up anyway), so people behind one NAT do not share an allowance. Elsewhere the caller is the
+client's address, and the token is looked up only once that address is over its allowance: a
+signed-in caller behind it is then counted by account instead. So public pages (a cached gallery
+page) cost no token lookup, and a made-up token never buys a fresh allowance. The mobile app polls
+every 2 s per running task: keep the limit generous (`RATE_LIMIT_PER_MINUTE`, 0 = off). Health
+routes and everything outside `/api` (the public files, meant for a CDN) are not limited. Redis
+being down lets requests through, logged: a limiter must not take the API down with it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import structlog
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from lumi_api.auth.current import optional_user, presented_token
+from lumi_api.keys import REDIS, SETTINGS
+from lumi_api.routing import route_table
+from lumi_common.errors import RateLimited
+
+WINDOW_SECONDS = 60
+# a window's counter outlives the window a little, so clock skew between replicas cannot reset it
+KEY_TTL_SECONDS = 2 * WINDOW_SECONDS
+LIMITED_PATHS = "/api/"
+
+log = structlog.get_logger(__name__)
+
+
+class TooManyRequests(RateLimited):
+    default_message = "Too many requests: slow down and try again after Retry-After seconds"
+
+
+async def count_hit(redis: Redis, key: str, *, limit: int, now: float) -> int | None:
+    """Count one request in the current window; the seconds until the next one when over."""
+    window = int(now // WINDOW_SECONDS)
+    # one round trip, no MULTI/EXEC: the counter is the window's own key, so an EXPIRE lost
+    # to a crash between the two leaves one idle key behind, never a wrong count
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.incr(f"{key}:{window}")
+        pipe.expire(f"{key}:{window}", KEY_TTL_SECONDS)
+        count, _ = await pipe.execute()
+    if int(count) <= limit:
+        return None
+    return max(1, math.ceil(WINDOW_SECONDS - now % WINDOW_SECONDS))
+
+
+@web.middleware
+async def rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    settings = request.app[SETTINGS]
+    spec = route_table(request.app).spec_for(request)
+    exempt = spec is not None and not spec.rate_limited
+    if settings.rate_limit_per_minute == 0 or exempt or not request.path.startswith(LIMITED_PATHS):
+        return await handler(request)
+    try:
+        retry_after = await _count(request, required=spec is not None and spec.auth == "required")
+    except (RedisError, OSError) as exc:
+        log.warning("rate_limit.unavailable", error=repr(exc))
+        return await handler(request)
+    if retry_after is not None:
+        raise TooManyRequests(headers={hdrs.RETRY_AFTER: str(retry_after)})
+    return await handler(request)
+
+
+async def _count(request: web.Request, *, required: bool) -> int | None:
+    """Seconds until the caller may send again when over the limit, else None."""
+    settings = request.app[SETTINGS]
+    prefix, limit = f"{settings.redis_key_prefix}:ratelimit", settings.rate_limit_per_minute
+    redis, now = request.app[REDIS], time.time()
+    address = f"ip:{client_address(request, settings.trusted_proxy_hops)}"
+    user = await _signed_in(request) if required else None
+    caller = f"user:{user}" if user else address
+    retry_after = await count_hit(redis, f"{prefix}:{caller}", limit=limit, now=now)
+    if retry_after is not None and not required and (user := await _signed_in(request)):
+        caller = f"user:{user}"  # a signed-in caller behind a busy address (a shared NAT)
+        retry_after = await count_hit(redis, f"{prefix}:{caller}", limit=limit, now=now)
+    if retry_after is not None:
+        log.info("rate_limit.exceeded", caller=caller)
+    return retry_after
+
+
+async def _signed_in(request: web.Request) -> str | None:
+    """The caller's user id when a valid token was presented."""
+    if presented_token(request) is None:
+        return None
+    try:
+        user = await optional_user(request)
+    except SQLAlchemyError as exc:  # counted by address; the handler reports the outage
+        log.warning("rate_limit.user_unknown", error=repr(exc))
+        return None
+    return None if user is None else user.id
+
+
+def client_address(request: web.Request, trusted_hops: int) -> str:
+    """The peer, or behind `trusted_hops` proxies the address the outermost one saw: proxies
+    append to `X-Forwarded-For`, so only its last `trusted_hops` entries are not the client's."""
+    peer = request.remote or "unknown"
+    if trusted_hops <= 0:
+        return peer
+    forwarded = [
+        part.strip()
+        for value in request.headers.getall(hdrs.X_FORWARDED_FOR, [])
+        for part in value.split(",")
+        if part.strip()
+    ]
+    return forwarded[-trusted_hops] if len(forwarded) >= trusted_hops else peer
