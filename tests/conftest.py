@@ -116,3 +116,11 @@ async def empty_outbox(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
 
     async with sessionmaker.begin() as session:
         await session.execute(delete(OutboxEvent))
+
+
+@pytest_asyncio.fixture(scope="session")
+async def effects_table(engine: AsyncEngine) -> None:
+    """The test-only table that `tests.support.handlers` record their side effects in."""
+    from tests.support.handlers import create_effects_table
+
+    await create_effects_table(engine)
