@@ -253,17 +253,25 @@ class Consumer:
         while True:
             await asyncio.sleep(interval)
             held = dict(self._held)
-            if not held:
-                continue
-            try:
-                await self.redis.xclaim(
-                    self.key, self.group, self.config.name, 0, list(held), justid=True
-                )
-                async with self.sessionmaker.begin() as session:
-                    jobs = [claim.job_id for claim in held.values()]
-                    await self.kind.lifecycle.renew(session, jobs, self.config.name)
-            except (RedisError, OSError, SQLAlchemyError) as exc:  # the job decides its outcome
-                log.warning("consumer.lease.renew_failed", error=repr(exc), held=len(held))
+            if held:
+                await self._renew(held)
+
+    async def _renew(self, held: dict[str, Claim]) -> None:
+        # The job's lease in the database keeps other consumers and the reconciler off a healthy
+        # job, so it is renewed on its own: a Redis outage must not let it lapse. It goes first,
+        # so the message's idle time (reset below) never runs out before the job's lease does.
+        try:
+            async with self.sessionmaker.begin() as session:
+                jobs = [claim.job_id for claim in held.values()]
+                await self.kind.lifecycle.renew(session, jobs, self.config.name)
+        except (OSError, SQLAlchemyError) as exc:  # the job decides its outcome
+            log.warning("consumer.lease.renew_failed", error=repr(exc), held=len(held))
+        try:
+            await self.redis.xclaim(
+                self.key, self.group, self.config.name, 0, list(held), justid=True
+            )
+        except (RedisError, OSError) as exc:
+            log.warning("consumer.message.renew_failed", error=repr(exc), held=len(held))
 
     # -- one message --------------------------------------------------------------------------
 
