@@ -141,8 +141,10 @@ class Consumer:
             backoff = 0.0
             for entry in entries:
                 self._start(entry)
-            if burst and not entries and not self._tasks:
-                return
+            if burst and not entries:
+                if not self._tasks:
+                    return
+                await self._wait_for_a_slot()  # our own jobs are running: wait, do not poll
 
     async def _next_entries(self, free: int, burst: bool) -> list[Entry]:
         permits = await self._limiter.acquire(free, self.stop_event)
@@ -157,11 +159,15 @@ class Consumer:
         return entries
 
     async def _wait_for_a_slot(self) -> None:
-        await asyncio.wait(
-            [*self._tasks.values(), asyncio.create_task(self.stop_event.wait())],
-            timeout=self.config.block_ms / 1000,
-            return_when=asyncio.FIRST_COMPLETED,
-        )
+        stopped = asyncio.create_task(self.stop_event.wait())
+        try:
+            await asyncio.wait(
+                [*self._tasks.values(), stopped],
+                timeout=self.config.block_ms / 1000,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            stopped.cancel()  # one per wait: left running, they would pile up until shutdown
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
