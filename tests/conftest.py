@@ -124,3 +124,21 @@ async def effects_table(engine: AsyncEngine) -> None:
     from tests.support.handlers import create_effects_table
 
     await create_effects_table(engine)
+
+
+@pytest_asyncio.fixture
+async def no_stuck_jobs(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """A reconciler re-emits every stuck job of the database: cancel what earlier tests left
+    active (those tests are over), so that it sees only this test's jobs."""
+    from sqlalchemy import update
+
+    from lumi_common.db.tables import ImageJob, ModelJob
+    from lumi_common.states import ACTIVE_JOB_STATUSES, JobStatus
+
+    async with sessionmaker.begin() as session:
+        for table in (ImageJob, ModelJob):
+            await session.execute(
+                update(table)
+                .where(table.status.in_(ACTIVE_JOB_STATUSES))
+                .values(status=JobStatus.CANCELLED)
+            )

@@ -183,6 +183,7 @@ async def test_undecodable_messages_and_the_dlq_commands(
         kind=kind,
         handler=image_handler(sessionmaker, kind),
         prefix=key_prefix,
+        concurrency=1,  # dead letters in stream order
     )
     key = stream_key(key_prefix, IMAGE_JOBS)
     await redis.xadd(key, {b"data": b"\x00garbage{"})

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
@@ -33,14 +35,20 @@ from tests.support.pipeline import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("empty_outbox", "effects_table")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.usefixtures("empty_outbox", "no_stuck_jobs", "effects_table"),
+]
 
 Sessions = async_sessionmaker[AsyncSession]
 
 
-def client(server: PrivateValkey) -> Redis:
-    """A client configured as the services configure theirs (timeouts, retries)."""
-    return create_redis(RedisSettings(redis_url=server.url))
+@asynccontextmanager
+async def private_redis() -> AsyncIterator[tuple[PrivateValkey, Redis]]:
+    """A private server, and a client configured as the services configure theirs."""
+    with private_valkey() as server:
+        async with create_redis(RedisSettings(redis_url=server.url)) as redis:
+            yield server, redis
 
 
 def fast_relay(sessionmaker: Sessions, redis: Redis, prefix: str, signal: OutboxSignal) -> Relay:
@@ -85,8 +93,7 @@ async def test_redis_stopped_then_started_the_relay_catches_up(
         signal.wake()
         return task
 
-    with private_valkey() as server:
-        redis = client(server)
+    async with private_redis() as (server, redis):
         relay = fast_relay(sessionmaker, redis, key_prefix, signal)
         worker = consumer(
             redis=redis,
@@ -113,7 +120,6 @@ async def test_redis_stopped_then_started_the_relay_catches_up(
             took = await wait_until(lambda: all_completed(sessionmaker, during), within=20)
             after = await new_task()
             await wait_until(lambda: all_completed(sessionmaker, after.job_ids), within=10)
-        await redis.aclose()
 
     print(
         f"\nredis restart: {len(during)} jobs created while it was down completed "
@@ -130,8 +136,7 @@ async def test_redis_loses_published_messages_the_reconciler_re_emits_them(
 ) -> None:
     kind = ImageJobs(lease=timedelta(seconds=2))
     signal = OutboxSignal()
-    with private_valkey() as server:
-        redis = client(server)
+    async with private_redis() as (_server, redis):
         relay = fast_relay(sessionmaker, redis, key_prefix, signal)
         worker = consumer(
             redis=redis,
@@ -157,7 +162,6 @@ async def test_redis_loses_published_messages_the_reconciler_re_emits_them(
             await redis.flushall()  # five published messages never reach a consumer
             took = await wait_until(lambda: all_completed(sessionmaker, task.job_ids), within=20)
             groups = await redis.xinfo_groups(key)
-        await redis.aclose()
 
     print(f"\nredis data loss: every job completed {took:.2f} s after FLUSHALL")
     assert [g["name"].decode() for g in groups] == [group_name(kind.stream)]  # recreated
@@ -176,8 +180,7 @@ async def test_a_healthy_long_job_is_not_run_twice_across_a_redis_outage(
     kind = ImageJobs(lease=timedelta(seconds=lease))
     signal = OutboxSignal()
     runs: Counter[str] = Counter()
-    with private_valkey() as server:
-        redis = client(server)
+    async with private_redis() as (server, redis):
         relay = fast_relay(sessionmaker, redis, key_prefix, signal)
         worker: Consumer = consumer(
             redis=redis,
@@ -197,7 +200,6 @@ async def test_a_healthy_long_job_is_not_run_twice_across_a_redis_outage(
             await asyncio.sleep(3 * lease)  # the reconciler runs; the database lease must hold
             server.start()
             await wait_until(lambda: all_completed(sessionmaker, task.job_ids), within=20)
-        await redis.aclose()
 
     assert runs == once(task.job_ids)
     assert await job_states(sessionmaker, task.job_ids) == {
