@@ -48,6 +48,9 @@ log = structlog.get_logger(__name__)
 Handler = Callable[[JobMessage, Claim], Awaitable[None]]
 Entry = tuple[str, dict[bytes, bytes], int]  # message id, fields, deliveries
 MAX_READ_BACKOFF_SECONDS = 5.0
+# how often to look for messages whose consumer died: they become claimable only after a whole
+# lease, so looking on every read (a round trip per loop turn) buys nothing
+RECLAIM_EVERY_SECONDS = 1.0
 
 
 def unique_consumer_name() -> str:
@@ -90,6 +93,9 @@ class Consumer:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._held: dict[str, Claim] = {}
         self._reclaim_cursor = "0-0"
+        self._unacked: list[str] = []
+        self._acking = False
+        self._next_reclaim = 0.0
         self._limiter = MinuteLimiter(redis, f"{self.key}:rate", config.jobs_per_minute)
         self._publisher = StreamPublisher(redis, config.key_prefix)
 
@@ -113,6 +119,7 @@ class Consumer:
             burst=burst,
         )
         await self._ensure_group()
+        self._next_reclaim = 0.0  # look for abandoned messages first
         renewer = asyncio.create_task(self._renew_leases())
         try:
             await self._loop(burst)
@@ -150,7 +157,7 @@ class Consumer:
         permits = await self._limiter.acquire(free, self.stop_event)
         if permits == 0:
             return []
-        entries = await self._reclaim(permits)
+        entries = await self._reclaim(permits) if self._reclaim_due() else []
         if not entries:
             # in burst mode, wait only briefly, and not at all while our own work is running
             block = None if burst and self._tasks else 50 if burst else self.config.block_ms
@@ -213,6 +220,14 @@ class Consumer:
             for _, messages in response or []
             for message_id, fields in messages
         ]
+
+    def _reclaim_due(self) -> bool:
+        """Now and then, and on every turn while a scan of the pending list is under way."""
+        now = time.monotonic()
+        if self._reclaim_cursor == "0-0" and now < self._next_reclaim:
+            return False
+        self._next_reclaim = now + min(RECLAIM_EVERY_SECONDS, self.config.lease_seconds / 4)
+        return True
 
     async def _reclaim(self, count: int) -> list[Entry]:
         """Take over messages whose consumer stopped renewing them (it died)."""
@@ -304,10 +319,21 @@ class Consumer:
                 await self._ack(message_id)
 
     async def _ack(self, message_id: str) -> None:
+        """Acknowledge, coalesced: while one XACK is in flight, the messages settled meanwhile
+        wait for the next one, sent by the same task, so a busy consumer acks in batches."""
+        self._unacked.append(message_id)
+        if self._acking:
+            return
+        self._acking = True
         try:
-            await self.redis.xack(self.key, self.group, message_id)
-        except RedisError as exc:  # a later delivery finds the outcome recorded and acks then
-            log.warning("consumer.ack.failed", error=repr(exc))
+            while self._unacked:
+                batch, self._unacked = self._unacked, []
+                try:
+                    await self.redis.xack(self.key, self.group, *batch)
+                except RedisError as exc:  # a later delivery finds the outcome and acks then
+                    log.warning("consumer.ack.failed", error=repr(exc), count=len(batch))
+        finally:
+            self._acking = False
 
     async def _settle(self, message_id: str, fields: dict[bytes, bytes], deliveries: int) -> bool:
         """Handle one delivery; True when its outcome is recorded and it may be acknowledged."""
