@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from lumi_common.db.tables import ImageJob
 from lumi_common.jobs.lifecycle import Claim
 from lumi_common.messages import JobMessage
-from lumi_common.pipeline.images import ImageJobs, complete_image, start_image
+from lumi_common.pipeline.images import ImageJobs, complete_image
 from lumi_common.streams.consumer import Handler
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -46,12 +46,6 @@ async def effect_counts(sessionmaker: Sessions, job_ids: list[str]) -> Counter[s
         return Counter(dict(rows.all()))
 
 
-async def _job(session: AsyncSession, job_id: str) -> ImageJob:
-    job = await session.get(ImageJob, job_id)
-    assert job is not None
-    return job
-
-
 def image_handler(
     sessionmaker: Sessions,
     kind: ImageJobs,
@@ -60,23 +54,23 @@ def image_handler(
     runs: Counter[str] | None = None,
     before_complete: Hook | None = None,
 ) -> Handler:
-    """Start the image, wait `delay`, then complete job and image and record the effect at once.
+    """Wait `delay` (the runtime marked the image GENERATING with the claim), then complete job
+    and image and record the effect, in one transaction.
 
-    `runs` counts invocations; `before_complete` runs between the two transactions (where a test
+    `runs` counts invocations; `before_complete` runs just before that transaction (where a test
     injects a crash).
     """
 
     async def handle(message: JobMessage, claim: Claim) -> None:
         if runs is not None:
             runs[message.job_id] += 1
-        async with sessionmaker.begin() as session:
-            await start_image(session, await _job(session, message.job_id))
         if delay:
             await asyncio.sleep(delay)
         if before_complete is not None:
             await before_complete(message, claim)
+        job = claim.job
+        assert isinstance(job, ImageJob)
         async with sessionmaker.begin() as session:
-            job = await _job(session, message.job_id)
             await kind.lifecycle.complete(session, claim)
             await complete_image(session, job, f"images/{job.request_id}/{job.image_id}.png")
             await session.execute(

@@ -80,9 +80,6 @@ class JobLifecycle:
         core = cast(Table, table.__table__)
         self._core = core
         self._claim = _claim_statement(core)
-        self._claimed = select(core.c.status, core.c.attempt).where(
-            core.c.id == bindparam("_job_id")
-        )
         self._owned = and_(
             core.c.id == bindparam("_claim_job_id"),
             core.c.status == JobStatus.RUNNING,
@@ -96,7 +93,7 @@ class JobLifecycle:
             self._claim,
             {"_job_id": job_id, "_owner": owner, "_now": now, "_expires": now + self.lease},
         )
-        row = (await session.execute(self._claimed, {"_job_id": job_id})).one_or_none()
+        row = await self.get(session, job_id)  # the handler gets it with its claim
         if row is None:
             return Refusal.MISSING
         if result.rowcount == 1:  # type: ignore[attr-defined]
