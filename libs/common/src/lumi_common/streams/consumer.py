@@ -146,6 +146,8 @@ class Consumer:
                 await self._sleep(backoff)
                 continue
             backoff = 0.0
+            if entries is None:
+                continue  # the rate limit is used up: look again (the loop keeps turning)
             for entry in entries:
                 self._start(entry)
             if burst and not entries:
@@ -153,10 +155,11 @@ class Consumer:
                     return
                 await self._wait_for_a_slot()  # our own jobs are running: wait, do not poll
 
-    async def _next_entries(self, free: int, burst: bool) -> list[Entry]:
+    async def _next_entries(self, free: int, burst: bool) -> list[Entry] | None:
+        """Up to `free` messages to start; None while the rate limit allows none."""
         permits = await self._limiter.acquire(free, self.stop_event)
         if permits == 0:
-            return []
+            return None
         entries = await self._reclaim(permits) if self._reclaim_due() else []
         if not entries:
             # in burst mode, wait only briefly, and not at all while our own work is running

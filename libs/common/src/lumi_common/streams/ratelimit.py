@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -35,20 +36,18 @@ class MinuteLimiter:
         return f"{self.key}:{int(self.clock()) // WINDOW_SECONDS}"
 
     async def acquire(self, wanted: int, stop: asyncio.Event) -> int:
-        """Up to `wanted` permits, waiting for the next window when none are left (0 if stopped)."""
+        """Up to `wanted` permits. None left in this window: wait a second at most (less when
+        the window turns or `stop` is set) and return 0, so the caller's loop keeps turning."""
         if self.per_minute <= 0:
             return wanted
-        while not stop.is_set():
-            window = self._window()
-            granted = int(await self._take(keys=[window], args=[self.per_minute, wanted]))
-            if granted:
-                self._taken_from = window
-                return granted
-            wait = WINDOW_SECONDS - self.clock() % WINDOW_SECONDS
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=min(wait, 1.0))
-            except TimeoutError:
-                continue
+        window = self._window()
+        granted = int(await self._take(keys=[window], args=[self.per_minute, wanted]))
+        if granted:
+            self._taken_from = window
+            return granted
+        wait = WINDOW_SECONDS - self.clock() % WINDOW_SECONDS
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=min(wait, 1.0))
         return 0
 
     async def refund(self, unused: int) -> None:
