@@ -70,7 +70,7 @@ async def image_stage(env: BenchEnv, *, tasks: int, processes: int, provider: st
                 )
             ).one()
         completed, first, last = row
-        if completed != len(job_ids):
+        if completed != len(job_ids) or first is None or last is None:
             raise SystemExit(f"only {completed} of {len(job_ids)} image jobs completed")
         return completed / max((last - first).total_seconds(), 1e-3)
     finally:
