@@ -83,9 +83,10 @@ async def bench_env(tmp: Path) -> AsyncIterator[BenchEnv]:
 async def _delete_keys(env: BenchEnv) -> None:
     """Every key under the prefix, and under the `<prefix>-<variant>` ones some runs use."""
     async with Redis.from_url(env.redis_url) as redis:
-        keys = [key async for key in redis.scan_iter(match=f"{env.key_prefix}[:-]*", count=1000)]
-        for first in range(0, len(keys), 1000):
-            await redis.delete(*keys[first : first + 1000])
+        for pattern in (f"{env.key_prefix}:*", f"{env.key_prefix}-*"):
+            keys = [key async for key in redis.scan_iter(match=pattern, count=1000)]
+            for first in range(0, len(keys), 1000):
+                await redis.delete(*keys[first : first + 1000])
 
 
 def machine() -> str:
