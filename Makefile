@@ -43,8 +43,9 @@ pytest:
 check-packages: $(UV)
 	bash deploy/check-packages.sh
 
+# figures, not tests (docs/performance.md): every bench/<name>.py, run as a module
 bench: install
-	for script in bench/*.py; do $(BIN)/python $$script; done
+	for script in bench/[a-z]*.py; do $(BIN)/python -m bench.$$(basename $$script .py) || exit 1; done
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

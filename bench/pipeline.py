@@ -85,7 +85,7 @@ async def image_stage(env: BenchEnv, *, tasks: int, processes: int, provider: st
                 )
             ).one()
         completed, first, last = row
-        if completed != len(job_ids):
+        if completed != len(job_ids) or first is None or last is None:
             raise SystemExit(f"only {completed} of {len(job_ids)} image jobs completed")
         return completed / max((last - first).total_seconds(), 1e-3)
     finally:
@@ -199,6 +199,8 @@ async def image_stage_breakdown(env: BenchEnv, task_ids: list[str]) -> dict[str,
                         )
                     )
                 )
+                if created is None or claimed is None or completed is None or published is None:
+                    continue  # not finished: nothing to measure
                 # the relay stamps published_at after its XADD, so a worker may claim first
                 spans = [(created, claimed), (claimed, completed), (created, published)]
                 for name, (a, b) in zip(stages, spans, strict=True):

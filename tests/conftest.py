@@ -131,3 +131,29 @@ async def empty_outbox(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
 
     async with sessionmaker.begin() as session:
         await session.execute(delete(OutboxEvent))
+
+
+@pytest_asyncio.fixture(scope="session")
+async def effects_table(engine: AsyncEngine) -> None:
+    """The test-only table that `tests.support.handlers` record their side effects in."""
+    from tests.support.handlers import create_effects_table
+
+    await create_effects_table(engine)
+
+
+@pytest_asyncio.fixture
+async def no_stuck_jobs(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """A reconciler re-emits every stuck job of the database: cancel what earlier tests left
+    active (those tests are over), so that it sees only this test's jobs."""
+    from sqlalchemy import update
+
+    from lumi_common.db.tables import ImageJob, ModelJob
+    from lumi_common.states import ACTIVE_JOB_STATUSES, JobStatus
+
+    async with sessionmaker.begin() as session:
+        for table in (ImageJob, ModelJob):
+            await session.execute(
+                update(table)
+                .where(table.status.in_(ACTIVE_JOB_STATUSES))
+                .values(status=JobStatus.CANCELLED)
+            )

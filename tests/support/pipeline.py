@@ -1,8 +1,11 @@
-"""Drive the backbone in-process: relay the outbox, run a consumer in burst mode."""
+"""Drive the backbone in-process: relay the outbox, run a consumer in burst mode, or run relays,
+consumers and reconcilers in the background while a test breaks things."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -10,10 +13,12 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lumi_common.db.tables import OutboxEvent
+from lumi_common.db.tables import ImageJob, OutboxEvent
 from lumi_common.jobs.kinds import JobKind
 from lumi_common.jobs.outcomes import RetryPolicy
+from lumi_common.jobs.reconciler import Reconciler
 from lumi_common.outbox.relay import Relay, RelayConfig
+from lumi_common.states import JobStatus
 from lumi_common.streams.consumer import Consumer, ConsumerConfig, Handler
 
 
@@ -86,3 +91,60 @@ async def drive(
             if not due:
                 return
             await asyncio.sleep(0.05)
+
+
+async def job_states(
+    sessionmaker: async_sessionmaker[AsyncSession], job_ids: list[str]
+) -> dict[str, tuple[JobStatus, int]]:
+    """Each job's status and attempt, read afresh."""
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(ImageJob.id, ImageJob.status, ImageJob.attempt).where(ImageJob.id.in_(job_ids))
+        )
+        return {row.id: (row.status, row.attempt) for row in rows}
+
+
+async def all_completed(sessionmaker: async_sessionmaker[AsyncSession], job_ids: list[str]) -> bool:
+    states = await job_states(sessionmaker, job_ids)
+    return len(states) == len(job_ids) and all(
+        status is JobStatus.COMPLETED for status, _ in states.values()
+    )
+
+
+async def wait_until(
+    check: Callable[[], Awaitable[bool]], *, within: float, interval: float = 0.05
+) -> float:
+    """Poll `check` until it holds and return the seconds that took; fail after `within` seconds."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while not await check():
+        if loop.time() - started > within:
+            raise AssertionError(f"condition not met within {within} s")
+        await asyncio.sleep(interval)
+    return loop.time() - started
+
+
+@asynccontextmanager
+async def running(
+    *,
+    relays: Sequence[Relay] = (),
+    consumers: Sequence[Consumer] = (),
+    reconcilers: Sequence[Reconciler] = (),
+    reconcile_every: float = 0.3,
+) -> AsyncIterator[list[asyncio.Task[None]]]:
+    """Run relays, consumers and reconcilers as background tasks; stop them all on exit."""
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(relay.run(stop)) for relay in relays]
+    tasks += [asyncio.create_task(consumer.run()) for consumer in consumers]
+    tasks += [
+        asyncio.create_task(reconciler.run(stop, every=reconcile_every))
+        for reconciler in reconcilers
+    ]
+    try:
+        yield tasks
+    finally:
+        stop.set()
+        for worker in consumers:
+            worker.stop()
+        async with asyncio.timeout(30):
+            await asyncio.gather(*tasks)

@@ -112,7 +112,8 @@ class SigningSettings(LumiSettings):
 
 class JobSettings(LumiSettings):
     job_max_attempts: int = Field(default=3, ge=1, le=50)
-    job_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    # a killed worker's jobs resume about one lease (+ up to 1 s) later: within 30 s
+    job_lease_seconds: float = Field(default=25.0, ge=1, le=3600)
     job_retry_base_seconds: float = Field(default=2.0, gt=0, le=3600)
     job_retry_max_seconds: float = Field(default=300.0, gt=0, le=86400)
     # a message delivered more often than this without an outcome is poison (or a crash loop)

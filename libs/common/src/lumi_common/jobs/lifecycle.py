@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, cast
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import Table, Update, and_, bindparam, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lumi_common.db.tables import ImageJob, ModelJob
+from lumi_common.db.types import UtcDateTime
 from lumi_common.states import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, JobStatus
 from lumi_common.time import utcnow
 
@@ -43,43 +44,56 @@ class Claim:
     job: JobRow  # as it was claimed; the handler reads its fields without another query
 
 
+def _claim_statement(table: Table) -> Update:
+    """The claim, built once: every delivery runs it. Parameter names start with `_` so they
+    never collide with a column (an UPDATE sets the columns its parameters name)."""
+    t = table.c
+    now = bindparam("_now", type_=UtcDateTime())
+    parked = and_(t.status == JobStatus.RUNNING, t.lease_owner.is_(None))
+    expired = and_(t.status == JobStatus.RUNNING, t.lease_expires_at < now)
+    return (
+        update(table)
+        .where(
+            t.id == bindparam("_job_id"),
+            or_(t.status.in_([JobStatus.QUEUED, JobStatus.RETRYING]), parked, expired),
+        )
+        # MySQL assigns left to right and later expressions see earlier results: the
+        # attempt must be computed before status and lease_owner change
+        .ordered_values(
+            # continuing a parked multi-step job is the same attempt; anything else is new
+            (t.attempt, case((parked, t.attempt), else_=t.attempt + 1)),
+            (t.status, JobStatus.RUNNING),
+            (t.lease_owner, bindparam("_owner")),
+            (t.lease_expires_at, bindparam("_expires", type_=UtcDateTime())),
+            (t.started_at, case((t.started_at.is_(None), now), else_=t.started_at)),
+            (t.updated_at, now),
+        )
+    )
+
+
 class JobLifecycle:
     def __init__(self, table: JobTable, *, lease: timedelta) -> None:
         self.table = table
         self.lease = lease
-
-    def _owned(self, claim: Claim) -> Any:
-        return and_(
-            self.table.id == claim.job_id,
-            self.table.status == JobStatus.RUNNING,
-            self.table.lease_owner == claim.owner,
-            self.table.attempt == claim.attempt,
+        # the hot path (claim, then complete) runs Core statements on the table, built once:
+        # building and running ORM-enabled statements cost more than the round trips
+        core = cast(Table, table.__table__)
+        self._core = core
+        self._claim = _claim_statement(core)
+        self._owned = and_(
+            core.c.id == bindparam("_claim_job_id"),
+            core.c.status == JobStatus.RUNNING,
+            core.c.lease_owner == bindparam("_claim_owner"),
+            core.c.attempt == bindparam("_claim_attempt"),
         )
 
     async def claim(self, session: AsyncSession, job_id: str, owner: str) -> Claim | Refusal:
-        t, now = self.table, utcnow()
-        parked = and_(t.status == JobStatus.RUNNING, t.lease_owner.is_(None))
-        expired = and_(t.status == JobStatus.RUNNING, t.lease_expires_at < now)
+        now = utcnow()
         result = await session.execute(
-            update(t)
-            .where(
-                t.id == job_id,
-                or_(t.status.in_([JobStatus.QUEUED, JobStatus.RETRYING]), parked, expired),
-            )
-            # MySQL assigns left to right and later expressions see earlier results: the
-            # attempt must be computed before status and lease_owner change
-            .ordered_values(
-                # continuing a parked multi-step job is the same attempt; anything else is new
-                (t.attempt, case((parked, t.attempt), else_=t.attempt + 1)),
-                (t.status, JobStatus.RUNNING),
-                (t.lease_owner, owner),
-                (t.lease_expires_at, now + self.lease),
-                (t.started_at, case((t.started_at.is_(None), now), else_=t.started_at)),
-                (t.updated_at, now),
-            )
-            .execution_options(synchronize_session=False)
+            self._claim,
+            {"_job_id": job_id, "_owner": owner, "_now": now, "_expires": now + self.lease},
         )
-        row = await self.get(session, job_id)
+        row = await self.get(session, job_id)  # the handler gets it with its claim
         if row is None:
             return Refusal.MISSING
         if result.rowcount == 1:  # type: ignore[attr-defined]
@@ -222,10 +236,12 @@ class JobLifecycle:
 
     async def _transition(self, session: AsyncSession, claim: Claim, **values: Any) -> None:
         result = await session.execute(
-            update(self.table)
-            .where(self._owned(claim))
-            .values(**values)
-            .execution_options(synchronize_session=False)
+            update(self._core).where(self._owned).values(**values),
+            {
+                "_claim_job_id": claim.job_id,
+                "_claim_owner": claim.owner,
+                "_claim_attempt": claim.attempt,
+            },
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise LeaseLost(claim.job_id)

@@ -48,6 +48,9 @@ log = structlog.get_logger(__name__)
 Handler = Callable[[JobMessage, Claim], Awaitable[None]]
 Entry = tuple[str, dict[bytes, bytes], int]  # message id, fields, deliveries
 MAX_READ_BACKOFF_SECONDS = 5.0
+# how often to look for messages whose consumer died: they become claimable only after a whole
+# lease, so looking on every read (a round trip per loop turn) buys nothing
+RECLAIM_EVERY_SECONDS = 1.0
 
 
 def unique_consumer_name() -> str:
@@ -90,6 +93,9 @@ class Consumer:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._held: dict[str, Claim] = {}
         self._reclaim_cursor = "0-0"
+        self._unacked: list[str] = []
+        self._acking = False
+        self._next_reclaim = 0.0
         self._limiter = MinuteLimiter(redis, f"{self.key}:rate", config.jobs_per_minute)
         self._publisher = StreamPublisher(redis, config.key_prefix)
 
@@ -113,6 +119,7 @@ class Consumer:
             burst=burst,
         )
         await self._ensure_group()
+        self._next_reclaim = 0.0  # look for abandoned messages first
         renewer = asyncio.create_task(self._renew_leases())
         try:
             await self._loop(burst)
@@ -139,16 +146,21 @@ class Consumer:
                 await self._sleep(backoff)
                 continue
             backoff = 0.0
+            if entries is None:
+                continue  # the rate limit is used up: look again (the loop keeps turning)
             for entry in entries:
                 self._start(entry)
-            if burst and not entries and not self._tasks:
-                return
+            if burst and not entries:
+                if not self._tasks:
+                    return
+                await self._wait_for_a_slot()  # our own jobs are running: wait, do not poll
 
-    async def _next_entries(self, free: int, burst: bool) -> list[Entry]:
+    async def _next_entries(self, free: int, burst: bool) -> list[Entry] | None:
+        """Up to `free` messages to start; None while the rate limit allows none."""
         permits = await self._limiter.acquire(free, self.stop_event)
         if permits == 0:
-            return []
-        entries = await self._reclaim(permits)
+            return None
+        entries = await self._reclaim(permits) if self._reclaim_due() else []
         if not entries:
             # in burst mode, wait only briefly, and not at all while our own work is running
             block = None if burst and self._tasks else 50 if burst else self.config.block_ms
@@ -157,11 +169,15 @@ class Consumer:
         return entries
 
     async def _wait_for_a_slot(self) -> None:
-        await asyncio.wait(
-            [*self._tasks.values(), asyncio.create_task(self.stop_event.wait())],
-            timeout=self.config.block_ms / 1000,
-            return_when=asyncio.FIRST_COMPLETED,
-        )
+        stopped = asyncio.create_task(self.stop_event.wait())
+        try:
+            await asyncio.wait(
+                [*self._tasks.values(), stopped],
+                timeout=self.config.block_ms / 1000,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            stopped.cancel()  # one per wait: left running, they would pile up until shutdown
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -208,6 +224,14 @@ class Consumer:
             for message_id, fields in messages
         ]
 
+    def _reclaim_due(self) -> bool:
+        """Now and then, and on every turn while a scan of the pending list is under way."""
+        now = time.monotonic()
+        if self._reclaim_cursor == "0-0" and now < self._next_reclaim:
+            return False
+        self._next_reclaim = now + min(RECLAIM_EVERY_SECONDS, self.config.lease_seconds / 4)
+        return True
+
     async def _reclaim(self, count: int) -> list[Entry]:
         """Take over messages whose consumer stopped renewing them (it died)."""
         try:
@@ -253,17 +277,25 @@ class Consumer:
         while True:
             await asyncio.sleep(interval)
             held = dict(self._held)
-            if not held:
-                continue
-            try:
-                await self.redis.xclaim(
-                    self.key, self.group, self.config.name, 0, list(held), justid=True
-                )
-                async with self.sessionmaker.begin() as session:
-                    jobs = [claim.job_id for claim in held.values()]
-                    await self.kind.lifecycle.renew(session, jobs, self.config.name)
-            except (RedisError, OSError, SQLAlchemyError) as exc:  # the job decides its outcome
-                log.warning("consumer.lease.renew_failed", error=repr(exc), held=len(held))
+            if held:
+                await self._renew(held)
+
+    async def _renew(self, held: dict[str, Claim]) -> None:
+        # The job's lease in the database keeps other consumers and the reconciler off a healthy
+        # job, so it is renewed on its own: a Redis outage must not let it lapse. It goes first,
+        # so the message's idle time (reset below) never runs out before the job's lease does.
+        try:
+            async with self.sessionmaker.begin() as session:
+                jobs = [claim.job_id for claim in held.values()]
+                await self.kind.lifecycle.renew(session, jobs, self.config.name)
+        except (OSError, SQLAlchemyError) as exc:  # the job decides its outcome
+            log.warning("consumer.lease.renew_failed", error=repr(exc), held=len(held))
+        try:
+            await self.redis.xclaim(
+                self.key, self.group, self.config.name, 0, list(held), justid=True
+            )
+        except (RedisError, OSError) as exc:
+            log.warning("consumer.message.renew_failed", error=repr(exc), held=len(held))
 
     # -- one message --------------------------------------------------------------------------
 
@@ -290,10 +322,21 @@ class Consumer:
                 await self._ack(message_id)
 
     async def _ack(self, message_id: str) -> None:
+        """Acknowledge, coalesced: while one XACK is in flight, the messages settled meanwhile
+        wait for the next one, sent by the same task, so a busy consumer acks in batches."""
+        self._unacked.append(message_id)
+        if self._acking:
+            return
+        self._acking = True
         try:
-            await self.redis.xack(self.key, self.group, message_id)
-        except RedisError as exc:  # a later delivery finds the outcome recorded and acks then
-            log.warning("consumer.ack.failed", error=repr(exc))
+            while self._unacked:
+                batch, self._unacked = self._unacked, []
+                try:
+                    await self.redis.xack(self.key, self.group, *batch)
+                except RedisError as exc:  # a later delivery finds the outcome and acks then
+                    log.warning("consumer.ack.failed", error=repr(exc), count=len(batch))
+        finally:
+            self._acking = False
 
     async def _settle(self, message_id: str, fields: dict[bytes, bytes], deliveries: int) -> bool:
         """Handle one delivery; True when its outcome is recorded and it may be acknowledged."""

@@ -48,14 +48,17 @@ async def trim_acknowledged(redis: Redis, key: str) -> int:
     return trimmed
 
 
-async def remove_idle_consumers(redis: Redis, key: str, group: str, *, keep: str) -> list[str]:
+async def remove_idle_consumers(
+    redis: Redis, key: str, group: str, *, keep: str, idle_ms: int = IDLE_CONSUMER_MS
+) -> list[str]:
+    """Remove consumers idle for longer than `idle_ms` with nothing pending (never `keep`)."""
     consumers: list[dict[str, Any]] = await redis.xinfo_consumers(key, group)
     removed = []
     for consumer in consumers:
         name = (
             consumer["name"].decode() if isinstance(consumer["name"], bytes) else consumer["name"]
         )
-        if name != keep and consumer["pending"] == 0 and consumer["idle"] > IDLE_CONSUMER_MS:
+        if name != keep and consumer["pending"] == 0 and consumer["idle"] > idle_ms:
             await redis.xgroup_delconsumer(key, group, name)
             removed.append(name)
     if removed:

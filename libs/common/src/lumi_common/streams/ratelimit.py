@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Callable
 
 from redis.asyncio import Redis
 
@@ -20,31 +22,39 @@ WINDOW_SECONDS = 60
 
 
 class MinuteLimiter:
-    def __init__(self, redis: Redis, key: str, per_minute: int) -> None:
+    def __init__(
+        self, redis: Redis, key: str, per_minute: int, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self.redis = redis
         self.key = key
         self.per_minute = per_minute
+        self.clock = clock
         self._take = redis.register_script(_TAKE)
+        self._taken_from: str | None = None
 
     def _window(self) -> str:
-        return f"{self.key}:{int(time.time()) // WINDOW_SECONDS}"
+        return f"{self.key}:{int(self.clock()) // WINDOW_SECONDS}"
 
     async def acquire(self, wanted: int, stop: asyncio.Event) -> int:
-        """Up to `wanted` permits, waiting for the next window when none are left (0 if stopped)."""
+        """Up to `wanted` permits. None left in this window: wait a second at most (less when
+        the window turns or `stop` is set) and return 0, so the caller's loop keeps turning."""
         if self.per_minute <= 0:
             return wanted
-        while not stop.is_set():
-            granted = int(await self._take(keys=[self._window()], args=[self.per_minute, wanted]))
-            if granted:
-                return granted
-            wait = WINDOW_SECONDS - time.time() % WINDOW_SECONDS
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=min(wait, 1.0))
-            except TimeoutError:
-                continue
+        window = self._window()
+        granted = int(await self._take(keys=[window], args=[self.per_minute, wanted]))
+        if granted:
+            self._taken_from = window
+            return granted
+        wait = WINDOW_SECONDS - self.clock() % WINDOW_SECONDS
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=min(wait, 1.0))
         return 0
 
     async def refund(self, unused: int) -> None:
-        """Give back permits taken for messages that were not there to read."""
-        if self.per_minute > 0 and unused > 0:
-            await self.redis.decrby(self._window(), unused)
+        """Give back permits taken for messages that were not there to read.
+
+        They go back to the window they were taken from: a read blocks for a while, and giving
+        them to the next window instead would let it admit more than the limit.
+        """
+        if self.per_minute > 0 and unused > 0 and self._taken_from is not None:
+            await self.redis.decrby(self._taken_from, unused)

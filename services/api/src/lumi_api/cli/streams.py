@@ -47,7 +47,7 @@ async def _streams(args: argparse.Namespace) -> int:
                 .where(OutboxEvent.published_at.is_(None), OutboxEvent.available_at <= utcnow())
                 .group_by(OutboxEvent.stream)
             )
-            backlog: dict[str, int] = dict(due.tuples().all())
+            backlog: dict[str, int] = dict(due.all())
     for row, stream in zip(rows, STREAM_CHOICES.values(), strict=True):
         row["outbox_due"] = backlog.get(stream, 0)
     emit(rows, as_json=args.json, columns=COLUMNS)

@@ -1,0 +1,100 @@
+"""The outbox relay: several relays on one database publish each row once; the retention sweep
+deletes only rows published longer ago than the retention period."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from lumi_common.db.engine import create_engine, create_sessionmaker
+from lumi_common.db.tables import OutboxEvent
+from lumi_common.ids import new_id
+from lumi_common.messages import ImageJobRequested, encode
+from lumi_common.outbox.relay import Relay, RelayConfig
+from lumi_common.settings import DatabaseSettings
+from lumi_common.streams.names import IMAGE_JOBS, stream_key
+from lumi_common.time import utcnow
+from tests.support.pipeline import stream_entries
+
+pytestmark = pytest.mark.usefixtures("empty_outbox")
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+async def insert_events(sessionmaker: Sessions, count: int, **values: object) -> list[str]:
+    now = utcnow()
+    rows = [
+        {
+            "id": new_id(),
+            "stream": IMAGE_JOBS,
+            "key": new_id(),
+            "payload": encode(ImageJobRequested(job_id=new_id(), request_id=new_id())).decode(),
+            "available_at": now,
+            "created_at": now,
+            **values,
+        }
+        for _ in range(count)
+    ]
+    async with sessionmaker.begin() as session:
+        await session.execute(insert(OutboxEvent), rows)
+    return [str(row["id"]) for row in rows]
+
+
+async def drain(relay: Relay) -> int:
+    """Publish batches until none is due; the number of rows this relay claimed."""
+    total = 0
+    while published := await relay.publish_due():
+        total += published
+    return total
+
+
+@pytest.mark.slow
+async def test_two_relays_on_one_database_publish_each_row_once(
+    database_url: str, sessionmaker: Sessions, redis: Redis, key_prefix: str
+) -> None:
+    ids = await insert_events(sessionmaker, 3000)
+    engines = [create_engine(DatabaseSettings(database_url=database_url)) for _ in range(2)]
+    try:
+        relays = [
+            Relay(create_sessionmaker(engine), redis, RelayConfig(key_prefix, batch_size=50))
+            for engine in engines
+        ]
+        claimed = await asyncio.gather(*(drain(relay) for relay in relays))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+    print(f"\nrows claimed per relay: {claimed}")
+    assert sum(claimed) == len(ids)  # no row claimed by both (the stream's dedup aside)
+    assert min(claimed) > 0  # and both did take part
+    entries = await stream_entries(redis, stream_key(key_prefix, IMAGE_JOBS))
+    events = [fields[b"event"].decode() for _, fields in entries]
+    assert len(events) == len(ids)
+    assert sorted(events) == sorted(ids)
+    async with sessionmaker() as session:
+        unpublished = await session.scalars(
+            select(OutboxEvent.id).where(OutboxEvent.published_at.is_(None))
+        )
+        assert unpublished.all() == []
+
+
+async def test_the_retention_sweep_deletes_old_published_rows_only(
+    sessionmaker: Sessions, redis: Redis, key_prefix: str
+) -> None:
+    now = utcnow()
+    old_published = await insert_events(sessionmaker, 3, published_at=now - timedelta(hours=25))
+    recent = await insert_events(sessionmaker, 2, published_at=now - timedelta(hours=23))
+    old_unpublished = await insert_events(sessionmaker, 2, created_at=now - timedelta(days=3))
+    delayed = await insert_events(sessionmaker, 1, available_at=now + timedelta(days=2))
+    relay = Relay(sessionmaker, redis, RelayConfig(key_prefix, retention=timedelta(hours=24)))
+
+    assert await relay.sweep() == len(old_published)
+    assert await relay.sweep() == 0
+    async with sessionmaker() as session:
+        left = set((await session.scalars(select(OutboxEvent.id))).all())
+    assert left == {*recent, *old_unpublished, *delayed}
