@@ -13,7 +13,9 @@ from lumi_common.streams.names import stream_key
 
 DATA_FIELD = b"data"
 EVENT_FIELD = b"event"
-MARKER_TTL_SECONDS = 24 * 3600
+# a row is republished only within moments of its first XADD (a relay crashed before marking it,
+# or two relays raced on SQLite): an hour is ample, and one marker per event costs Redis memory
+MARKER_TTL_SECONDS = 3600
 
 _XADD_ONCE = """
 if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then
