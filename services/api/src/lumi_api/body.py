@@ -32,10 +32,11 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
 
 
 def parse_query(request: web.Request, model: type[M]) -> M:
-    """The query string (the first value of a repeated name); unknown names are ignored."""
-    data = {name: request.query.getone(name) for name in request.query}
+    """The query string: the first value of a repeated name; an empty value (`?sort=`) counts
+    as absent; unknown names are ignored."""
+    values = {name: request.query.getone(name) for name in request.query}
     try:
-        return model.model_validate(data)
+        return model.model_validate({name: v for name, v in values.items() if v != ""})
     except ValidationError as exc:
         raise validation_failed(exc, whole="query") from None
 

@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 
 from lumi_api import jsend
 from lumi_api.auth.current import optional_user, require_user
-from lumi_api.body import parse_body
+from lumi_api.body import parse_body, parse_query
 from lumi_api.gallery import service
 from lumi_api.gallery.cache import PageKey, gallery_cache, setup_cache
 from lumi_api.gallery.repository import GalleryRepository
@@ -36,7 +36,6 @@ from lumi_api.models.repository import ModelRepository, is_listed
 from lumi_api.models.routes import model_id_of
 from lumi_api.models.schemas import ModelOut
 from lumi_api.models.service import ModelNotFound
-from lumi_api.query import parse_query
 from lumi_api.routing import add_route
 from lumi_api.schemas import MessageOut
 from lumi_common import jsonx

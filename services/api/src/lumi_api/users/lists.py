@@ -15,10 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lumi_api import jsend
 from lumi_api.auth.current import require_user
+from lumi_api.body import parse_query
 from lumi_api.keys import FILE_URLS, SESSIONMAKER
 from lumi_api.models.repository import ModelRecord, ModelRepository, OwnSort
 from lumi_api.models.schemas import ModelListOut, ModelOut
-from lumi_api.query import parse_query
 from lumi_api.routing import add_route
 from lumi_api.schemas import ApiModel
 from lumi_common.states import InteractionType, Visibility
