@@ -10,7 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_api.auth.service import IssuedToken
 from lumi_api.keys import STORAGE
-from lumi_common.db.tables import GenerationRequest, Model, ModelInteraction, ModelJob
+from lumi_common.db.tables import (
+    FileDeletion,
+    GenerationRequest,
+    Model,
+    ModelInteraction,
+    ModelJob,
+)
 from lumi_common.ids import new_id
 from lumi_common.time import parse_iso
 from tests.integration.test_tasks_select import MODEL_FIELDS
@@ -195,6 +201,14 @@ async def test_deleting_a_model_removes_its_row_interactions_and_files(
             assert await session.scalar(query) == 0
     assert not await storage.exists(f"models/{model['id']}/model.obj")
     assert await storage.exists(source_key)
+    # recorded with the deletion, so the file sweep removes a straggler or retries a failure
+    async with sessionmaker() as session:
+        recorded = await session.scalar(
+            select(func.count())
+            .select_from(FileDeletion)
+            .where(FileDeletion.prefix == f"models/{model['id']}/")
+        )
+    assert recorded == 1
     # the task still shows its images, with no model, and a poller sees the change
     task = await client.get(
         f"/api/tasks/{model['requestId']}/status",

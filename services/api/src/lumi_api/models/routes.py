@@ -10,6 +10,7 @@ import functools
 
 import structlog
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from lumi_api import jsend
 from lumi_api.auth.current import require_user
@@ -21,7 +22,7 @@ from lumi_api.models.schemas import ModelOut, UpdateModelBody, VisibilityBody
 from lumi_api.routing import add_route
 from lumi_api.schemas import MessageOut
 from lumi_common.db.transactions import in_transaction
-from lumi_common.storage import model_prefix
+from lumi_common.storage import deletions, model_prefix
 from lumi_common.time import utcnow
 
 DELETED = "模型已删除"
@@ -95,16 +96,18 @@ async def delete_model(request: web.Request) -> web.Response:
     image stays: it belongs to the task, which still shows it."""
     user = await require_user(request)
     model_id = model_id_of(request)
-    remove = functools.partial(service.delete, model_id=model_id, user_id=user.id)
-    was_listed = await in_transaction(request.app[SESSIONMAKER], remove)
-    if was_listed:
+    folders = [model_prefix(model_id)]
+
+    async def remove(session: AsyncSession) -> bool:
+        was_listed = await service.delete(session, model_id=model_id, user_id=user.id)
+        # recorded with the deletion: if removing the files fails now, the sweep retries it
+        deletions.schedule(session, folders, now=utcnow())
+        return was_listed
+
+    if await in_transaction(request.app[SESSIONMAKER], remove):
         await gallery_cache(request.app).bump()
-    try:
-        removed = await request.app[STORAGE].delete_prefix(model_prefix(model_id))
-    except OSError as exc:  # the row is gone; leftover files are only disk space
-        log.warning("model.files.delete_failed", model_id=model_id, error=repr(exc))
-        removed = 0
-    log.info("model.deleted", model_id=model_id, files=removed)
+    files_gone = await deletions.delete_now(request.app[STORAGE], folders)
+    log.info("model.deleted", model_id=model_id, files_deleted=files_gone)
     return jsend.success(MessageOut(message=DELETED).to_json())
 
 
