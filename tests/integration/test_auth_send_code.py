@@ -173,7 +173,7 @@ async def test_codes_per_client_address_are_limited(
 ) -> None:
     client = await app_with(send_code_per_ip_per_hour=3)
     for _ in range(3):
-        # a spoofed X-Forwarded-For changes nothing without TRUST_PROXY
+        # a spoofed X-Forwarded-For changes nothing without TRUSTED_PROXY_HOPS
         status, _ = await send_code(
             client, unique_email(), headers={"X-Forwarded-For": unique_email()}
         )
@@ -186,7 +186,7 @@ async def test_codes_per_client_address_are_limited(
 async def test_behind_a_trusted_proxy_the_last_forwarded_hop_is_the_client(
     app_with: Callable[..., Any], inbox: Inbox, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    client = await app_with(send_code_per_ip_per_hour=1, trust_proxy=True)
+    client = await app_with(send_code_per_ip_per_hour=1, trusted_proxy_hops=1)
 
     async def from_(chain: str) -> int:
         status, _ = await send_code(client, unique_email(), headers={"X-Forwarded-For": chain})

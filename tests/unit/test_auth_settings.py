@@ -37,7 +37,7 @@ def test_development_defaults_to_the_console_backend() -> None:
     assert settings.login_code_max_attempts == 5
     assert (settings.send_code_interval_seconds, settings.send_code_per_address_per_hour) == (60, 5)
     assert settings.send_code_per_ip_per_hour == 20
-    assert settings.trust_proxy is False
+    assert settings.trusted_proxy_hops == 0  # the TCP peer, not a header anyone can send
 
 
 @pytest.mark.parametrize("backend", [{}, {"email_backend": "console"}])

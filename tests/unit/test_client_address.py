@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
-from lumi_api.ratelimit import client_address
+from lumi_api.client_address import client_address
 
 
 @pytest.mark.parametrize(

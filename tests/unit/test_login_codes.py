@@ -11,7 +11,7 @@ from aiohttp.test_utils import make_mocked_request
 from multidict import CIMultiDict
 
 from lumi_api.auth.codes import CodeRules, code_message, new_code
-from lumi_api.auth.ratelimit import client_address
+from lumi_api.client_address import client_address
 
 RULES = CodeRules(secret="k" * 32, ttl=timedelta(minutes=10), max_attempts=5)
 
@@ -72,4 +72,4 @@ def request(peer: str, forwarded: list[str]) -> web.Request:
     ],
 )
 def test_client_address(peer: str, forwarded: list[str], trust: bool, expected: str) -> None:
-    assert client_address(request(peer, forwarded), trust_proxy=trust) == expected
+    assert client_address(request(peer, forwarded), 1 if trust else 0) == expected

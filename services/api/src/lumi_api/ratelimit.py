@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from lumi_api.auth.current import optional_user, presented_token
+from lumi_api.client_address import client_address
 from lumi_api.keys import REDIS, SETTINGS
 from lumi_api.routing import route_table
 from lumi_common.errors import RateLimited
@@ -97,18 +98,3 @@ async def _signed_in(request: web.Request) -> str | None:
         log.warning("rate_limit.user_unknown", error=repr(exc))
         return None
     return None if user is None else user.id
-
-
-def client_address(request: web.Request, trusted_hops: int) -> str:
-    """The peer, or behind `trusted_hops` proxies the address the outermost one saw: proxies
-    append to `X-Forwarded-For`, so only its last `trusted_hops` entries are not the client's."""
-    peer = request.remote or "unknown"
-    if trusted_hops <= 0:
-        return peer
-    forwarded = [
-        part.strip()
-        for value in request.headers.getall(hdrs.X_FORWARDED_FOR, [])
-        for part in value.split(",")
-        if part.strip()
-    ]
-    return forwarded[-trusted_hops] if len(forwarded) >= trusted_hops else peer

@@ -8,11 +8,9 @@ so a refused request uses up nothing. The keys share one hash tag (one Redis Clu
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import math
 from dataclasses import dataclass
 
-from aiohttp import web
 from redis.asyncio import Redis
 
 from lumi_api.auth.settings import LoginCodeSettings
@@ -21,7 +19,6 @@ from lumi_common.ids import new_id
 
 HOUR_SECONDS = 3600
 # IPv6 clients are counted per /64: one host usually holds a whole /64
-IPV6_PREFIX = 64
 
 # KEYS: one per limit; ARGV: window_ms, limit (per key), then the member to record.
 # Returns {index of the first full limit, ms until it frees} or {0, 0} once recorded.
@@ -122,32 +119,6 @@ class SendCodeLimiter:
             for key in grant.refundable_keys:
                 pipe.zrem(key, grant.member)
             await pipe.execute()
-
-
-def client_address(request: web.Request, *, trust_proxy: bool) -> str:
-    """The peer, or with `trust_proxy` the last X-Forwarded-For hop (what our proxy saw)."""
-    if trust_proxy:
-        hops = [
-            hop.strip()
-            for value in request.headers.getall("X-Forwarded-For", [])
-            for hop in value.split(",")
-            if hop.strip()
-        ]
-        if hops and (forwarded := _client_bucket(hops[-1])) is not None:
-            return forwarded
-    return _client_bucket(request.remote or "") or "unknown"
-
-
-def _client_bucket(text: str) -> str | None:
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{address}/{IPV6_PREFIX}", strict=False).network_address)
-    return str(address)
 
 
 def _digest(email: str) -> str:

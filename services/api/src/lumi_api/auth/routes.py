@@ -22,9 +22,10 @@ from lumi_api.auth.cache import TokenCache
 from lumi_api.auth.codes import CodeRules, InvalidCode
 from lumi_api.auth.cookies import SessionCookies
 from lumi_api.auth.current import optional_user
-from lumi_api.auth.ratelimit import SendCodeLimiter, client_address
+from lumi_api.auth.ratelimit import SendCodeLimiter
 from lumi_api.auth.schemas import CodeBody, LoginOut, MeOut, SendCodeBody
 from lumi_api.body import parse_body
+from lumi_api.client_address import client_address
 from lumi_api.keys import MAILER, REDIS, SESSION_COOKIES, SESSIONMAKER, SETTINGS, TOKEN_CACHE
 from lumi_api.mail.sender import EmailUnavailable, create_mailer
 from lumi_api.routing import add_route
@@ -96,7 +97,7 @@ async def send_code(request: web.Request) -> web.Response:
     limiter = SendCodeLimiter(
         request.app[REDIS], prefix=settings.redis_key_prefix, settings=settings
     )
-    client = client_address(request, trust_proxy=settings.trust_proxy)
+    client = client_address(request, settings.trusted_proxy_hops)
     grant = await limiter.take(email=body.email, client=client)
     rules, code = _rules(settings), codes.new_code()
     async with sessionmaker.begin() as session:

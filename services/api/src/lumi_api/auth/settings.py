@@ -14,7 +14,5 @@ class LoginCodeSettings(LumiSettings):
     # per address: at most one code per interval (0 = no interval) and so many per hour
     send_code_interval_seconds: int = Field(default=60, ge=0, le=3600)
     send_code_per_address_per_hour: int = Field(default=5, ge=1, le=1000)
-    # per client address (the TCP peer, or X-Forwarded-For's last hop with TRUST_PROXY)
+    # per client address (see TRUSTED_PROXY_HOPS)
     send_code_per_ip_per_hour: int = Field(default=20, ge=1, le=100_000)
-    # true only behind exactly one reverse proxy that appends the client to X-Forwarded-For
-    trust_proxy: bool = False
