@@ -110,7 +110,9 @@ class SendCodeLimiter:
             full = limits[int(index) - 1]
             wait = max(1, math.ceil(int(wait_ms) / 1000))
             raise RateLimited(
-                full.message.format(wait=_duration(wait)), details={"retryAfterSeconds": wait}
+                full.message.format(wait=_duration(wait)),
+                details={"retryAfterSeconds": wait},
+                headers={"Retry-After": str(wait)},
             )
         return Grant(member, tuple(limit.key for limit in limits if limit.refundable))
 
