@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.pipeline.images import ImageJobs
+from lumi_common.streams.housekeeping import remove_idle_consumers
 from tests.support.backends import private_valkey
 from tests.support.factories import create_task
 from tests.support.handlers import image_handler
@@ -67,3 +68,12 @@ async def test_a_saturated_consumer_leaves_no_task_behind_per_message(
         await wait_until(lambda: all_completed(sessionmaker, task.job_ids), within=30)
         during = len(asyncio.all_tasks()) - before
     assert during < 10  # the consumer and its lease renewer, not one per message
+
+
+async def test_idle_consumer_removal_before_the_group_exists_is_a_no_op(
+    redis: Redis, key_prefix: str
+) -> None:
+    """A worker's housekeeping may run before its consumer created the group."""
+    key = f"{key_prefix}:{{image-jobs}}"
+    await redis.xadd(key, {b"data": b"{}"})
+    assert await remove_idle_consumers(redis, key, "no-such-group", keep="me") == []

@@ -10,6 +10,7 @@ from typing import Any
 
 import structlog
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 log = structlog.get_logger(__name__)
 
@@ -52,7 +53,12 @@ async def remove_idle_consumers(
     redis: Redis, key: str, group: str, *, keep: str, idle_ms: int = IDLE_CONSUMER_MS
 ) -> list[str]:
     """Remove consumers idle for longer than `idle_ms` with nothing pending (never `keep`)."""
-    consumers: list[dict[str, Any]] = await redis.xinfo_consumers(key, group)
+    try:
+        consumers: list[dict[str, Any]] = await redis.xinfo_consumers(key, group)
+    except ResponseError as exc:
+        if "NOGROUP" not in str(exc):
+            raise
+        return []  # housekeeping ran before the consumer created its group: nothing to remove
     removed = []
     for consumer in consumers:
         name = (
