@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from bench._setup import BenchEnv, bench_env
 from lumi_common.db.engine import create_sessionmaker
 from lumi_common.db.tables import GeneratedImage, GenerationRequest, ImageJob, User
 from lumi_common.ids import new_id
+from lumi_common.jobs.completions import Completions
 from lumi_common.jobs.lifecycle import Claim, JobRow
 from lumi_common.jobs.outcomes import RetryPolicy
 from lumi_common.logging import configure_logging
@@ -51,7 +53,7 @@ class BareImageJobs(ImageJobs):
     """Image jobs without the pipeline's bookkeeping at the claim (marking the image and its
     request as started): what the runtime itself costs."""
 
-    async def on_claimed(self, session: AsyncSession, job: JobRow) -> None:
+    async def on_claimed(self, session: AsyncSession, jobs: Sequence[JobRow]) -> None:
         return None
 
 
@@ -111,9 +113,10 @@ def consumer(
     concurrency: int,
     done: list[int],
 ) -> Consumer:
+    completions: Completions[None] = Completions(sessionmaker, kind.lifecycle)
+
     async def complete(message: JobMessage, claim: Claim) -> None:
-        async with sessionmaker.begin() as session:
-            await kind.lifecycle.complete(session, claim)
+        await completions.complete(claim, None)
         done[0] += 1
 
     config = ConsumerConfig(

@@ -13,7 +13,7 @@ from lumi_common.db.tables import GeneratedImage, GenerationRequest, ImageJob
 from lumi_common.errors import PermanentError, RetryableError
 from lumi_common.jobs.lifecycle import Claim
 from lumi_common.messages import DeadLetter, JobMessage, decode
-from lumi_common.pipeline.images import ImageJobs, complete_image
+from lumi_common.pipeline.images import ImageJobs, complete_images
 from lumi_common.states import ImageStatus, JobStatus, RequestPhase, RequestStatus
 from lumi_common.streams.consumer import Handler
 from lumi_common.streams.names import dlq_name, stream_key
@@ -32,7 +32,7 @@ def completing_handler(sessionmaker: Sessions, kind: ImageJobs, runs: Counter[st
             await kind.lifecycle.complete(session, claim)
             job = claim.job
             assert isinstance(job, ImageJob)
-            await complete_image(session, job, f"images/{job.request_id}/x.png")
+            await complete_images(session, [(job, f"images/{job.request_id}/x.png")])
 
     return handle
 

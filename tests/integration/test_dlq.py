@@ -14,7 +14,7 @@ from lumi_common.db.tables import GenerationRequest, ImageJob
 from lumi_common.errors import PermanentError
 from lumi_common.jobs.lifecycle import Claim
 from lumi_common.messages import JobMessage
-from lumi_common.pipeline.images import ImageJobs, complete_image
+from lumi_common.pipeline.images import ImageJobs, complete_images
 from lumi_common.states import JobStatus, RequestStatus
 from lumi_common.streams.dlq import DeadLetters
 from tests.support.factories import CreatedTask, create_task
@@ -37,7 +37,7 @@ async def run_images(
             await kind.lifecycle.complete(session, claim)
             job = claim.job
             assert isinstance(job, ImageJob)
-            await complete_image(session, job, f"images/{job.request_id}/x.png")
+            await complete_images(session, [(job, f"images/{job.request_id}/x.png")])
 
     run = consumer(redis=redis, sessionmaker=sessionmaker, kind=kind, prefix=prefix, handler=handle)
     await drive(sessionmaker, redis, prefix, run)

@@ -28,8 +28,9 @@ from lumi_common.db.tables import (
 )
 from lumi_common.errors import PermanentError
 from lumi_common.ids import new_id
+from lumi_common.jobs.completions import Completions
 from lumi_common.messages import DeadLetter, decode
-from lumi_common.pipeline.images import ImageJobs
+from lumi_common.pipeline.images import ImageJobs, complete_images
 from lumi_common.providers.images import GeneratedImage as Picture
 from lumi_common.providers.images import OfflineImageGenerator
 from lumi_common.providers.meshes import OfflineReliefGenerator
@@ -257,7 +258,10 @@ async def test_a_dead_letter_not_yet_published_is_dropped_with_the_retry(
     task = await pipeline.create(alice)
     await relay_all(pipeline.sessionmaker, pipeline.redis, pipeline.prefix)
     kind = ImageJobs(lease=LEASE)
-    deps = ImageDeps(pipeline.sessionmaker, pipeline.storage, Images(refuse=lambda _: True), kind)
+    completions = Completions(pipeline.sessionmaker, kind.lifecycle, complete_images)
+    deps = ImageDeps(
+        pipeline.sessionmaker, pipeline.storage, Images(refuse=lambda _: True), completions
+    )
     run = consumer(
         redis=pipeline.redis,
         sessionmaker=pipeline.sessionmaker,

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from lumi_common.db.tables import ImageJob
 from lumi_common.jobs.lifecycle import Claim
 from lumi_common.messages import JobMessage
-from lumi_common.pipeline.images import ImageJobs, complete_image
+from lumi_common.pipeline.images import ImageJobs, complete_images
 from lumi_common.streams.consumer import Handler
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -72,7 +72,7 @@ def image_handler(
         assert isinstance(job, ImageJob)
         async with sessionmaker.begin() as session:
             await kind.lifecycle.complete(session, claim)
-            await complete_image(session, job, f"images/{job.request_id}/{job.image_id}.png")
+            await complete_images(session, [(job, f"images/{job.request_id}/{job.image_id}.png")])
             await session.execute(
                 insert(handler_effects).values(
                     job_id=message.job_id, attempt=claim.attempt, owner=claim.owner

@@ -12,7 +12,8 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.gallery_cache import bump_gallery
-from lumi_common.pipeline.images import ImageJobs
+from lumi_common.jobs.completions import Completions
+from lumi_common.pipeline.images import ImageJobs, complete_images
 from lumi_common.pipeline.models import ModelJobs
 from lumi_common.providers.images import ImageGenerator
 from lumi_common.providers.meshes import MeshArtifacts, MeshGenerator, PollResult
@@ -45,7 +46,8 @@ class Workers:
 
     async def images(self, provider: ImageGenerator) -> None:
         kind = ImageJobs(lease=LEASE)
-        deps = ImageDeps(self.sessionmaker, self.storage, provider, kind)
+        completions = Completions(self.sessionmaker, kind.lifecycle, complete_images)
+        deps = ImageDeps(self.sessionmaker, self.storage, provider, completions)
         await self._drive(kind, partial(handle_image_job, deps))
 
     async def models(self, meshes: MeshGenerator) -> None:

@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.db.tables import GeneratedImage, ImageJob
 from lumi_common.errors import PermanentError
+from lumi_common.jobs.completions import Completions
 from lumi_common.jobs.lifecycle import Claim
 from lumi_common.messages import ImageJobRequested, JobMessage
-from lumi_common.pipeline.images import ImageJobs, complete_image
 from lumi_common.providers.images import ImageGenerator
 from lumi_common.storage.keys import image_key
 from lumi_common.storage.protocol import Storage
@@ -23,7 +23,8 @@ class Deps:
     sessionmaker: async_sessionmaker[AsyncSession]
     storage: Storage
     images: ImageGenerator
-    kind: ImageJobs
+    # the job, its image and its request, written with other jobs finishing at the same time
+    completions: Completions[str]
 
 
 def seed_for(request_id: str, index: int) -> int:
@@ -42,14 +43,12 @@ async def handle_image_job(deps: Deps, message: JobMessage, claim: Claim) -> Non
     generated = await deps.images.generate(prompt, seed=seed_for(job.request_id, index))
     key = image_key(job.request_id, index)
     await deps.storage.put(key, generated.data, generated.content_type)
-    async with deps.sessionmaker.begin() as session:
-        await deps.kind.lifecycle.complete(
-            session,
-            claim,
-            provider_name=generated.provider,
-            duration_ms=round((time.perf_counter() - started) * 1000),
-        )
-        await complete_image(session, job, key)
+    await deps.completions.complete(
+        claim,
+        key,
+        provider_name=generated.provider,
+        duration_ms=round((time.perf_counter() - started) * 1000),
+    )
 
 
 async def _image_of(deps: Deps, job: ImageJob) -> tuple[int, str]:

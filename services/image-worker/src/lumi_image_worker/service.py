@@ -7,7 +7,8 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lumi_common.pipeline.images import ImageJobs
+from lumi_common.jobs.completions import Completions
+from lumi_common.pipeline.images import ImageJobs, complete_images
 from lumi_common.providers.images import (
     ImageGenerator,
     InstantImageGenerator,
@@ -41,7 +42,8 @@ async def run(settings: ImageWorkerSettings, *, burst: bool = False) -> None:
     images = image_generator(settings)
 
     def handler(sessionmaker: async_sessionmaker[AsyncSession]) -> Handler:
-        return partial(handle_image_job, Deps(sessionmaker, storage, images, kind))
+        completions = Completions(sessionmaker, kind.lifecycle, complete_images)
+        return partial(handle_image_job, Deps(sessionmaker, storage, images, completions))
 
     config = consumer_config(
         settings,

@@ -3,6 +3,7 @@ what failing or re-queueing it means for the rest of the data (images, models, r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,8 +25,8 @@ class JobKind(Protocol):
     async def message_for(self, session: AsyncSession, job: JobRow, *, attempt: int) -> JobMessage:
         """A message that (re)starts `job`, carrying its request's trace id."""
 
-    async def on_claimed(self, session: AsyncSession, job: JobRow) -> None:
-        """Show the client that the job started, in the claiming transaction."""
+    async def on_claimed(self, session: AsyncSession, jobs: Sequence[JobRow]) -> None:
+        """Show the clients that these jobs started, in the transaction that claimed them."""
 
     async def on_failed(self, session: AsyncSession, job: JobRow, error: str) -> None:
         """Make a terminal failure visible to the client, in the failing transaction."""

@@ -8,18 +8,19 @@ duplicate or stale delivery finds nothing to change, and a healthy long job neve
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, cast
 
-from sqlalchemy import Table, Update, and_, bindparam, case, or_, select, update
+from sqlalchemy import Table, Update, and_, bindparam, case, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lumi_common.db.tables import ImageJob, ModelJob
 from lumi_common.db.types import UtcDateTime
 from lumi_common.states import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, JobStatus
-from lumi_common.time import utcnow
+from lumi_common.time import truncate_ms, utcnow
 
 JobTable = type[ImageJob] | type[ModelJob]
 JobRow = ImageJob | ModelJob
@@ -54,7 +55,7 @@ def _claim_statement(table: Table) -> Update:
     return (
         update(table)
         .where(
-            t.id == bindparam("_job_id"),
+            t.id.in_(bindparam("_job_ids", expanding=True)),
             or_(t.status.in_([JobStatus.QUEUED, JobStatus.RETRYING]), parked, expired),
         )
         # MySQL assigns left to right and later expressions see earlier results: the
@@ -88,17 +89,36 @@ class JobLifecycle:
         )
 
     async def claim(self, session: AsyncSession, job_id: str, owner: str) -> Claim | Refusal:
+        return (await self.claim_many(session, [job_id], owner))[job_id]
+
+    async def claim_many(
+        self, session: AsyncSession, job_ids: Sequence[str], owner: str
+    ) -> dict[str, Claim | Refusal]:
+        """Claim every job that may be taken, in one statement, and load them all in a second.
+
+        The caller must not already hold any of them (a consumer knows what it runs): a row that
+        `owner` holds with this claim's lease expiry is then one this call took.
+        """
         now = utcnow()
+        expires = truncate_ms(now + self.lease)  # compared with the stored value below
         result = await session.execute(
             self._claim,
-            {"_job_id": job_id, "_owner": owner, "_now": now, "_expires": now + self.lease},
+            {"_job_ids": list(job_ids), "_owner": owner, "_now": now, "_expires": expires},
         )
-        row = await self.get(session, job_id)  # the handler gets it with its claim
-        if row is None:
-            return Refusal.MISSING
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            return Claim(job_id=job_id, attempt=row.attempt, owner=owner, job=row)
-        return Refusal.TERMINAL if row.status in TERMINAL_JOB_STATUSES else Refusal.HELD
+        rows = await self._load(session, job_ids)  # the handlers get them with their claims
+        claimed = result.rowcount  # type: ignore[attr-defined]
+        outcomes: dict[str, Claim | Refusal] = {}
+        for job_id in job_ids:
+            row = rows.get(job_id)
+            if row is None:
+                outcomes[job_id] = Refusal.MISSING
+            elif claimed and _claimed_by(row, owner, expires):
+                outcomes[job_id] = Claim(job_id=job_id, attempt=row.attempt, owner=owner, job=row)
+            elif row.status in TERMINAL_JOB_STATUSES:
+                outcomes[job_id] = Refusal.TERMINAL
+            else:
+                outcomes[job_id] = Refusal.HELD
+        return outcomes
 
     async def renew(self, session: AsyncSession, job_ids: list[str], owner: str) -> int:
         t, now = self.table, utcnow()
@@ -124,6 +144,50 @@ class JobLifecycle:
             updated_at=now,
             **values,
         )
+
+    async def complete_many(
+        self, session: AsyncSession, done: Sequence[tuple[Claim, Mapping[str, Any]]]
+    ) -> set[str]:
+        """Complete many held jobs in one statement, each with its own column values; returns
+        the ids of those that were no longer ours (their outcome is to be dropped)."""
+        t, now = self._core.c, utcnow()
+        owners = {claim.owner for claim, _ in done}
+        assert len(owners) == 1, "one consumer completes its own claims"
+        ids = [claim.job_id for claim, _ in done]
+        values: dict[str, Any] = {
+            "status": JobStatus.COMPLETED,
+            "completed_at": now,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "error_code": None,
+            "error_message": None,
+            "updated_at": now,
+        }
+        for column in sorted({column for _, extra in done for column in extra}):
+            given = {claim.job_id: extra[column] for claim, extra in done if column in extra}
+            distinct = set(map(repr, given.values()))
+            if len(given) == len(done) and len(distinct) == 1:
+                values[column] = next(iter(given.values()))
+            else:  # per job: CASE id WHEN … THEN … ELSE the current value
+                values[column] = case(given, value=t.id, else_=t[column])
+        result = await session.execute(
+            update(self._core)
+            .where(
+                t.id.in_(ids),
+                t.status == JobStatus.RUNNING,
+                t.lease_owner == owners.pop(),
+                tuple_(t.id, t.attempt).in_([(claim.job_id, claim.attempt) for claim, _ in done]),
+            )
+            .values(**values)
+        )
+        if result.rowcount == len(done):  # type: ignore[attr-defined]
+            return set()
+        ours = await session.scalars(
+            select(t.id).where(
+                t.id.in_(ids), t.status == JobStatus.COMPLETED, t.completed_at == now
+            )
+        )
+        return set(ids) - set(ours)
 
     async def update_running(self, session: AsyncSession, claim: Claim, **values: Any) -> None:
         """Record progress of a job we hold (raises LeaseLost if we no longer do)."""
@@ -234,6 +298,12 @@ class JobLifecycle:
         result = await session.execute(query.execution_options(populate_existing=True))
         return cast(JobRow | None, result.scalar_one_or_none())
 
+    async def _load(self, session: AsyncSession, job_ids: Sequence[str]) -> dict[str, JobRow]:
+        query = select(self.table).where(self.table.id.in_(job_ids))
+        result = await session.scalars(query.execution_options(populate_existing=True))
+        rows = cast(list[JobRow], list(result))
+        return {row.id: row for row in rows}
+
     async def _transition(self, session: AsyncSession, claim: Claim, **values: Any) -> None:
         result = await session.execute(
             update(self._core).where(self._owned).values(**values),
@@ -245,3 +315,12 @@ class JobLifecycle:
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise LeaseLost(claim.job_id)
+
+
+def _claimed_by(row: JobRow, owner: str, expires: datetime) -> bool:
+    return (
+        row.status == JobStatus.RUNNING
+        and row.lease_owner == owner
+        and row.lease_expires_at is not None
+        and row.lease_expires_at == expires
+    )

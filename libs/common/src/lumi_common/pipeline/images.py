@@ -8,10 +8,11 @@ few Core statements under the request's row lock rather than through ORM objects
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lumi_common.db.tables import GeneratedImage, GenerationRequest, ImageJob
@@ -30,7 +31,7 @@ IMAGE_OUTCOMES = (
 )
 ALL_FAILED_MESSAGE = "All images failed to generate"
 R = GenerationRequest
-RequestLock = Row[RequestStatus, datetime]
+RequestLock = Row[str, RequestStatus, datetime]
 I = GeneratedImage  # noqa: E741 - a table alias, read as "Image"
 
 
@@ -61,24 +62,39 @@ class ImageJobs:
                 extra["trace_id"] = row.trace_id
         return ImageJobRequested(job_id=job.id, request_id=job.request_id, attempt=attempt, **extra)
 
-    async def on_claimed(self, session: AsyncSession, job: JobRow) -> None:
-        assert isinstance(job, ImageJob)
-        request = await _lock(session, job.request_id)
-        if request is None or request.status not in IMAGE_OUTCOMES:
-            return
-        started = await _set_image(
-            session, job, I.status != ImageStatus.GENERATING, status=ImageStatus.GENERATING
+    async def on_claimed(self, session: AsyncSession, jobs: Sequence[JobRow]) -> None:
+        requests = await _lock(session, {job.request_id for job in jobs})
+        starting = [
+            job
+            for job in jobs
+            if isinstance(job, ImageJob)
+            and job.request_id in requests
+            and requests[job.request_id].status in IMAGE_OUTCOMES
+        ]
+        started = await session.execute(
+            update(I)
+            .where(I.id.in_([job.image_id for job in starting]), I.status != ImageStatus.GENERATING)
+            .values(status=ImageStatus.GENERATING, updated_at=utcnow())
         )
-        if not started:
-            return  # taken over from a worker that had already started it
-        if request.status is RequestStatus.IMAGE_GENERATING:
-            await _save(session, request, job.request_id)  # one more image started: the bump
-        else:
-            await refresh_request(session, request, job.request_id)
+        if not started.rowcount:  # type: ignore[attr-defined]
+            return  # taken over from workers that had already started them
+        for request_id in sorted({job.request_id for job in starting}):
+            request = requests[request_id]
+            if request.status is RequestStatus.IMAGE_GENERATING:
+                await _save(session, request, request_id)  # more images started: the bump
+            else:  # an image is generating now, whatever the others are
+                await _save(
+                    session,
+                    request,
+                    request_id,
+                    status=RequestStatus.IMAGE_GENERATING,
+                    phase=RequestPhase.IMAGE_GENERATION,
+                    error_message=None,
+                )
 
     async def on_failed(self, session: AsyncSession, job: JobRow, error: str) -> None:
         assert isinstance(job, ImageJob)
-        request = await _lock(session, job.request_id)
+        request = (await _lock(session, {job.request_id})).get(job.request_id)
         if request is None:
             return
         values = {"status": ImageStatus.FAILED, "failed_at": utcnow(), "error_message": error}
@@ -87,7 +103,7 @@ class ImageJobs:
 
     async def on_requeued(self, session: AsyncSession, job: JobRow) -> None:
         assert isinstance(job, ImageJob)
-        request = await _lock(session, job.request_id)
+        request = (await _lock(session, {job.request_id})).get(job.request_id)
         if request is None:
             return
         values = {"status": ImageStatus.PENDING, "failed_at": None, "error_message": None}
@@ -95,31 +111,67 @@ class ImageJobs:
         await refresh_request(session, request, job.request_id)
 
 
-async def complete_image(session: AsyncSession, job: ImageJob, storage_key: str) -> None:
-    request = await _lock(session, job.request_id)
-    if request is None:
+async def complete_images(session: AsyncSession, done: Sequence[tuple[JobRow, str]]) -> None:
+    """Record generated images (job, storage key) and what they mean for their requests."""
+    requests = await _lock(session, {job.request_id for job, _ in done})
+    done = [(job, key) for job, key in done if job.request_id in requests]
+    if not done:
         return
-    await _set_image(
-        session,
-        job,
-        None,
-        status=ImageStatus.COMPLETED,
-        storage_key=storage_key,
-        completed_at=utcnow(),
-        failed_at=None,
-        error_message=None,
+    keys = {_image_id(job): key for job, key in done}
+    now = utcnow()
+    await session.execute(
+        update(I)
+        .where(I.id.in_(keys))
+        .values(
+            status=ImageStatus.COMPLETED,
+            storage_key=next(iter(keys.values())) if len(keys) == 1 else case(keys, value=I.id),
+            completed_at=now,
+            failed_at=None,
+            error_message=None,
+            updated_at=now,
+        )
     )
-    await refresh_request(session, request, job.request_id)
+    touched = sorted({job.request_id for job, _ in done})
+    statuses = await _image_statuses(
+        session, [r for r in touched if requests[r].status in IMAGE_OUTCOMES]
+    )
+    for request_id in touched:
+        await _decide(session, requests[request_id], request_id, statuses.get(request_id))
 
 
 async def refresh_request(session: AsyncSession, request: RequestLock, request_id: str) -> None:
     """Recompute the request's status from its images (the caller holds the request lock)."""
-    if request.status not in IMAGE_OUTCOMES:
-        await _save(session, request, request_id)  # selection happened already: only the bump
-        return
-    statuses = set(
-        (await session.scalars(select(I.status).where(I.request_id == request_id).distinct())).all()
+    statuses = None
+    if request.status in IMAGE_OUTCOMES:
+        statuses = (await _image_statuses(session, [request_id])).get(request_id, set())
+    await _decide(session, request, request_id, statuses)
+
+
+async def _image_statuses(
+    session: AsyncSession, request_ids: Sequence[str]
+) -> dict[str, set[ImageStatus]]:
+    """The distinct statuses of each request's images, in one query."""
+    if not request_ids:
+        return {}
+    rows = await session.execute(
+        select(I.request_id, I.status).where(I.request_id.in_(request_ids)).distinct()
     )
+    statuses: dict[str, set[ImageStatus]] = {}
+    for request_id, status in rows:
+        statuses.setdefault(request_id, set()).add(status)
+    return statuses
+
+
+async def _decide(
+    session: AsyncSession,
+    request: RequestLock,
+    request_id: str,
+    statuses: set[ImageStatus] | None,
+) -> None:
+    """Save the status the images decide; None: the selection happened, only the bump."""
+    if request.status not in IMAGE_OUTCOMES or statuses is None:
+        await _save(session, request, request_id)
+        return
     if statuses & {ImageStatus.PENDING, ImageStatus.GENERATING}:
         started = statuses != {ImageStatus.PENDING}
         status = RequestStatus.IMAGE_GENERATING if started else RequestStatus.IMAGE_PENDING
@@ -151,11 +203,22 @@ async def refresh_request(session: AsyncSession, request: RequestLock, request_i
         )
 
 
-async def _lock(session: AsyncSession, request_id: str) -> RequestLock | None:
-    """The request's status and `updated_at`, under its row lock: concurrent outcomes of one
-    request serialise, so the last one always sees the others when it decides the status."""
-    query = select(R.status, R.updated_at).where(R.id == request_id).with_for_update()
-    return (await session.execute(query)).one_or_none()
+async def _lock(session: AsyncSession, request_ids: set[str]) -> dict[str, RequestLock]:
+    """The requests' status and `updated_at`, under their row locks (taken in id order, so two
+    batches never wait on each other in a cycle): concurrent outcomes of one request serialise,
+    so the last one always sees the others when it decides the status."""
+    query = (
+        select(R.id, R.status, R.updated_at)
+        .where(R.id.in_(sorted(request_ids)))
+        .order_by(R.id)
+        .with_for_update()
+    )
+    return {row.id: row for row in await session.execute(query)}
+
+
+def _image_id(job: JobRow) -> str:
+    assert isinstance(job, ImageJob)
+    return job.image_id
 
 
 async def _set_image(session: AsyncSession, job: ImageJob, condition: Any, **values: Any) -> bool:

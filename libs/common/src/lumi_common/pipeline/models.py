@@ -6,6 +6,7 @@ A completed public model is published then (`published_at`), which puts it in th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -41,9 +42,11 @@ class ModelJobs:
         extra = {"trace_id": trace} if trace else {}
         return ModelJobRequested(job_id=job.id, request_id=job.request_id, attempt=attempt, **extra)
 
-    async def on_claimed(self, session: AsyncSession, job: JobRow) -> None:
-        assert isinstance(job, ModelJob)
-        await record_progress(session, job)
+    async def on_claimed(self, session: AsyncSession, jobs: Sequence[JobRow]) -> None:
+        # model jobs take minutes, so a batch rarely holds two; request locks in one order
+        for job in sorted(jobs, key=lambda job: job.request_id):
+            assert isinstance(job, ModelJob)
+            await record_progress(session, job)
 
     async def on_failed(self, session: AsyncSession, job: JobRow, error: str) -> None:
         request = await lock_request(session, job.request_id)

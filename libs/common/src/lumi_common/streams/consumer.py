@@ -26,6 +26,7 @@ from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lumi_common.db.group_commit import GroupCommit
 from lumi_common.db.transactions import in_transaction
 from lumi_common.errors import PermanentError, RetryableError
 from lumi_common.jobs.kinds import JobKind
@@ -91,7 +92,11 @@ class Consumer:
         self.stop_event = asyncio.Event()
         self.last_tick = time.monotonic()
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._held: dict[str, Claim] = {}
+        self._held: dict[str, Claim] = {}  # by message id
+        self._held_jobs: set[str] = set()  # claimed and not yet settled: never claimed twice
+        self._claims: GroupCommit[str, Claim | Refusal] = GroupCommit(
+            self._claim_batch, name="claims", max_batch=config.concurrency
+        )
         self._reclaim_cursor = "0-0"
         self._unacked: list[str] = []
         self._acking = False
@@ -125,6 +130,7 @@ class Consumer:
             await self._loop(burst)
         finally:
             await self._drain()
+            await self._claims.wait_idle()
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
@@ -317,7 +323,9 @@ class Consumer:
                 log.exception("consumer.message.crashed")
                 return
             finally:
-                self._held.pop(message_id, None)
+                claim = self._held.pop(message_id, None)
+                if claim is not None:
+                    self._held_jobs.discard(claim.job_id)
             if settled:
                 await self._ack(message_id)
 
@@ -350,21 +358,36 @@ class Consumer:
         if deliveries > self.config.max_deliveries:
             error = f"delivered {deliveries} times without an outcome (poison or crash loop)"
             return await self._fail(message, "delivery_cap", error, "DELIVERY_CAP", deliveries)
-        claim = await in_transaction(self.sessionmaker, lambda s: self._claim(s, message))
+        claim = await self._claims.submit(message.job_id)
         if isinstance(claim, Refusal):
             return self._refused(claim, deliveries)
+        self._held[message_id] = claim
         structlog.contextvars.bind_contextvars(attempt=claim.attempt)
         if claim.attempt > self.config.retry.max_attempts:
             error = f"attempt {claim.attempt - 1} stopped without an outcome (the worker died)"
             return await self._fail(message, "attempts_exhausted", error, "WORKER_LOST", deliveries)
-        self._held[message_id] = claim
         return await self._run(message, claim, deliveries)
 
-    async def _claim(self, session: AsyncSession, message: JobMessage) -> Claim | Refusal:
-        claim = await self.kind.lifecycle.claim(session, message.job_id, self.config.name)
-        if isinstance(claim, Claim):
-            await self.kind.on_claimed(session, claim.job)
-        return claim
+    async def _claim_batch(self, job_ids: list[str]) -> list[Claim | Refusal]:
+        """Claim the jobs of the messages read together, and mark them started, in one
+        transaction; a job this process runs already (a duplicate delivery) is held."""
+        wanted = [job for job in dict.fromkeys(job_ids) if job not in self._held_jobs]
+
+        async def claim(session: AsyncSession) -> dict[str, Claim | Refusal]:
+            outcomes = await self.kind.lifecycle.claim_many(session, wanted, self.config.name)
+            claimed = [claim.job for claim in outcomes.values() if isinstance(claim, Claim)]
+            if claimed:
+                await self.kind.on_claimed(session, claimed)
+            return outcomes
+
+        outcomes = await in_transaction(self.sessionmaker, claim) if wanted else {}
+        results: list[Claim | Refusal] = []
+        for job_id in job_ids:
+            outcome = outcomes.pop(job_id, Refusal.HELD)  # a second copy in one batch: held
+            if isinstance(outcome, Claim):
+                self._held_jobs.add(job_id)
+            results.append(outcome)
+        return results
 
     def _decode(self, fields: dict[bytes, bytes]) -> JobMessage | None:
         try:

@@ -1,0 +1,84 @@
+"""Group commit: concurrent submissions share a write; a failing batch is retried item by item."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from lumi_common.db.group_commit import GroupCommit
+
+
+class Writes:
+    def __init__(self, *, poison: int | None = None, delay: float = 0.0) -> None:
+        self.batches: list[list[int]] = []
+        self.poison = poison
+        self.delay = delay
+
+    async def __call__(self, items: list[int]) -> list[int | BaseException]:
+        self.batches.append(items)
+        await asyncio.sleep(self.delay)
+        if self.poison in items:
+            raise ValueError("one bad item fails its whole transaction")
+        return [ValueError("odd") if item % 7 == 0 else item * 10 for item in items]
+
+
+async def test_items_submitted_together_are_written_in_one_batch() -> None:
+    writes = Writes()
+    group: GroupCommit[int, int] = GroupCommit(writes, name="test")
+    results = await asyncio.gather(*(group.submit(item) for item in (1, 2, 3)))
+    assert results == [10, 20, 30]
+    assert writes.batches == [[1, 2, 3]]
+
+
+async def test_items_arriving_during_a_write_wait_for_the_next_one() -> None:
+    writes = Writes(delay=0.02)
+    group: GroupCommit[int, int] = GroupCommit(writes, name="test")
+    first = asyncio.create_task(group.submit(1))
+    await asyncio.sleep(0.005)  # the first write is under way
+    later = [asyncio.create_task(group.submit(item)) for item in (2, 3, 4)]
+    assert await asyncio.gather(first, *later) == [10, 20, 30, 40]
+    assert writes.batches == [[1], [2, 3, 4]]
+
+
+async def test_an_item_can_fail_alone_in_a_batch_that_succeeds() -> None:
+    group: GroupCommit[int, int] = GroupCommit(Writes(), name="test")
+    results = await asyncio.gather(
+        group.submit(6), group.submit(7), group.submit(8), return_exceptions=True
+    )
+    assert results[0] == 60
+    assert results[2] == 80
+    assert isinstance(results[1], ValueError)
+
+
+async def test_a_failing_batch_is_retried_one_by_one_so_only_the_poison_fails() -> None:
+    writes = Writes(poison=2)
+    group: GroupCommit[int, int] = GroupCommit(writes, name="test")
+    results = await asyncio.gather(
+        *(group.submit(item) for item in (1, 2, 3)), return_exceptions=True
+    )
+    assert results[0] == 10
+    assert results[2] == 30
+    assert isinstance(results[1], ValueError)
+    assert writes.batches == [[1, 2, 3], [1], [2], [3]]
+
+
+async def test_batches_are_capped() -> None:
+    writes = Writes()
+    group: GroupCommit[int, int] = GroupCommit(writes, name="test", max_batch=2)
+    await asyncio.gather(*(group.submit(item) for item in (1, 2, 3, 4, 5)))
+    assert writes.batches == [[1, 2], [3, 4], [5]]
+
+
+async def test_a_cancelled_submitter_does_not_stop_the_others() -> None:
+    writes = Writes(delay=0.02)
+    group: GroupCommit[int, int] = GroupCommit(writes, name="test")
+    cancelled = asyncio.create_task(group.submit(1))
+    kept = asyncio.create_task(group.submit(2))
+    await asyncio.sleep(0.005)
+    cancelled.cancel()
+    assert await kept == 20
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    await group.wait_idle()
+    assert writes.batches == [[1, 2]]  # written anyway: its submitter just stopped waiting
