@@ -87,6 +87,31 @@ class JobLifecycle:
             core.c.lease_owner == bindparam("_claim_owner"),
             core.c.attempt == bindparam("_claim_attempt"),
         )
+        now = bindparam("_now", type_=UtcDateTime())
+        self._complete_many = (
+            update(core)
+            .where(
+                core.c.id.in_(bindparam("_ids", expanding=True)),
+                core.c.status == JobStatus.RUNNING,
+                core.c.lease_owner == bindparam("_owner"),
+                tuple_(core.c.id, core.c.attempt).in_(bindparam("_pairs", expanding=True)),
+            )
+            .values(
+                status=JobStatus.COMPLETED,
+                completed_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+                error_code=None,
+                error_message=None,
+                updated_at=now,
+            )
+        )
+        self._select_many = (
+            select(table)
+            .where(table.id.in_(bindparam("_ids", expanding=True)))
+            # rows may sit in the identity map from before a bulk UPDATE: read them afresh
+            .execution_options(populate_existing=True)
+        )
 
     async def claim(self, session: AsyncSession, job_id: str, owner: str) -> Claim | Refusal:
         return (await self.claim_many(session, [job_id], owner))[job_id]
@@ -154,15 +179,7 @@ class JobLifecycle:
         owners = {claim.owner for claim, _ in done}
         assert len(owners) == 1, "one consumer completes its own claims"
         ids = [claim.job_id for claim, _ in done]
-        values: dict[str, Any] = {
-            "status": JobStatus.COMPLETED,
-            "completed_at": now,
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "error_code": None,
-            "error_message": None,
-            "updated_at": now,
-        }
+        values: dict[str, Any] = {}
         for column in sorted({column for _, extra in done for column in extra}):
             given = {claim.job_id: extra[column] for claim, extra in done if column in extra}
             distinct = set(map(repr, given.values()))
@@ -170,15 +187,15 @@ class JobLifecycle:
                 values[column] = next(iter(given.values()))
             else:  # per job: CASE id WHEN … THEN … ELSE the current value
                 values[column] = case(given, value=t.id, else_=t[column])
+        statement = self._complete_many.values(**values) if values else self._complete_many
         result = await session.execute(
-            update(self._core)
-            .where(
-                t.id.in_(ids),
-                t.status == JobStatus.RUNNING,
-                t.lease_owner == owners.pop(),
-                tuple_(t.id, t.attempt).in_([(claim.job_id, claim.attempt) for claim, _ in done]),
-            )
-            .values(**values)
+            statement,
+            {
+                "_ids": ids,
+                "_owner": owners.pop(),
+                "_pairs": [(claim.job_id, claim.attempt) for claim, _ in done],
+                "_now": now,
+            },
         )
         if result.rowcount == len(done):  # type: ignore[attr-defined]
             return set()
@@ -299,8 +316,7 @@ class JobLifecycle:
         return cast(JobRow | None, result.scalar_one_or_none())
 
     async def _load(self, session: AsyncSession, job_ids: Sequence[str]) -> dict[str, JobRow]:
-        query = select(self.table).where(self.table.id.in_(job_ids))
-        result = await session.scalars(query.execution_options(populate_existing=True))
+        result = await session.scalars(self._select_many, {"_ids": list(job_ids)})
         rows = cast(list[JobRow], list(result))
         return {row.id: row for row in rows}
 
