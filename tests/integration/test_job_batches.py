@@ -182,3 +182,29 @@ async def test_a_batch_of_one_and_of_several_complete_alike(
             select(ImageJob.status).where(ImageJob.id.in_(task.job_ids))
         )
         assert set(statuses) == {JobStatus.COMPLETED}
+
+
+async def test_a_job_its_owner_holds_but_does_not_run_is_taken_again(
+    sessionmaker: Sessions,
+) -> None:
+    """A claim whose commit was reported failed after it happened, or whose handler crashed
+    without an outcome: the owner is not running it, so a new delivery starts a new attempt."""
+    kind = ImageJobs(lease=LEASE)
+    job = (await create_task(sessionmaker, images=1)).job_ids[0]
+    soon = utcnow() + timedelta(seconds=2)
+    await set_job(
+        sessionmaker,
+        job,
+        status=JobStatus.RUNNING,
+        attempt=1,
+        lease_owner=ME,
+        lease_expires_at=soon,
+    )
+
+    outcome = (await claim(sessionmaker, kind, [job]))[job]
+
+    assert isinstance(outcome, Claim)
+    assert outcome.attempt == 2
+    assert outcome.job.lease_expires_at is not None
+    assert outcome.job.lease_expires_at > soon  # a fresh lease
+    assert (await claim(sessionmaker, kind, [job], owner=OTHER))[job] is Refusal.HELD

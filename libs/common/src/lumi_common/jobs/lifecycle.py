@@ -52,11 +52,12 @@ def _claim_statement(table: Table) -> Update:
     now = bindparam("_now", type_=UtcDateTime())
     parked = and_(t.status == JobStatus.RUNNING, t.lease_owner.is_(None))
     expired = and_(t.status == JobStatus.RUNNING, t.lease_expires_at < now)
+    abandoned = and_(t.status == JobStatus.RUNNING, t.lease_owner == bindparam("_owner"))
     return (
         update(table)
         .where(
             t.id.in_(bindparam("_job_ids", expanding=True)),
-            or_(t.status.in_([JobStatus.QUEUED, JobStatus.RETRYING]), parked, expired),
+            or_(t.status.in_([JobStatus.QUEUED, JobStatus.RETRYING]), parked, expired, abandoned),
         )
         # MySQL assigns left to right and later expressions see earlier results: the
         # attempt must be computed before status and lease_owner change
@@ -113,16 +114,15 @@ class JobLifecycle:
             .execution_options(populate_existing=True)
         )
 
-    async def claim(self, session: AsyncSession, job_id: str, owner: str) -> Claim | Refusal:
-        return (await self.claim_many(session, [job_id], owner))[job_id]
-
     async def claim_many(
         self, session: AsyncSession, job_ids: Sequence[str], owner: str
     ) -> dict[str, Claim | Refusal]:
         """Claim every job that may be taken, in one statement, and load them all in a second.
 
-        The caller must not already hold any of them (a consumer knows what it runs): a row that
-        `owner` holds with this claim's lease expiry is then one this call took.
+        The caller must not be running any of them (a consumer knows what it runs), so a row it
+        holds anyway is a claim whose run never started or ended without an outcome (its commit
+        failed after the fact, the handler crashed): it is taken again, as a new attempt, with a
+        fresh lease. A row `owner` holds with this claim's lease expiry is one this call took.
         """
         now = utcnow()
         expires = truncate_ms(now + self.lease)  # compared with the stored value below
