@@ -82,3 +82,17 @@ async def test_a_cancelled_submitter_does_not_stop_the_others() -> None:
         await cancelled
     await group.wait_idle()
     assert writes.batches == [[1, 2]]  # written anyway: its submitter just stopped waiting
+
+
+async def test_an_item_cancelled_before_its_batch_starts_is_not_written() -> None:
+    writes = Writes(delay=0.02)
+    group: GroupCommit[int, int] = GroupCommit(writes, name="test")
+    first = asyncio.create_task(group.submit(1))
+    await asyncio.sleep(0.005)  # the first write is under way; the next ones queue
+    dropped = asyncio.create_task(group.submit(2))
+    kept = asyncio.create_task(group.submit(3))
+    await asyncio.sleep(0)
+    dropped.cancel()
+    assert list(await asyncio.gather(first, kept)) == [10, 30]
+    assert dropped.cancelled()
+    assert writes.batches == [[1], [3]]

@@ -5,8 +5,9 @@ than the rows it writes. Callers `submit` an item and wait for its own result; w
 being written, the items submitted meanwhile wait for the next, so a busy process writes in
 batches and an idle one writes each item at once, with no timer adding latency.
 
-A batch that fails is written again one item at a time, so a single bad item (a poison job) fails
-alone instead of taking its neighbours down with it on every redelivery.
+A batch that fails is written again one item at a time, so each item gets the outcome it would
+have had alone: a single bad item (a poison job, a lost unique-key race) fails alone instead of
+taking its neighbours down with it.
 """
 
 from __future__ import annotations
@@ -38,7 +39,13 @@ class GroupCommit(Generic[T, R]):
         self._queue.append((item, future))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
-        return await future
+        try:
+            return await future
+        except asyncio.CancelledError:
+            # not taken into a batch yet: never written (once taken, it commits with the others,
+            # as a commit already in flight does)
+            self._queue[:] = [queued for queued in self._queue if queued[1] is not future]
+            raise
 
     async def wait_idle(self) -> None:
         """Until what was submitted is written (shutdown: before the engine is disposed)."""
