@@ -12,7 +12,7 @@ from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lumi_common.db.bulk import insert_rows
+from lumi_common.db.bulk import Row, insert_values
 from lumi_common.db.tables import (
     GeneratedImage,
     GenerationRequest,
@@ -59,15 +59,13 @@ class TaskRepository:
         self.session = session
 
     async def add_task(
-        self,
-        request: GenerationRequest,
-        images: list[GeneratedImage],
-        jobs: list[ImageJob],
-        events: list[OutboxEvent],
+        self, request: Row, images: Sequence[Row], jobs: Sequence[Row], events: Sequence[Row]
     ) -> None:
-        """Four INSERTs, parents first (the hot path: no unit of work for a dozen new rows)."""
-        for rows in ([request], images, jobs, events):
-            await insert_rows(self.session, rows)
+        """Four INSERTs, parents first (the hot path: plain rows, no unit of work)."""
+        await insert_values(self.session, GenerationRequest, [request])
+        await insert_values(self.session, GeneratedImage, images)
+        await insert_values(self.session, ImageJob, jobs)
+        await insert_values(self.session, OutboxEvent, events)
 
     async def add_model(self, model: Model, job: ModelJob) -> None:
         self.session.add(model)

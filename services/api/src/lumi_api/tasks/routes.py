@@ -136,8 +136,8 @@ async def create_task(request: web.Request) -> web.Response:
             raise
         return replayed
     request.app[OUTBOX_SIGNAL].wake()
-    log.info("task.created", task_id=task.request.id, trace_id=task.request.trace_id)
-    return jsend.success(TaskOut.build(task, request.app[FILE_URLS]).to_json(), status=201)
+    log.info("task.created", task_id=task.id, trace_id=task.trace_id)
+    return jsend.success(TaskOut.created(task).to_json(), status=201)
 
 
 async def _replay(request: web.Request, user: CurrentUser, key: Idempotency) -> web.Response | None:
