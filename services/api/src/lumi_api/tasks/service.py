@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lumi_api.auth.service import CurrentUser
 from lumi_api.tasks.idempotency import Idempotency
 from lumi_api.tasks.naming import model_name
-from lumi_api.tasks.repository import TaskRecord, TaskRepository
+from lumi_api.tasks.repository import TaskRecord, TaskRepository, TaskRows
 from lumi_common.db.bulk import Row
 from lumi_common.db.tables import GeneratedImage, GenerationRequest, Model, ModelJob
 from lumi_common.errors import AppError, BadRequest, InvalidState, NotFound
@@ -78,16 +78,16 @@ class NewTask:
     images: list[NewImage]
 
 
-async def create_task(
-    session: AsyncSession,
+def new_task(
     *,
     owner: CurrentUser,
     prompt: str,
     variants: Sequence[str],
     now: datetime,
     idempotency: Idempotency | None = None,
-) -> NewTask:
-    """The request, its images and their jobs, then one outbox event per job."""
+) -> tuple[NewTask, TaskRows]:
+    """A task and the rows creating it writes in one transaction: the request, its images and
+    their jobs, and one outbox event per job (`TaskWriter` writes them)."""
     if len(variants) != IMAGE_COUNT:
         raise PromptVariantsUnavailable()
     images = [NewImage(new_id(), index, variant) for index, variant in enumerate(variants)]
@@ -121,8 +121,7 @@ async def create_task(
         )
         for image, job in zip(images, job_rows, strict=True)
     ]
-    await TaskRepository(session).add_task(request, image_rows, job_rows, events)
-    return task
+    return task, TaskRows(request, image_rows, job_rows, events)
 
 
 async def get_task(session: AsyncSession, *, task_id: str, user_id: str) -> TaskRecord:
