@@ -67,6 +67,11 @@ class TaskWriter:
                 batch = self._queue[:MAX_BATCH]
                 del self._queue[:MAX_BATCH]
                 await self._write(batch)
+        except BaseException as exc:  # what is still queued must not wait for ever
+            for _, future in self._queue:
+                _settle(future, exc)
+            self._queue.clear()
+            raise
         finally:
             self._flusher = None
 
@@ -81,7 +86,7 @@ class TaskWriter:
             for pending in batch:  # each alone: each gets its own outcome
                 await self._write([pending])
             return
-        except BaseException as exc:  # cancelled at shutdown: nobody may wait for ever
+        except BaseException as exc:  # a bug or a cancellation: the batch's requests report it
             for _, future in batch:
                 _settle(future, exc)
             raise
@@ -98,6 +103,8 @@ def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
         return
     if error is None:
         future.set_result(None)
+    elif isinstance(error, asyncio.CancelledError):
+        future.cancel()
     else:
         future.set_exception(error)
 
