@@ -70,6 +70,8 @@ class Supervisor:
         signal.signal(signal.SIGINT, self._on_signal)
         for child in self.children:
             child.start()
+        if self.stop_by is not None:  # a signal came while they were starting
+            self._terminate()
         log.info("api.processes.started", pids=[child.pid for child in self.children])
         running = list(self.children)
         while running:
@@ -97,9 +99,13 @@ class Supervisor:
         self.stop()
 
     def stop(self) -> None:
-        if self.stop_by is None:
-            grace = self.settings.shutdown_grace_seconds + STOP_MARGIN_SECONDS
-            self.stop_by = time.monotonic() + grace
+        """Once: a second SIGTERM would cut a process's graceful shutdown short."""
+        if self.stop_by is not None:
+            return
+        self.stop_by = time.monotonic() + self.settings.shutdown_grace_seconds + STOP_MARGIN_SECONDS
+        self._terminate()
+
+    def _terminate(self) -> None:
         for child in self.children:
             if child.is_alive():
                 child.terminate()  # SIGTERM: aiohttp's graceful shutdown
