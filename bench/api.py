@@ -1,7 +1,7 @@
 """API benchmark: the real `lumi-api` process (relay on, no workers) under an HTTP load, against
 the same create transaction written with aiomysql directly.
 
-    python -m bench.api [--seconds 10] [--concurrency 16,64]
+    python -m bench.api [--seconds 10] [--concurrency 16,64] [--api-processes 1,2]
 
 Cases, each at every concurrency, each bounded in time:
 - `POST /api/tasks`: a signed-in user creates tasks (the request, 4 images, 4 image jobs and
@@ -10,6 +10,8 @@ Cases, each at every concurrency, each bounded in time:
   over ~200 published models, served from the page cache after the first request;
 - raw driver: the create transaction alone (one multi-row INSERT per table, then COMMIT) with
   aiomysql, no HTTP, no ORM: what the database itself allows at that concurrency.
+The API cases run once per `--api-processes` value (`API_PROCESSES`: 1 process, then 2 on one
+port), each its own labelled configuration; the CPU per request adds up all API processes.
 The load comes from `python -m bench.api load …`, a separate process: an aiohttp client with
 one connection per concurrent caller. The API logs at INFO (its access log on), as deployed;
 the rate limiter is on with a limit no caller reaches, so its Redis round trip is counted.
@@ -66,10 +68,22 @@ class Result:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux): unlike a rate, it hardly depends on
-    what else the machine is doing, so it compares runs on a busy machine."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a process and its live descendants so far (Linux; with
+    `API_PROCESSES` > 1 the API processes are children of a supervising parent). Unlike a rate,
+    it hardly depends on what else the machine is doing, so it compares runs on a busy machine."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    tree, ticks = {pid}, 0
+    for _ in range(3):  # parent, children, grandchildren
+        tree |= {child for child, (parent, _) in stats.items() if parent in tree}
+    ticks = sum(stats[member][1] for member in tree if member in stats)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 # -- the load generator (its own process) --------------------------------------------------------
@@ -288,67 +302,103 @@ async def start_api(
 def row(label: str, concurrency: int, result: Result, note: str = "") -> str:
     cpu = f"{result.cpu_ms:5.2f} ms CPU/req" if result.cpu_ms else " " * 16
     return (
-        f"  {label:26} c={concurrency:<3} {result.rate:8.1f}/s   p50 {result.p50_ms:6.1f} ms   "
+        f"  {label:34} c={concurrency:<3} {result.rate:8.1f}/s   p50 {result.p50_ms:6.1f} ms   "
         f"p99 {result.p99_ms:6.1f} ms   {cpu}   {result.requests:6d} req  {result.errors} err"
         f"  {note}"
     )
 
 
+@dataclass
+class Measured:
+    """One API configuration's results, by concurrency."""
+
+    creates: dict[int, Result] = dataclasses.field(default_factory=dict)
+    galleries: dict[int, Result] = dataclasses.field(default_factory=dict)
+
+
+async def measure_api(
+    env: BenchEnv,
+    token: str,
+    overrides: dict[str, str],
+    *,
+    concurrencies: list[int],
+    cases: set[str],
+    seconds: float,
+) -> Measured:
+    port = free_port()
+    api = await start_api(env, port, overrides)
+    base, measured = f"http://127.0.0.1:{port}", Measured()
+    try:
+        for c in concurrencies:
+            if "create" in cases:
+                measured.creates[c] = await run_load(
+                    api,
+                    base,
+                    "/api/tasks",
+                    method="POST",
+                    body={"prompt": PROMPT},
+                    token=token,
+                    concurrency=c,
+                    seconds=seconds,
+                )
+            if "gallery" in cases:
+                measured.galleries[c] = await run_load(
+                    api,
+                    base,
+                    GALLERY,
+                    method="GET",
+                    body=None,
+                    token=token,
+                    concurrency=c,
+                    seconds=seconds,
+                )
+    finally:
+        api.terminate()
+        await api.wait()
+    return measured
+
+
 async def main(
-    seconds: float, concurrencies: list[int], cases: set[str], overrides: dict[str, str]
+    seconds: float,
+    concurrencies: list[int],
+    cases: set[str],
+    overrides: dict[str, str],
+    processes: list[int],
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         async with bench_env(Path(tmp)) as env:
             if not env.database_url.startswith("mysql"):
                 raise SystemExit("the API benchmark needs MariaDB (the raw baseline is aiomysql)")
             token, user_id = await seed(env)
-            port = free_port()
-            api = await start_api(env, port, overrides)
-            base = f"http://127.0.0.1:{port}"
             print(f"backend: {env.backend} + Redis; cpus: {os.cpu_count()}; {seconds:g} s a case")
             if overrides:
                 print(f"API settings: {overrides}")
-            creates: dict[int, Result] = {}
-            galleries: dict[int, Result] = {}
+            configurations = {
+                count: await measure_api(
+                    env,
+                    token,
+                    {"API_PROCESSES": str(count), **overrides},
+                    concurrencies=concurrencies,
+                    cases=cases,
+                    seconds=seconds,
+                )
+                for count in processes
+            }
             raws: dict[int, Result] = {}
-            try:
-                for c in concurrencies:
-                    if "create" in cases:
-                        creates[c] = await run_load(
-                            api,
-                            base,
-                            "/api/tasks",
-                            method="POST",
-                            body={"prompt": PROMPT},
-                            token=token,
-                            concurrency=c,
-                            seconds=seconds,
-                        )
-                    if "gallery" in cases:
-                        galleries[c] = await run_load(
-                            api,
-                            base,
-                            GALLERY,
-                            method="GET",
-                            body=None,
-                            token=token,
-                            concurrency=c,
-                            seconds=seconds,
-                        )
-            finally:
-                api.terminate()
-                await api.wait()
             if "raw" in cases:
                 for c in concurrencies:
                     raws[c] = await raw_baseline(env, user_id, concurrency=c, seconds=seconds)
             for c in concurrencies:
-                if c in creates:
-                    share = f"{creates[c].rate / raws[c].rate:.2f}x raw" if c in raws else ""
-                    print(row("POST /api/tasks", c, creates[c], share))
+                for count, measured in configurations.items():
+                    label = f"{count} process{'es' if count > 1 else ''}"
+                    if c in measured.creates:
+                        create = measured.creates[c]
+                        share = f"{create.rate / raws[c].rate:.2f}x raw" if c in raws else ""
+                        print(row(f"POST /api/tasks, {label}", c, create, share))
+                    if c in measured.galleries:
+                        print(row(f"GET /api/gallery, {label}", c, measured.galleries[c]))
                 if c in raws:
                     print(row("raw aiomysql create", c, raws[c]))
-                if c in galleries:
-                    print(row("GET /api/gallery (cached)", c, galleries[c]))
 
 
 def cli() -> None:
@@ -364,6 +414,11 @@ def cli() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="per case")
     parser.add_argument("--concurrency", default="16,64", help="comma-separated")
     parser.add_argument("--cases", default="create,gallery,raw", help="comma-separated")
+    parser.add_argument(
+        "--api-processes",
+        default="1,2",
+        help="comma-separated API_PROCESSES values, each measured as its own configuration",
+    )
     parser.add_argument(
         "--api-env", action="append", default=[], help="NAME=value for the API (repeatable)"
     )
@@ -384,7 +439,9 @@ def cli() -> None:
     started = time.perf_counter()
     overrides = dict(item.split("=", 1) for item in args.api_env)
     concurrencies = [int(c) for c in args.concurrency.split(",")]
-    asyncio.run(main(args.seconds, concurrencies, set(args.cases.split(",")), overrides))
+    processes = [int(count) for count in args.api_processes.split(",")]
+    cases = set(args.cases.split(","))
+    asyncio.run(main(args.seconds, concurrencies, cases, overrides, processes))
     print(f"done in {time.perf_counter() - started:.1f}s")
 
 

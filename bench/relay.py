@@ -1,7 +1,7 @@
 """Outbox relay: commit-to-stream latency at a steady event rate, and the most events per second
 one relay publishes.
 
-    .venv/bin/python -m bench.relay [--rate 500] [--seconds 10] [--backlog 20000]
+    .venv/bin/python -m bench.relay [--rate 500] [--seconds 10] [--coalesce-ms 5] [--backlog 20000]
 
 Latency: producers commit one outbox row per transaction at `--rate` events/s and wake the relay
 after each commit, as the API does; producers and relay share one process and event loop, as the
@@ -38,6 +38,16 @@ PRODUCERS = 8
 Sessions = async_sessionmaker[AsyncSession]
 
 
+class CountingRelay(Relay):
+    """A relay that counts its publish cycles (one claim transaction each)."""
+
+    cycles = 0
+
+    async def publish_due(self) -> int:
+        self.cycles += 1
+        return await super().publish_due()
+
+
 def message() -> ImageJobRequested:
     return ImageJobRequested(job_id=new_id(), request_id=new_id())
 
@@ -71,14 +81,16 @@ async def stream_times(env: BenchEnv) -> dict[str, float]:
     }
 
 
-async def latency(env: BenchEnv, *, rate: float, seconds: float) -> None:
+async def latency(env: BenchEnv, *, rate: float, seconds: float, coalesce_ms: float) -> None:
     engine = env.engine(pool_size=PRODUCERS + 4)
     sessionmaker = create_sessionmaker(engine)
     signal, stop = OutboxSignal(), asyncio.Event()
     committed: dict[str, float] = {}
     per_producer = int(rate * seconds / PRODUCERS)
     async with env.redis() as redis:
-        relay = Relay(sessionmaker, redis, RelayConfig(key_prefix=env.key_prefix), signal)
+        config = RelayConfig(key_prefix=env.key_prefix, coalesce_seconds=coalesce_ms / 1000)
+        relay = CountingRelay(sessionmaker, redis, config, signal)
+        cpu_before = time.process_time()
         relaying = asyncio.create_task(relay.run(stop))
         started = time.perf_counter()
         await asyncio.gather(
@@ -92,6 +104,7 @@ async def latency(env: BenchEnv, *, rate: float, seconds: float) -> None:
             pass
         stop.set()
         await relaying
+        cpu = time.process_time() - cpu_before
     await engine.dispose()
     arrived = await stream_times(env)
     # entry ids have millisecond resolution: a figure below 1 ms reads as 0 or 1
@@ -100,7 +113,9 @@ async def latency(env: BenchEnv, *, rate: float, seconds: float) -> None:
         f"relay latency at {rate:.0f} events/s target ({len(committed) / produced_in:.0f} achieved,"
         f" {len(committed)} events in {produced_in:.1f} s): commit→stream"
         f" p50 {percentile(delays, 0.5):.1f} ms, p99 {percentile(delays, 0.99):.1f} ms,"
-        f" max {max(delays):.1f} ms; {len(committed) - len(delays)} not seen",
+        f" max {max(delays):.1f} ms; {len(committed) - len(delays)} not seen;"
+        f" coalesce {coalesce_ms:g} ms: {len(committed) / relay.cycles:.1f} events per cycle,"
+        f" process CPU {cpu * 1000 / len(committed):.2f} ms per event (producers + relay)",
         flush=True,
     )
 
@@ -141,7 +156,8 @@ async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         async with bench_env(Path(tmp)) as env:
             print(env.header(), flush=True)
-            await latency(env, rate=args.rate, seconds=args.seconds)
+            for coalesce_ms in args.coalesce_ms:
+                await latency(env, rate=args.rate, seconds=args.seconds, coalesce_ms=coalesce_ms)
             for batch_size in args.batch:
                 await throughput(env, backlog=args.backlog, batch_size=batch_size)
 
@@ -150,6 +166,13 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.relay")
     parser.add_argument("--rate", type=float, default=500.0, help="events per second")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--coalesce-ms",
+        type=float,
+        nargs="+",
+        default=[RelayConfig(key_prefix="").coalesce_seconds * 1000],
+        help="RELAY_COALESCE_SECONDS in ms, one latency run each",
+    )
     parser.add_argument("--backlog", type=int, default=20_000)
     parser.add_argument("--batch", type=int, nargs="+", default=[200, 1000])
     asyncio.run(main(parser.parse_args()))

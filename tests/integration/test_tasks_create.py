@@ -93,6 +93,16 @@ async def test_create_answers_201_with_the_full_task(client: Client, alice: Issu
     }
 
 
+async def test_the_answer_to_create_is_what_reading_the_task_answers(
+    client: Client, alice: IssuedToken
+) -> None:
+    # the creation answers from the values it wrote, without reading them back: they must agree
+    _, created = await create(client, alice, {"prompt": "a lighthouse"})
+    task_id = created["data"]["id"]
+    response = await client.get(f"/api/tasks/{task_id}", headers={"Authorization": alice.header})
+    assert (await response.json())["data"] == created["data"]
+
+
 async def test_create_writes_jobs_and_decodable_outbox_events(
     client: Client, alice: IssuedToken, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:

@@ -133,6 +133,8 @@ class RelaySettings(LumiSettings):
     relay_batch_size: int = Field(default=200, ge=1, le=5000)
     # how often the relay looks for due rows when no local commit woke it (delayed events)
     relay_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    # under load, the shortest time between the starts of two publish cycles (0 = no wait)
+    relay_coalesce_seconds: float = Field(default=0.005, ge=0, le=1)
     outbox_retention_hours: float = Field(default=24.0, gt=0)
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 
 import structlog
-from aiohttp import web
 
-from lumi_api.app import create_app
+from lumi_api.processes import Supervisor, serve
 from lumi_api.settings import ApiSettings
 from lumi_common.logging import configure_logging
 from lumi_common.settings import load_settings
@@ -28,16 +27,16 @@ def main(argv: list[str] | None = None) -> None:
         settings = settings.model_copy(update=overrides)
     configure_logging(settings, service="api")
     structlog.get_logger("lumi_api").info(
-        "api.starting", host=settings.host, port=settings.port, app_env=settings.app_env.value
-    )
-    web.run_app(
-        create_app(settings),
+        "api.starting",
         host=settings.host,
         port=settings.port,
-        shutdown_timeout=settings.shutdown_grace_seconds,
-        access_log=None,
-        print=None,
+        app_env=settings.app_env.value,
+        processes=settings.api_processes,
     )
+    if settings.api_processes == 1:
+        serve(settings)
+    else:
+        raise SystemExit(Supervisor(settings).run())
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ being down lets requests through, logged: a limiter must not take the API down w
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 
@@ -19,7 +20,7 @@ import structlog
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from lumi_api.auth.current import optional_user, presented_token
@@ -40,15 +41,23 @@ class TooManyRequests(RateLimited):
     default_message = "Too many requests: slow down and try again after Retry-After seconds"
 
 
+# KEYS[1]: the window's counter; ARGV[1]: its TTL. One command, so one round trip, and the
+# counter never exists without its TTL (no MULTI/EXEC, no pipeline to build per request)
+_COUNT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+_COUNT_SHA = hashlib.sha1(_COUNT.encode()).hexdigest()  # noqa: S324 - Redis names scripts so
+
+
 async def count_hit(redis: Redis, key: str, *, limit: int, now: float) -> int | None:
     """Count one request in the current window; the seconds until the next one when over."""
-    window = int(now // WINDOW_SECONDS)
-    # one round trip, no MULTI/EXEC: the counter is the window's own key, so an EXPIRE lost
-    # to a crash between the two leaves one idle key behind, never a wrong count
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.incr(f"{key}:{window}")
-        pipe.expire(f"{key}:{window}", KEY_TTL_SECONDS)
-        count, _ = await pipe.execute()
+    window_key = f"{key}:{int(now // WINDOW_SECONDS)}"
+    try:
+        count = await redis.evalsha(_COUNT_SHA, 1, window_key, KEY_TTL_SECONDS)
+    except NoScriptError:  # the first call since Redis started: EVAL loads the script
+        count = await redis.eval(_COUNT, 1, window_key, KEY_TTL_SECONDS)
     if int(count) <= limit:
         return None
     return max(1, math.ceil(WINDOW_SECONDS - now % WINDOW_SECONDS))

@@ -52,6 +52,8 @@ class ApiSettings(
 ):
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)
+    # API processes serving the port (SO_REUSEPORT), each with its own relay: one per core
+    api_processes: int = Field(default=1, ge=1, le=64)
     # absolute base of every URL the API returns; files must be fetchable without auth
     public_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
     cors_origins: CsvList = Field(default_factory=list)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,31 +24,31 @@ def add_event(
     available_at: datetime | None = None,
 ) -> OutboxEvent:
     """Queue `message` for `stream` (a logical name); `available_at` delays its delivery."""
-    event = new_event(stream=stream, key=key, message=message, available_at=available_at)
+    event = OutboxEvent(**event_row(stream=stream, key=key, message=message, at=available_at))
     session.add(event)
     return event
 
 
-def new_event(
+def event_row(
     *,
     stream: str,
     key: str,
     message: Message,
-    available_at: datetime | None = None,
+    at: datetime | None = None,
     now: datetime | None = None,
-) -> OutboxEvent:
-    """An event row not yet added anywhere: for callers inserting many rows at once
-    (`lumi_common.db.bulk.insert_rows`), in their transaction."""
+) -> dict[str, Any]:
+    """An event as plain column values, for callers inserting many rows at once
+    (`lumi_common.db.bulk.insert_values`) in their transaction; due `at` (default: now)."""
     now = now or utcnow()
-    return OutboxEvent(
-        id=new_id(),
-        stream=stream,
-        key=key,
-        payload=encode(message).decode(),
-        available_at=available_at or now,
-        attempts=0,
-        created_at=now,
-    )
+    return {
+        "id": new_id(),
+        "stream": stream,
+        "key": key,
+        "payload": encode(message).decode(),
+        "available_at": at or now,
+        "attempts": 0,
+        "created_at": now,
+    }
 
 
 async def discard_unpublished(session: AsyncSession, *, stream: str, keys: Collection[str]) -> int:

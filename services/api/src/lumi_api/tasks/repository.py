@@ -12,7 +12,7 @@ from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lumi_common.db.bulk import insert_rows
+from lumi_common.db.bulk import Row, insert_values
 from lumi_common.db.tables import (
     GeneratedImage,
     GenerationRequest,
@@ -37,6 +37,16 @@ class TaskRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class TaskRows:
+    """What creating one task inserts, as plain rows."""
+
+    request: Row
+    images: Sequence[Row]
+    jobs: Sequence[Row]
+    events: Sequence[Row]
+
+
+@dataclass(frozen=True, slots=True)
 class JobIds:
     image: list[str]
     model: list[str]
@@ -58,16 +68,13 @@ class TaskRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add_task(
-        self,
-        request: GenerationRequest,
-        images: list[GeneratedImage],
-        jobs: list[ImageJob],
-        events: list[OutboxEvent],
-    ) -> None:
-        """Four INSERTs, parents first (the hot path: no unit of work for a dozen new rows)."""
-        for rows in ([request], images, jobs, events):
-            await insert_rows(self.session, rows)
+    async def add_tasks(self, tasks: Sequence[TaskRows]) -> None:
+        """Four INSERTs however many tasks, parents first (the hot path: plain rows, no unit
+        of work)."""
+        await insert_values(self.session, GenerationRequest, [task.request for task in tasks])
+        await insert_values(self.session, GeneratedImage, [r for t in tasks for r in t.images])
+        await insert_values(self.session, ImageJob, [r for t in tasks for r in t.jobs])
+        await insert_values(self.session, OutboxEvent, [r for t in tasks for r in t.events])
 
     async def add_model(self, model: Model, job: ModelJob) -> None:
         self.session.add(model)

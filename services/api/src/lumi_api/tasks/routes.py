@@ -32,6 +32,7 @@ from lumi_api.tasks.schemas import (
     TaskListQuery,
     TaskOut,
 )
+from lumi_api.tasks.writer import TASK_WRITER, task_writer_ctx
 from lumi_common.db.transactions import in_transaction
 from lumi_common.errors import ValidationFailed
 from lumi_common.storage import deletions
@@ -47,6 +48,7 @@ log = structlog.get_logger(__name__)
 
 
 def setup(app: web.Application) -> None:
+    app.cleanup_ctx.append(task_writer_ctx)  # after the database's: drained before it closes
     route = functools.partial(add_route, app, auth="required", tag="tasks")
 
     route(
@@ -120,24 +122,19 @@ async def create_task(request: web.Request) -> web.Response:
         return replayed
     # before the transaction: a slow prompt provider must not hold a connection
     variants = await request.app[PROMPTS].variants(body.prompt, service.IMAGE_COUNT)
+    task, rows = service.new_task(
+        owner=user, prompt=body.prompt, variants=variants, now=utcnow(), idempotency=key
+    )
     try:
-        async with request.app[SESSIONMAKER].begin() as session:
-            task = await service.create_task(
-                session,
-                owner=user,
-                prompt=body.prompt,
-                variants=variants,
-                now=utcnow(),
-                idempotency=key,
-            )
+        await request.app[TASK_WRITER].write(rows)
     except IntegrityError:
         # a concurrent request with the same key committed first: answer with its task
         if key is None or (replayed := await _replay(request, user, key)) is None:
             raise
         return replayed
     request.app[OUTBOX_SIGNAL].wake()
-    log.info("task.created", task_id=task.request.id, trace_id=task.request.trace_id)
-    return jsend.success(TaskOut.build(task, request.app[FILE_URLS]).to_json(), status=201)
+    log.info("task.created", task_id=task.id, trace_id=task.trace_id)
+    return jsend.success(TaskOut.created(task).to_json(), status=201)
 
 
 async def _replay(request: web.Request, user: CurrentUser, key: Idempotency) -> web.Response | None:

@@ -20,7 +20,7 @@ from lumi_api.files.urls import FileUrls
 from lumi_api.models.schemas import ModelOut
 from lumi_api.schemas import ApiModel, Timestamp
 from lumi_api.tasks.repository import TaskRecord
-from lumi_api.tasks.service import TaskPage
+from lumi_api.tasks.service import NewTask, TaskPage
 from lumi_common.db.tables import GeneratedImage
 from lumi_common.states import ImageStatus, RequestPhase, RequestStatus
 
@@ -157,6 +157,40 @@ class TaskOut(ApiModel):
             error_message=request.error_message,
             images=[ImageOut.build(image, urls) for image in task.images],
             model=model,
+        )
+
+    @classmethod
+    def created(cls, task: NewTask) -> TaskOut:
+        """What reading a task just created would answer, from the values written."""
+        at = task.created_at
+        images = [
+            ImageOut(
+                id=image.id,
+                request_id=task.id,
+                index=image.index,
+                image_url=None,
+                image_prompt=image.prompt,
+                image_status=ImageStatus.PENDING,
+                created_at=at,
+                completed_at=None,
+                failed_at=None,
+                error_message=None,
+            )
+            for image in task.images
+        ]
+        return cls(
+            id=task.id,
+            external_user_id=task.user_id,
+            original_prompt=task.prompt,
+            status=RequestStatus.IMAGE_PENDING,
+            phase=RequestPhase.IMAGE_GENERATION,
+            selected_image_index=None,
+            created_at=at,
+            updated_at=at,
+            completed_at=None,
+            error_message=None,
+            images=images,
+            model=None,
         )
 
 

@@ -15,12 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lumi_api.auth.service import CurrentUser
 from lumi_api.tasks.idempotency import Idempotency
 from lumi_api.tasks.naming import model_name
-from lumi_api.tasks.repository import TaskRecord, TaskRepository
-from lumi_common.db.tables import GeneratedImage, GenerationRequest, ImageJob, Model, ModelJob
+from lumi_api.tasks.repository import TaskRecord, TaskRepository, TaskRows
+from lumi_common.db.bulk import Row
+from lumi_common.db.tables import GeneratedImage, GenerationRequest, Model, ModelJob
 from lumi_common.errors import AppError, BadRequest, InvalidState, NotFound
 from lumi_common.ids import new_id
 from lumi_common.messages import ImageJobRequested, ModelJobRequested
-from lumi_common.outbox.writer import add_event, new_event
+from lumi_common.outbox.writer import add_event, event_row
 from lumi_common.pipeline.requests import ONE_MS, lock_request
 from lumi_common.states import (
     ImageStatus,
@@ -57,51 +58,70 @@ class PromptVariantsUnavailable(AppError):
     default_message = "Could not prepare the image prompts"
 
 
-async def create_task(
-    session: AsyncSession,
+@dataclass(frozen=True, slots=True)
+class NewImage:
+    id: str
+    index: int
+    prompt: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewTask:
+    """A task as its creation wrote it: all that the creation's answer shows, in plain values
+    (no ORM objects and no read-back on the hot path)."""
+
+    id: str
+    user_id: str
+    prompt: str
+    trace_id: str
+    created_at: datetime
+    images: list[NewImage]
+
+
+def new_task(
     *,
     owner: CurrentUser,
     prompt: str,
     variants: Sequence[str],
     now: datetime,
     idempotency: Idempotency | None = None,
-) -> TaskRecord:
-    """The request, its images and their jobs, then one outbox event per job."""
+) -> tuple[NewTask, TaskRows]:
+    """A task and the rows creating it writes in one transaction: the request, its images and
+    their jobs, and one outbox event per job (`TaskWriter` writes them)."""
     if len(variants) != IMAGE_COUNT:
         raise PromptVariantsUnavailable()
-    request = GenerationRequest(
-        id=new_id(),
-        user_id=owner.id,
-        original_prompt=prompt,
-        status=RequestStatus.IMAGE_PENDING,
-        phase=RequestPhase.IMAGE_GENERATION,
-        idempotency_key=idempotency.key if idempotency else None,
-        idempotency_hash=idempotency.fingerprint if idempotency else None,
-        trace_id=new_id(),
-        created_at=now,
-        updated_at=now,
-    )
-    images = [_new_image(request.id, index, variant, now) for index, variant in enumerate(variants)]
-    jobs = [_new_image_job(image, now) for image in images]
+    images = [NewImage(new_id(), index, variant) for index, variant in enumerate(variants)]
+    task = NewTask(new_id(), owner.id, prompt, new_id(), now, images)
+    request = {
+        "id": task.id,
+        "user_id": owner.id,
+        "original_prompt": prompt,
+        "status": RequestStatus.IMAGE_PENDING,
+        "phase": RequestPhase.IMAGE_GENERATION,
+        "idempotency_key": idempotency.key if idempotency else None,
+        "idempotency_hash": idempotency.fingerprint if idempotency else None,
+        "trace_id": task.trace_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+    image_rows = [_image_row(task, image) for image in images]
+    job_rows = [_image_job_row(task, image) for image in images]
     events = [
-        new_event(
+        event_row(
             stream=IMAGE_JOBS,
-            key=job.id,
+            key=job["id"],
             message=ImageJobRequested(
-                job_id=job.id,
-                request_id=request.id,
-                trace_id=request.trace_id,
-                image_index=image.image_index,
-                prompt=image.image_prompt,
+                job_id=job["id"],
+                request_id=task.id,
+                trace_id=task.trace_id,
+                image_index=image.index,
+                prompt=image.prompt,
             ),
             now=now,
         )
-        for image, job in zip(images, jobs, strict=True)
+        for image, job in zip(images, job_rows, strict=True)
     ]
-    await TaskRepository(session).add_task(request, images, jobs, events)
-    return TaskRecord(
-        request=request, images=images, model=None, model_job=None, owner_name=owner.name
-    )
+    return task, TaskRows(request, image_rows, job_rows, events)
 
 
 async def get_task(session: AsyncSession, *, task_id: str, user_id: str) -> TaskRecord:
@@ -182,27 +202,28 @@ async def _request_model(
     add_event(repo.session, stream=MODEL_JOBS, key=job.id, message=message)
 
 
-def _new_image(request_id: str, index: int, prompt: str, now: datetime) -> GeneratedImage:
-    return GeneratedImage(
-        id=new_id(),
-        request_id=request_id,
-        image_index=index,
-        image_prompt=prompt,
-        status=ImageStatus.PENDING,
-        created_at=now,
-        updated_at=now,
-    )
+def _image_row(task: NewTask, image: NewImage) -> Row:
+    return {
+        "id": image.id,
+        "request_id": task.id,
+        "image_index": image.index,
+        "image_prompt": image.prompt,
+        "status": ImageStatus.PENDING,
+        "created_at": task.created_at,
+        "updated_at": task.created_at,
+    }
 
 
-def _new_image_job(image: GeneratedImage, now: datetime) -> ImageJob:
-    return ImageJob(
-        id=new_id(),
-        image_id=image.id,
-        request_id=image.request_id,
-        status=JobStatus.QUEUED,
-        created_at=now,
-        updated_at=now,
-    )
+def _image_job_row(task: NewTask, image: NewImage) -> Row:
+    return {
+        "id": new_id(),
+        "image_id": image.id,
+        "request_id": task.id,
+        "status": JobStatus.QUEUED,
+        "attempt": 0,
+        "created_at": task.created_at,
+        "updated_at": task.created_at,
+    }
 
 
 def _new_model(request: GenerationRequest, image: GeneratedImage, now: datetime) -> Model:
