@@ -53,9 +53,9 @@ class GroupCommit(Generic[T, R]):
             await asyncio.wait([self._flusher])
 
     async def _flush(self) -> None:
+        # no wait before the first write: tasks started in the same turn of the event loop (the
+        # messages of one read) were scheduled before this one, so they have submitted already
         try:
-            # tasks started in the same turn of the event loop submit before the first write
-            await asyncio.sleep(0)
             while self._queue:
                 batch = self._queue[: self._max_batch]
                 del self._queue[: self._max_batch]
