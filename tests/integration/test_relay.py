@@ -1,5 +1,6 @@
-"""The outbox relay: several relays on one database publish each row once; the retention sweep
-deletes only rows published longer ago than the retention period."""
+"""The outbox relay: several relays on one database publish each row once; a row published again
+(the relay died before marking it) adds nothing; each stream keeps the rows' order; the retention
+sweep deletes only rows published longer ago than the retention period."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.db.engine import create_engine, create_sessionmaker
@@ -17,7 +18,7 @@ from lumi_common.ids import new_id
 from lumi_common.messages import ImageJobRequested, encode
 from lumi_common.outbox.relay import Relay, RelayConfig
 from lumi_common.settings import DatabaseSettings
-from lumi_common.streams.names import IMAGE_JOBS, stream_key
+from lumi_common.streams.names import IMAGE_JOBS, MODEL_JOBS, stream_key
 from lumi_common.time import utcnow
 from tests.support.pipeline import stream_entries
 
@@ -98,3 +99,23 @@ async def test_the_retention_sweep_deletes_old_published_rows_only(
     async with sessionmaker() as session:
         left = set((await session.scalars(select(OutboxEvent.id))).all())
     assert left == {*recent, *old_unpublished, *delayed}
+
+
+async def test_a_batch_published_again_adds_nothing_and_each_stream_keeps_its_order(
+    sessionmaker: Sessions, redis: Redis, key_prefix: str
+) -> None:
+    # interleaved streams, in id order (ULIDs made in sequence)
+    images, models = [], []
+    for _ in range(5):
+        images += await insert_events(sessionmaker, 2)
+        models += await insert_events(sessionmaker, 1, stream=MODEL_JOBS)
+    relay = Relay(sessionmaker, redis, RelayConfig(key_prefix, batch_size=100))
+    assert await drain(relay) == 15
+    # the relay died after its XADDs, before its commit: the rows are due again
+    async with sessionmaker.begin() as session:
+        await session.execute(update(OutboxEvent).values(published_at=None))
+    assert await drain(relay) == 15
+
+    for stream, ids in ((IMAGE_JOBS, images), (MODEL_JOBS, models)):
+        entries = await stream_entries(redis, stream_key(key_prefix, stream))
+        assert [fields[b"event"].decode() for _, fields in entries] == ids

@@ -125,9 +125,12 @@ class Relay:
             rows = due.all()
             if not rows:
                 return 0
+            by_stream: dict[str, list[tuple[str, bytes | str]]] = {}
+            for row in rows:  # in id order, which each stream keeps
+                by_stream.setdefault(row.stream, []).append((row.id, row.payload))
             async with self.redis.pipeline(transaction=False) as pipe:
-                for row in rows:
-                    await self.publisher.queue(pipe, row.stream, row.id, row.payload)
+                for stream, events in by_stream.items():
+                    await self.publisher.queue(pipe, stream, events)
                 await pipe.execute()
             ids = [row.id for row in rows]
             await connection.execute(_MARK, {"ids": ids, "published_at": utcnow()})
