@@ -1,5 +1,6 @@
 """A poison message that crashes its worker every time ends in the dead-letter stream, visible to
-the client and to operators; once the cause is fixed, a replay (library and `lumi dlq`) runs it."""
+the client and to operators; once the cause is fixed, a replay (library and `lumi dlq`) runs it.
+A job whose very claim fails is dead-lettered alone, not with the messages read together with it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import json
 import subprocess
 from collections import Counter
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.db.tables import GenerationRequest, OutboxEvent
-from lumi_common.jobs.lifecycle import Claim
+from lumi_common.jobs.lifecycle import Claim, JobRow
 from lumi_common.jobs.outcomes import RetryPolicy
 from lumi_common.messages import JobMessage
 from lumi_common.pipeline.images import ALL_FAILED_MESSAGE, ImageJobs
@@ -218,3 +220,56 @@ async def test_undecodable_messages_and_the_dlq_commands(
     assert await DeadLetters(redis, key_prefix=key_prefix).size(IMAGE_JOBS) == 0
     pending = await redis.xpending(key, "image-jobs-workers")
     assert pending["pending"] == 0
+
+
+class PoisonedClaims(ImageJobs):
+    """Image jobs whose bookkeeping at the claim always fails for one job (bad data, a bug)."""
+
+    def __init__(self, poison: str) -> None:
+        super().__init__(lease=timedelta(seconds=LEASE_S))
+        self.poison = poison
+        self.batches: list[int] = []
+
+    async def on_claimed(self, session: AsyncSession, jobs: Sequence[JobRow]) -> None:
+        self.batches.append(len(jobs))
+        if any(job.id == self.poison for job in jobs):
+            raise ValueError("this job's claim can never be recorded")
+        await super().on_claimed(session, jobs)
+
+
+async def test_a_job_whose_claim_always_fails_is_dead_lettered_alone(
+    sessionmaker: Sessions, redis: Redis, key_prefix: str
+) -> None:
+    """Messages read together are claimed in one transaction: the poison one must not take the
+    others down with it, on the first delivery or any later one."""
+    task = await create_task(sessionmaker)
+    poison, *good = task.job_ids
+    kind = PoisonedClaims(poison)
+    runs: Counter[str] = Counter()
+    worker = consumer(
+        redis=redis,
+        sessionmaker=sessionmaker,
+        kind=kind,
+        handler=image_handler(sessionmaker, kind, runs=runs),
+        prefix=key_prefix,
+        concurrency=4,  # the four messages are read, and claimed, together
+        lease_seconds=LEASE_S,
+        max_deliveries=MAX_DELIVERIES,
+    )
+
+    rounds = await crash_until_dead_lettered(sessionmaker, redis, key_prefix, worker, [poison])
+
+    assert rounds == MAX_DELIVERIES + 1
+    assert kind.batches[0] == 4  # claimed together first, then one by one after the failure
+    assert runs == Counter(dict.fromkeys(good, 1))  # each good job ran once, the poison never
+    states = await job_states(sessionmaker, task.job_ids)
+    assert states == {
+        poison: (JobStatus.FAILED, 0),
+        **dict.fromkeys(good, (JobStatus.COMPLETED, 1)),
+    }
+    request = (await requests(sessionmaker, [task.request_id]))[task.request_id]
+    assert request.status is RequestStatus.IMAGE_COMPLETED  # three images to choose from
+    letters = await DeadLetters(redis, key_prefix=key_prefix).entries(IMAGE_JOBS)
+    assert [(entry.letter.job_id, entry.letter.reason) for entry in letters if entry.letter] == [
+        (poison, "delivery_cap")
+    ]
