@@ -156,19 +156,9 @@ class JobLifecycle:
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def complete(self, session: AsyncSession, claim: Claim, **values: Any) -> None:
-        now = utcnow()
-        await self._transition(
-            session,
-            claim,
-            status=JobStatus.COMPLETED,
-            completed_at=now,
-            lease_owner=None,
-            lease_expires_at=None,
-            error_code=None,
-            error_message=None,
-            updated_at=now,
-            **values,
-        )
+        """Complete one job we hold (raises LeaseLost if we no longer do)."""
+        if await self.complete_many(session, [(claim, values)]):
+            raise LeaseLost(claim.job_id)
 
     async def complete_many(
         self, session: AsyncSession, done: Sequence[tuple[Claim, Mapping[str, Any]]]
