@@ -20,6 +20,7 @@ from lumi_common.outbox.relay import Relay, RelayConfig
 from lumi_common.settings import DatabaseSettings
 from lumi_common.streams.names import IMAGE_JOBS, MODEL_JOBS, stream_key
 from lumi_common.time import utcnow
+from tests.support.backends import private_valkey
 from tests.support.pipeline import stream_entries
 
 pytestmark = pytest.mark.usefixtures("empty_outbox")
@@ -119,3 +120,23 @@ async def test_a_batch_published_again_adds_nothing_and_each_stream_keeps_its_or
     for stream, ids in ((IMAGE_JOBS, images), (MODEL_JOBS, models)):
         entries = await stream_entries(redis, stream_key(key_prefix, stream))
         assert [fields[b"event"].decode() for _, fields in entries] == ids
+
+
+async def test_the_relay_reloads_its_script_when_redis_lost_it(
+    sessionmaker: Sessions, key_prefix: str
+) -> None:
+    """A restarted Redis no longer has the publish script (called by its hash): the relay loads
+    it again and publishes, instead of failing every cycle. A private server: the flush is its."""
+    with private_valkey() as server:
+        client = Redis.from_url(server.url)
+        try:
+            relay = Relay(sessionmaker, client, RelayConfig(key_prefix, batch_size=100))
+            ids = await insert_events(sessionmaker, 3)
+            assert await drain(relay) == 3
+            await client.script_flush()  # as after a restart
+            ids += await insert_events(sessionmaker, 2)
+            assert await drain(relay) == 2
+            entries = await stream_entries(client, stream_key(key_prefix, IMAGE_JOBS))
+            assert [fields[b"event"].decode() for _, fields in entries] == ids
+        finally:
+            await client.aclose()

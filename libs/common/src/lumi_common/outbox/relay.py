@@ -128,10 +128,7 @@ class Relay:
             by_stream: dict[str, list[tuple[str, bytes | str]]] = {}
             for row in rows:  # in id order, which each stream keeps
                 by_stream.setdefault(row.stream, []).append((row.id, row.payload))
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for stream, events in by_stream.items():
-                    await self.publisher.queue(pipe, stream, events)
-                await pipe.execute()
+            await self.publisher.publish_many(by_stream)
             ids = [row.id for row in rows]
             await connection.execute(_MARK, {"ids": ids, "published_at": utcnow()})
         log.debug("relay.published", count=len(rows))

@@ -6,10 +6,10 @@ SQLite raced); the marker key makes the second XADD a no-op. It shares the strea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
+from redis.exceptions import NoScriptError
 
 from lumi_common.streams.names import stream_key
 
@@ -19,16 +19,8 @@ EVENT_FIELD = b"event"
 # or two relays raced on SQLite): an hour is ample, and one marker per event costs Redis memory
 MARKER_TTL_SECONDS = 3600
 
-_XADD_ONCE = """
-if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then
-  return redis.call('XADD', KEYS[1], '*', 'data', ARGV[2], 'event', ARGV[3])
-end
-return false
-"""
-
-
-# the same for many events of one stream in one call: KEYS = stream, marker…; ARGV = ttl, then
-# data and event id per marker (one script call per event cost the relay more than the XADDs)
+# the events of one stream in one call: KEYS = stream, marker…; ARGV = ttl, then data and event
+# id per marker (one script call per event cost the relay more than the XADDs)
 _XADD_EACH_ONCE = """
 local added = 0
 for i = 2, #KEYS do
@@ -41,11 +33,14 @@ return added
 """
 
 
+Events = Sequence[tuple[str, bytes | str]]  # (event id, data), in publishing order
+
+
 class StreamPublisher:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.prefix = prefix
-        self._script = redis.register_script(_XADD_ONCE)
-        self._many = redis.register_script(_XADD_EACH_ONCE)
+        self._redis = redis
+        self._script = redis.register_script(_XADD_EACH_ONCE)
 
     def key(self, stream: str) -> str:
         return stream_key(self.prefix, stream)
@@ -54,18 +49,33 @@ class StreamPublisher:
         return f"{self.key(stream)}:published:{event_id}"
 
     async def publish(self, stream: str, event_id: str, data: bytes | str) -> None:
-        await self._script(
-            keys=[self.key(stream), self.marker(stream, event_id)],
-            args=[MARKER_TTL_SECONDS, data, event_id],
-        )
+        await self.publish_many({stream: [(event_id, data)]})
 
-    async def queue(
-        self, pipe: Pipeline, stream: str, events: Sequence[tuple[str, bytes | str]]
-    ) -> None:
-        """Add the publishes of (event id, data) pairs, in order, to a pipeline: one script call
-        for them all (their marker keys share the stream's hash tag)."""
-        args: list[bytes | str | int] = [MARKER_TTL_SECONDS]
-        for event_id, data in events:
-            args += [data, event_id]
-        markers = [self.marker(stream, event_id) for event_id, _ in events]
-        await self._many(keys=[self.key(stream), *markers], args=args, client=pipe)
+    async def publish_many(self, streams: Mapping[str, Events]) -> None:
+        """Publish each stream's events in order: one script call per stream, one round trip.
+
+        The script is called by its hash: redis-py's pipeline would first ask whether it is
+        loaded (SCRIPT EXISTS, another round trip) on every call; it is loaded only when Redis
+        says it lacks it (a restart, SCRIPT FLUSH), then the whole batch is sent again, which
+        the markers make harmless.
+        """
+        for attempt in (1, 2):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for stream, events in streams.items():
+                    markers = [self.marker(stream, event_id) for event_id, _ in events]
+                    args = [value for event_id, data in events for value in (data, event_id)]
+                    pipe.evalsha(
+                        self._script.sha,
+                        1 + len(markers),
+                        self.key(stream),
+                        *markers,
+                        MARKER_TTL_SECONDS,
+                        *args,
+                    )
+                try:
+                    await pipe.execute()
+                    return
+                except NoScriptError:
+                    if attempt == 2:
+                        raise
+            await self._redis.script_load(_XADD_EACH_ONCE)
