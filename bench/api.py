@@ -9,12 +9,16 @@ Cases, each at every concurrency, each bounded in time:
 - `GET /api/gallery/models?sortBy=latest&limit=20&offset=0`: the web home page, signed in,
   over ~200 published models, served from the page cache after the first request;
 - raw driver: the create transaction alone (one multi-row INSERT per table, then COMMIT) with
-  aiomysql, no HTTP, no ORM: what the database itself allows at that concurrency.
+  aiomysql, no HTTP, no ORM: what the database itself allows at that concurrency; once with
+  aiomysql as shipped (the issue's baseline) and once with the connection class the API uses
+  (`lumi_common.db.mysql_escape`: PyMySQL's escaping done with C-speed string calls), so the
+  API can be compared with both.
 The API cases run once per `--api-processes` value (`API_PROCESSES`: 1 process, then 2 on one
 port), each its own labelled configuration; the CPU per request adds up all API processes.
-The load comes from `python -m bench.api load …`, a separate process: an aiohttp client with
-one connection per concurrent caller. The API logs at INFO (its access log on), as deployed;
-the rate limiter is on with a limit no caller reaches, so its Redis round trip is counted.
+The load comes from `wrk` (one thread) when it is installed, else from `python -m bench.api
+load …`, a separate process: an aiohttp client with one connection per concurrent caller.
+The API logs at INFO (its access log on), as deployed; the rate limiter is on with a limit no
+caller reaches, so its Redis round trip is counted.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from tests.support.gallery import published_models
 
 from bench._setup import BenchEnv, bench_env, percentile
 from lumi_api.auth.service import issue_token
+from lumi_common.db import mysql_escape
 from lumi_common.db.engine import create_engine, create_sessionmaker
 from lumi_common.ids import new_id
 from lumi_common.settings import DatabaseSettings
@@ -249,7 +254,7 @@ INSERT_OUTBOX = (
 )
 
 
-async def create_raw(pool: aiomysql.Pool, user_id: str) -> None:
+async def create_raw(conn: aiomysql.Connection, user_id: str) -> None:
     """The create transaction: the request, 4 images, 4 jobs, 4 outbox rows, then COMMIT
     (PyMySQL's executemany sends each table's rows as one multi-row INSERT)."""
     now, request_id, trace_id = utcnow().replace(tzinfo=None), new_id(), new_id()
@@ -276,7 +281,7 @@ async def create_raw(pool: aiomysql.Pool, user_id: str) -> None:
         )
         for index, job in enumerate(jobs)
     ]
-    async with pool.acquire() as conn, conn.cursor() as cursor:
+    async with conn.cursor() as cursor:
         await cursor.execute(INSERT_REQUEST, (request_id, user_id, PROMPT, trace_id, now, now))
         await cursor.executemany(INSERT_IMAGES, images)
         await cursor.executemany(INSERT_JOBS, jobs)
@@ -284,33 +289,40 @@ async def create_raw(pool: aiomysql.Pool, user_id: str) -> None:
         await conn.commit()
 
 
-async def raw_baseline(env: BenchEnv, user_id: str, *, concurrency: int, seconds: float) -> Result:
+async def raw_baseline(
+    env: BenchEnv, user_id: str, *, concurrency: int, seconds: float, escaping: str = "stock"
+) -> Result:
+    """`concurrency` callers, each on its own connection. `escaping`: "stock" is aiomysql as
+    shipped (PyMySQL escapes parameters in Python); "ours" is the API's own connection class
+    (`lumi_common.db.mysql_escape`), so the baseline can be compared on equal terms too."""
     url = make_url(env.database_url)
-    pool = await aiomysql.create_pool(
-        host=url.host or "127.0.0.1",
-        port=url.port or 3306,
-        user=url.username or "root",
-        password=url.password or "",
-        db=url.database,
-        minsize=concurrency,
-        maxsize=concurrency,
-        autocommit=False,
-    )
+    connect = mysql_escape.connect if escaping == "ours" else aiomysql.connect
+    connections = [
+        await connect(
+            host=url.host or "127.0.0.1",
+            port=url.port or 3306,
+            user=url.username or "root",
+            password=url.password or "",
+            db=url.database,
+            autocommit=False,
+        )
+        for _ in range(concurrency)
+    ]
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
 
-    async def caller() -> None:
+    async def caller(conn: aiomysql.Connection) -> None:
         while (started := time.perf_counter()) < deadline:
-            await create_raw(pool, user_id)
+            await create_raw(conn, user_id)
             latencies.append(time.perf_counter() - started)
 
     try:
         began = time.perf_counter()
-        await asyncio.gather(*(caller() for _ in range(concurrency)))
+        await asyncio.gather(*(caller(conn) for conn in connections))
         return _result(latencies, 0, time.perf_counter() - began)
     finally:
-        pool.close()
-        await pool.wait_closed()
+        for conn in connections:
+            conn.close()
 
 
 # -- the orchestration ---------------------------------------------------------------------------
@@ -461,9 +473,14 @@ async def main(
                 for count in processes
             }
             raws: dict[int, Result] = {}
-            if "raw" in cases:
-                for c in concurrencies:
+            ours: dict[int, Result] = {}
+            for c in concurrencies:
+                if "raw" in cases:
                     raws[c] = await raw_baseline(env, user_id, concurrency=c, seconds=seconds)
+                if "raw-ours" in cases:
+                    ours[c] = await raw_baseline(
+                        env, user_id, concurrency=c, seconds=seconds, escaping="ours"
+                    )
             for c in concurrencies:
                 for count, measured in configurations.items():
                     label = f"{count} process{'es' if count > 1 else ''}"
@@ -475,6 +492,8 @@ async def main(
                         print(row(f"GET /api/gallery, {label}", c, measured.galleries[c]))
                 if c in raws:
                     print(row("raw aiomysql create", c, raws[c]))
+                if c in ours:
+                    print(row("raw create, the API's escaping", c, ours[c]))
 
 
 def cli() -> None:
@@ -489,7 +508,11 @@ def cli() -> None:
     generator.add_argument("--seconds", type=float, required=True)
     parser.add_argument("--seconds", type=float, default=10.0, help="per case")
     parser.add_argument("--concurrency", default="16,64", help="comma-separated")
-    parser.add_argument("--cases", default="create,gallery,raw", help="comma-separated")
+    parser.add_argument(
+        "--cases",
+        default="create,gallery,raw,raw-ours",
+        help="comma-separated: create, gallery, raw (stock aiomysql), raw-ours (our escaping)",
+    )
     parser.add_argument(
         "--api-processes",
         default="1,2",
