@@ -40,9 +40,6 @@ class Completions(Generic[R]):
         longer ours (taken over, cancelled), in which case nothing of it was written."""
         await self._group.submit((claim, result, values))
 
-    async def wait_idle(self) -> None:
-        await self._group.wait_idle()
-
     async def _write(self, done: list[Done[R]]) -> list[LeaseLost | None]:
         async def work(session: AsyncSession) -> set[str]:
             lost = await self._lifecycle.complete_many(

@@ -327,6 +327,5 @@ def _claimed_by(row: JobRow, owner: str, expires: datetime) -> bool:
     return (
         row.status == JobStatus.RUNNING
         and row.lease_owner == owner
-        and row.lease_expires_at is not None
         and row.lease_expires_at == expires
     )

@@ -31,9 +31,7 @@ IMAGE_OUTCOMES = (
     RequestStatus.IMAGE_FAILED,
 )
 ALL_FAILED_MESSAGE = "All images failed to generate"
-R = GenerationRequest
 RequestLock = Row[str, RequestStatus, datetime]
-I = GeneratedImage  # noqa: E741 - a table alias, read as "Image"
 # the statements every image job runs, built once on the Core tables (building a statement, and
 # the ORM's UPDATE path, cost more CPU than running it)
 IMAGES = cast(Table, GeneratedImage.__table__)
@@ -91,9 +89,9 @@ class ImageJobs:
         assert isinstance(job, ImageJob)
         row = (
             await session.execute(
-                select(R.trace_id, I.image_index, I.image_prompt)
-                .join(I, I.request_id == R.id)
-                .where(I.id == job.image_id)
+                select(REQUESTS.c.trace_id, IMAGES.c.image_index, IMAGES.c.image_prompt)
+                .join(IMAGES, IMAGES.c.request_id == REQUESTS.c.id)
+                .where(IMAGES.c.id == job.image_id)
             )
         ).one_or_none()
         extra: dict[str, Any] = {}
@@ -139,7 +137,7 @@ class ImageJobs:
         if request is None:
             return
         values = {"status": ImageStatus.FAILED, "failed_at": utcnow(), "error_message": error}
-        await _set_image(session, job, None, **values)
+        await _set_image(session, job, **values)
         await refresh_request(session, request, job.request_id)
 
     async def on_requeued(self, session: AsyncSession, job: JobRow) -> None:
@@ -148,7 +146,7 @@ class ImageJobs:
         if request is None:
             return
         values = {"status": ImageStatus.PENDING, "failed_at": None, "error_message": None}
-        await _set_image(session, job, None, **values)
+        await _set_image(session, job, **values)
         await refresh_request(session, request, job.request_id)
 
 
@@ -246,12 +244,9 @@ def _image_id(job: JobRow) -> str:
     return job.image_id
 
 
-async def _set_image(session: AsyncSession, job: ImageJob, condition: Any, **values: Any) -> bool:
-    query = update(I).where(I.id == job.image_id)
-    if condition is not None:
-        query = query.where(condition)
-    result = await session.execute(query.values(updated_at=utcnow(), **values))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+async def _set_image(session: AsyncSession, job: ImageJob, **values: Any) -> None:
+    query = update(IMAGES).where(IMAGES.c.id == job.image_id)
+    await session.execute(query.values(updated_at=utcnow(), **values))
 
 
 async def _save(
