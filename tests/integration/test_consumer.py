@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 import pytest
@@ -168,3 +169,51 @@ async def test_failures_dead_letter_and_the_request_shows_it(
     assert by_job[task.job_ids[1]].reason == "attempts_exhausted"
     assert by_job[task.job_ids[1]].attempts == 3
     assert by_job[task.job_ids[1]].original is not None
+
+
+@pytest.mark.parametrize("arrive", ["with_the_original", "while_it_runs"])
+async def test_a_duplicate_never_runs_a_job_its_consumer_is_running(
+    sessionmaker: Sessions, redis: Redis, key_prefix: str, arrive: str
+) -> None:
+    """The claim takes back a job its own consumer holds but does not run; what keeps a running
+    job from being taken back is the consumer's own record of what it runs, in one read batch
+    and across reads."""
+    kind = ImageJobs(lease=LEASE)
+    task = await create_task(sessionmaker, images=1)
+    await relay_all(sessionmaker, redis, key_prefix)
+    key = stream_key(key_prefix, kind.stream)
+    data = (await stream_entries(redis, key))[0][1][b"data"]
+    started = asyncio.Event()
+    runs: Counter[str] = Counter()
+    complete = completing_handler(sessionmaker, kind, runs)
+
+    async def slow(message: JobMessage, claim: Claim) -> None:
+        started.set()
+        await asyncio.sleep(0.3)
+        await complete(message, claim)
+
+    async def duplicates() -> None:
+        for _ in range(3):
+            await redis.xadd(key, {b"data": data})
+
+    if arrive == "with_the_original":
+        await duplicates()
+    worker = consumer(
+        redis=redis,
+        sessionmaker=sessionmaker,
+        kind=kind,
+        prefix=key_prefix,
+        handler=slow,
+        concurrency=4,
+    )
+    running = asyncio.create_task(worker.run(burst=True))
+    if arrive == "while_it_runs":
+        await started.wait()
+        await duplicates()
+    await running
+    await worker.run(burst=True)  # whatever is left: the job is done by now
+    assert runs == Counter({task.job_ids[0]: 1})
+    assert (await job_statuses(sessionmaker, task.job_ids))[task.job_ids[0]] == (
+        JobStatus.COMPLETED,
+        1,
+    )
