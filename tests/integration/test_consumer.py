@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lumi_common.db.tables import GeneratedImage, GenerationRequest, ImageJob
+from lumi_common.db.tables import GeneratedImage, ImageJob
 from lumi_common.errors import PermanentError, RetryableError
 from lumi_common.jobs.lifecycle import Claim
 from lumi_common.messages import DeadLetter, JobMessage, decode
@@ -19,7 +19,15 @@ from lumi_common.states import ImageStatus, JobStatus, RequestPhase, RequestStat
 from lumi_common.streams.consumer import Handler
 from lumi_common.streams.names import dlq_name, stream_key
 from tests.support.factories import create_task
-from tests.support.pipeline import LEASE, consumer, drive, relay_all, stream_entries
+from tests.support.pipeline import (
+    LEASE,
+    consumer,
+    drive,
+    job_states,
+    relay_all,
+    request_of,
+    stream_entries,
+)
 
 pytestmark = pytest.mark.usefixtures("empty_outbox")
 
@@ -38,23 +46,6 @@ def completing_handler(sessionmaker: Sessions, kind: ImageJobs, runs: Counter[st
     return handle
 
 
-async def job_statuses(
-    sessionmaker: Sessions, job_ids: list[str]
-) -> dict[str, tuple[JobStatus, int]]:
-    async with sessionmaker() as session:
-        rows = await session.execute(
-            select(ImageJob.id, ImageJob.status, ImageJob.attempt).where(ImageJob.id.in_(job_ids))
-        )
-        return {row.id: (row.status, row.attempt) for row in rows}
-
-
-async def request_of(sessionmaker: Sessions, request_id: str) -> GenerationRequest:
-    async with sessionmaker() as session:
-        request = await session.get(GenerationRequest, request_id)
-        assert request is not None
-        return request
-
-
 async def test_jobs_complete_once_and_the_request_awaits_selection(
     sessionmaker: Sessions, redis: Redis, key_prefix: str
 ) -> None:
@@ -70,7 +61,7 @@ async def test_jobs_complete_once_and_the_request_awaits_selection(
     )
     await drive(sessionmaker, redis, key_prefix, worker)
     assert runs == Counter(dict.fromkeys(task.job_ids, 1))
-    assert set((await job_statuses(sessionmaker, task.job_ids)).values()) == {
+    assert set((await job_states(sessionmaker, task.job_ids)).values()) == {
         (JobStatus.COMPLETED, 1)
     }
     request = await request_of(sessionmaker, task.request_id)
@@ -123,7 +114,7 @@ async def test_retryable_errors_retry_with_backoff_then_succeed(
     )
     await drive(sessionmaker, redis, key_prefix, worker)
     assert runs[task.job_ids[0]] == 3
-    assert (await job_statuses(sessionmaker, task.job_ids))[task.job_ids[0]] == (
+    assert (await job_states(sessionmaker, task.job_ids))[task.job_ids[0]] == (
         JobStatus.COMPLETED,
         3,
     )
@@ -145,7 +136,7 @@ async def test_failures_dead_letter_and_the_request_shows_it(
         redis=redis, sessionmaker=sessionmaker, kind=kind, prefix=key_prefix, handler=broken
     )
     await drive(sessionmaker, redis, key_prefix, worker)
-    statuses = await job_statuses(sessionmaker, task.job_ids)
+    statuses = await job_states(sessionmaker, task.job_ids)
     assert statuses[task.job_ids[0]] == (JobStatus.FAILED, 1)
     assert {statuses[j] for j in task.job_ids[1:]} == {(JobStatus.FAILED, 3)}
     request = await request_of(sessionmaker, task.request_id)
@@ -213,7 +204,7 @@ async def test_a_duplicate_never_runs_a_job_its_consumer_is_running(
     await running
     await worker.run(burst=True)  # whatever is left: the job is done by now
     assert runs == Counter({task.job_ids[0]: 1})
-    assert (await job_statuses(sessionmaker, task.job_ids))[task.job_ids[0]] == (
+    assert (await job_states(sessionmaker, task.job_ids))[task.job_ids[0]] == (
         JobStatus.COMPLETED,
         1,
     )

@@ -27,10 +27,10 @@ from tests.support.gallery import (
     Sessions,
     auth,
     completed_model,
-    counting_statements,
     published_models,
     requested_model,
 )
+from tests.support.queries import counting_statements
 
 
 async def detail(client: Client, model_id: str, **headers: str) -> tuple[int, Any]:

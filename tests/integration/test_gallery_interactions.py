@@ -19,10 +19,10 @@ from tests.support.api import Client, issue
 from tests.support.gallery import (
     auth,
     completed_model,
-    counting_statements,
     published_models,
     requested_model,
 )
+from tests.support.queries import counting_statements
 
 Sessions = async_sessionmaker[AsyncSession]
 

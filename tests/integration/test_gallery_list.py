@@ -32,11 +32,11 @@ from tests.support.gallery import (
     Sessions,
     auth,
     completed_model,
-    counting_statements,
     published_models,
     requested_model,
 )
 from tests.support.pipeline import relay_all
+from tests.support.queries import counting_statements
 
 pytestmark = pytest.mark.usefixtures("empty_gallery")
 

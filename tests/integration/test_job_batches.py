@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lumi_common.db.tables import GeneratedImage, GenerationRequest, ImageJob
+from lumi_common.db.tables import GeneratedImage, ImageJob
 from lumi_common.ids import new_id
 from lumi_common.jobs.completions import Completions
 from lumi_common.jobs.lifecycle import Claim, LeaseLost, Refusal
@@ -18,7 +18,7 @@ from lumi_common.pipeline.images import ImageJobs, complete_images
 from lumi_common.states import ImageStatus, JobStatus, RequestPhase, RequestStatus
 from lumi_common.time import utcnow
 from tests.support.factories import create_task
-from tests.support.pipeline import LEASE
+from tests.support.pipeline import LEASE, request_of
 
 Sessions = async_sessionmaker[AsyncSession]
 ME, OTHER = "consumer-me", "consumer-other"
@@ -43,13 +43,6 @@ async def images_of(sessionmaker: Sessions, request_id: str) -> list[GeneratedIm
     async with sessionmaker() as session:
         query = select(GeneratedImage).where(GeneratedImage.request_id == request_id)
         return list(await session.scalars(query.order_by(GeneratedImage.image_index)))
-
-
-async def request_of(sessionmaker: Sessions, request_id: str) -> GenerationRequest:
-    async with sessionmaker() as session:
-        request = await session.get(GenerationRequest, request_id)
-        assert request is not None
-        return request
 
 
 async def test_each_job_of_a_batch_claim_gets_its_own_outcome(sessionmaker: Sessions) -> None:

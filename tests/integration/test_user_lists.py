@@ -19,9 +19,9 @@ from tests.support.gallery import (
     Sessions,
     auth,
     completed_model,
-    counting_statements,
     published_models,
 )
+from tests.support.queries import counting_statements
 
 
 async def listing(client: Client, token: IssuedToken, path: str) -> tuple[int, Any]:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_api.auth.service import IssuedToken
 from lumi_api.keys import ENGINE
@@ -16,6 +13,7 @@ from lumi_common.db.tables import GenerationRequest, Model, ModelInteraction
 from lumi_common.ids import new_id
 from lumi_common.states import InteractionType, RequestStatus, Visibility
 from tests.support.api import Client, issue
+from tests.support.queries import counting_statements
 from tests.support.smtp import post
 
 LOGIN_REQUIRED = {"status": "fail", "data": {"message": "请先登录", "code": "UNAUTHORIZED"}}
@@ -122,22 +120,6 @@ async def test_me_stats_count_the_users_rows(
     )
     assert (bob_stats["likedModelsCount"], bob_stats["favoritedModelsCount"]) == (1, 1)
     assert (bob_stats["totalRequests"], bob_stats["failedRequests"]) == (2, 1)
-
-
-@contextmanager
-def counting_statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statement = str(args[2])
-        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
-            statements.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
 async def test_me_takes_two_statements_however_many_rows(

@@ -3,13 +3,11 @@ straight to the database in bulk, shaped as the worker leaves a completed model.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_api.auth.service import IssuedToken
 from lumi_common.db.tables import Model, ModelJob
@@ -95,20 +93,3 @@ async def published_models(
             session.add(Model(**row))
             ids.append(row["id"])
     return ids
-
-
-@contextmanager
-def counting_statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    """Every SQL statement the engine runs in the block (not BEGIN/COMMIT/ROLLBACK)."""
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statement = str(args[2])
-        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
-            statements.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)

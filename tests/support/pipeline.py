@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lumi_common.db.tables import ImageJob, OutboxEvent
+from lumi_common.db.tables import GenerationRequest, ImageJob, OutboxEvent
 from lumi_common.jobs.kinds import JobKind
 from lumi_common.jobs.outcomes import RetryPolicy
 from lumi_common.jobs.reconciler import Reconciler
@@ -102,6 +102,16 @@ async def job_states(
             select(ImageJob.id, ImageJob.status, ImageJob.attempt).where(ImageJob.id.in_(job_ids))
         )
         return {row.id: (row.status, row.attempt) for row in rows}
+
+
+async def request_of(
+    sessionmaker: async_sessionmaker[AsyncSession], request_id: str
+) -> GenerationRequest:
+    """The request row, read afresh."""
+    async with sessionmaker() as session:
+        request = await session.get(GenerationRequest, request_id)
+        assert request is not None
+        return request
 
 
 async def all_completed(sessionmaker: async_sessionmaker[AsyncSession], job_ids: list[str]) -> bool:
