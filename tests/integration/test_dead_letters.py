@@ -114,7 +114,9 @@ async def test_poison_is_dead_lettered_visible_and_replayed_once_fixed(
     )
 
     rounds = await crash_until_dead_lettered(sessionmaker, redis, key_prefix, worker, job_ids)
-    assert rounds == MAX_DELIVERIES + 1
+    # one delivery a round, unless a round outlasted the lease (a slow machine): the letters
+    # below count the deliveries themselves
+    assert rounds <= MAX_DELIVERIES + 1
     assert await job_states(sessionmaker, job_ids) == dict.fromkeys(
         job_ids, (JobStatus.FAILED, MAX_DELIVERIES)
     )
@@ -259,7 +261,7 @@ async def test_a_job_whose_claim_always_fails_is_dead_lettered_alone(
 
     rounds = await crash_until_dead_lettered(sessionmaker, redis, key_prefix, worker, [poison])
 
-    assert rounds == MAX_DELIVERIES + 1
+    assert rounds <= MAX_DELIVERIES + 1  # as above: the letter counts the deliveries
     assert kind.batches[0] == 4  # claimed together first, then one by one after the failure
     assert runs == Counter(dict.fromkeys(good, 1))  # each good job ran once, the poison never
     states = await job_states(sessionmaker, task.job_ids)
@@ -270,6 +272,8 @@ async def test_a_job_whose_claim_always_fails_is_dead_lettered_alone(
     request = (await requests(sessionmaker, [task.request_id]))[task.request_id]
     assert request.status is RequestStatus.IMAGE_COMPLETED  # three images to choose from
     letters = await DeadLetters(redis, key_prefix=key_prefix).entries(IMAGE_JOBS)
-    assert [(entry.letter.job_id, entry.letter.reason) for entry in letters if entry.letter] == [
-        (poison, "delivery_cap")
-    ]
+    assert [
+        (entry.letter.job_id, entry.letter.reason, entry.letter.deliveries)
+        for entry in letters
+        if entry.letter
+    ] == [(poison, "delivery_cap", MAX_DELIVERIES + 1)]
