@@ -96,3 +96,49 @@ async def test_an_item_cancelled_before_its_batch_starts_is_not_written() -> Non
     assert list(await asyncio.gather(first, kept)) == [10, 30]
     assert dropped.cancelled()
     assert writes.batches == [[1], [3]]
+
+
+class Overlaps(Writes):
+    """Records how many writes were under way at once."""
+
+    def __init__(self, *, delay: float) -> None:
+        super().__init__(delay=delay)
+        self.running = self.most = 0
+
+    async def __call__(self, items: list[int]) -> list[int | BaseException]:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        try:
+            return await super().__call__(items)
+        finally:
+            self.running -= 1
+
+
+async def test_with_two_in_flight_the_next_batch_is_written_while_one_commits() -> None:
+    writes = Overlaps(delay=0.02)
+    group: GroupCommit[int, int] = GroupCommit(writes, name="test", in_flight=2)
+    first = asyncio.create_task(group.submit(1))
+    await asyncio.sleep(0.005)  # the first write is under way: a second one may start
+    second = asyncio.create_task(group.submit(2))
+    await asyncio.sleep(0.005)  # both under way: what comes now waits for one to end
+    later = [asyncio.create_task(group.submit(item)) for item in (3, 4, 5)]
+    await asyncio.sleep(0)
+    assert group.queued == 3
+    assert await asyncio.gather(first, second, *later) == [10, 20, 30, 40, 50]
+    assert writes.batches == [[1], [2], [3, 4, 5]]
+    assert writes.most == 2
+    await group.wait_idle()
+    assert group.queued == 0
+
+
+async def test_an_item_submitted_as_the_last_batch_ends_is_written() -> None:
+    # the flusher leaves the moment its queue is empty, so a submission in the same turn of the
+    # event loop starts a new one instead of waiting for a flusher that is already done
+    writes = Writes()
+    group: GroupCommit[int, int] = GroupCommit(writes, name="test")
+
+    async def one_after_another() -> list[int]:
+        return [await group.submit(item) for item in range(1, 6)]
+
+    assert await asyncio.wait_for(one_after_another(), 1) == [10, 20, 30, 40, 50]
+    assert writes.batches == [[1], [2], [3], [4], [5]]

@@ -8,6 +8,11 @@ batches and an idle one writes each item at once, with no timer adding latency.
 A batch that fails is written again one item at a time, so each item gets the outcome it would
 have had alone: a single bad item (a poison job, a lost unique-key race) fails alone instead of
 taking its neighbours down with it.
+
+`in_flight` batches may be written at once (each in its own transaction): with one, a process
+whose every caller waits in the batch being written has nothing to do until it commits; with
+two, the next batch is built and sent meanwhile. Batches then commit in any order, so only
+writers whose items are independent of each other should ask for more than one.
 """
 
 from __future__ import annotations
@@ -27,18 +32,21 @@ Writer = Callable[[list[T]], Awaitable[Sequence[R | BaseException]]]
 
 
 class GroupCommit(Generic[T, R]):
-    def __init__(self, write: Writer[T, R], *, name: str, max_batch: int = 256) -> None:
+    def __init__(
+        self, write: Writer[T, R], *, name: str, max_batch: int = 256, in_flight: int = 1
+    ) -> None:
         self._write = write
         self._name = name
         self._max_batch = max_batch
+        self._in_flight = in_flight
         self._queue: list[tuple[T, asyncio.Future[R]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._flushers: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: T) -> R:
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
-        if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush())
+        if len(self._flushers) < self._in_flight:
+            self._flushers.add(asyncio.create_task(self._flush()))
         try:
             return await future
         except asyncio.CancelledError:
@@ -47,10 +55,15 @@ class GroupCommit(Generic[T, R]):
             self._queue[:] = [queued for queued in self._queue if queued[1] is not future]
             raise
 
+    @property
+    def queued(self) -> int:
+        """Items waiting for the next batch (a writer can tell whether another write follows)."""
+        return len(self._queue)
+
     async def wait_idle(self) -> None:
         """Until what was submitted is written (shutdown: before the engine is disposed)."""
-        while self._flusher is not None:
-            await asyncio.wait([self._flusher])
+        while self._flushers:
+            await asyncio.wait(self._flushers)
 
     async def _flush(self) -> None:
         # no wait before the first write: tasks started in the same turn of the event loop (the
@@ -66,7 +79,9 @@ class GroupCommit(Generic[T, R]):
             self._queue.clear()
             raise
         finally:
-            self._flusher = None
+            # at once, not in a done callback: an item submitted before that would find no room
+            # for a flusher and wait for none
+            self._flushers.discard(asyncio.current_task())
 
     async def _write_batch(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         try:
