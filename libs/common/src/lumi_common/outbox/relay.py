@@ -16,11 +16,12 @@ from typing import cast
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.db.tables import OutboxEvent
+from lumi_common.outbox.after_commit import mark_published
 from lumi_common.outbox.signal import OutboxSignal
 from lumi_common.settings import RelaySettings
 from lumi_common.streams.publish import StreamPublisher
@@ -39,11 +40,6 @@ _DUE = (
     .order_by(_OUTBOX.c.available_at, _OUTBOX.c.id)
     .limit(bindparam("limit"))
     .with_for_update(skip_locked=True)
-)
-_MARK = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
-    .values(published_at=bindparam("published_at", type_=_OUTBOX.c.published_at.type))
 )
 
 
@@ -129,8 +125,7 @@ class Relay:
             for row in rows:  # in id order, which each stream keeps
                 by_stream.setdefault(row.stream, []).append((row.id, row.payload))
             await self.publisher.publish_many(by_stream)
-            ids = [row.id for row in rows]
-            await connection.execute(_MARK, {"ids": ids, "published_at": utcnow()})
+            await mark_published(session, [row.id for row in rows])
         log.debug("relay.published", count=len(rows))
         return len(rows)
 
