@@ -174,6 +174,15 @@ async def test_a_batch_publishes_its_own_events_and_marks_them(
     assert sorted(await published_events(redis, key_prefix, ids)) == sorted(ids)
     assert await unmarked(sessionmaker, ids) == 0  # nothing followed: marked at once
 
+    # two batches under way at once, nothing after them: whichever ends last marks both
+    two = [rows(owner(alice))[1] for _ in range(2)]
+    writing = []
+    for task in two:
+        writing.append(asyncio.create_task(writer.write(task)))
+        await asyncio.sleep(0)
+    await asyncio.gather(*writing)
+    assert await unmarked(sessionmaker, event_ids(*two)) == 0
+
     # the mark lost (the process died before it): the relay publishes them again, adding nothing
     async with sessionmaker.begin() as session:
         await session.execute(
@@ -194,7 +203,7 @@ async def test_the_next_batch_carries_the_mark_of_the_last(
     # a batch that another followed at once: committed, published, its mark left to the next
     async with sessionmaker.begin() as session:
         await TaskRepository(session).add_tasks([earlier])
-    await writer.after_commit.publish(earlier.events, mark_now=False)
+    await writer.after_commit.publish(earlier.events)
     assert await unmarked(sessionmaker, event_ids(earlier)) == 4
     commits = 0
 

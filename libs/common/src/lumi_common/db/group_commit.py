@@ -60,6 +60,11 @@ class GroupCommit(Generic[T, R]):
         """Items waiting for the next batch (a writer can tell whether another write follows)."""
         return len(self._queue)
 
+    @property
+    def writing(self) -> int:
+        """Batches being written now, counting the caller's own when asked from `write`."""
+        return len(self._flushers)
+
     async def wait_idle(self) -> None:
         """Until what was submitted is written (shutdown: before the engine is disposed)."""
         while self._flushers:

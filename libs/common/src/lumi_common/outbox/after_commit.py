@@ -63,11 +63,11 @@ class AfterCommit:
     def give_back(self, ids: list[str]) -> None:
         self._unmarked[:0] = ids
 
-    async def publish(self, events: Iterable[Mapping[str, Any]], *, mark_now: bool) -> None:
+    async def publish(self, events: Iterable[Mapping[str, Any]]) -> None:
         """Publish committed outbox rows (as inserted: `id`, `stream`, `payload`), each stream's
-        in the order given. `mark_now` marks them at once in a transaction of their own (no
-        write follows to carry the mark). Never raises for Redis or the database: the rows
-        stay in the outbox and the relay, woken, takes them."""
+        in the order given, and keep their ids for a later mark (`take_marks`, `mark_pending`).
+        Never raises: the rows are committed, so nothing may fail the write now; they stay in
+        the outbox and the relay, woken, takes them."""
         by_stream: dict[str, list[tuple[str, bytes | str]]] = {}
         for event in events:
             by_stream.setdefault(event["stream"], []).append((event["id"], event["payload"]))
@@ -75,13 +75,11 @@ class AfterCommit:
             return
         try:
             await self.publisher.publish_many(cast(Mapping[str, Events], by_stream))
-        except Exception as exc:  # noqa: BLE001 - the rows are committed: nothing may fail the write now
+        except Exception as exc:  # noqa: BLE001 - see above: Redis down, a bug, all the same here
             log.warning("outbox.publish_after_commit.failed", error=repr(exc))
             self.relay.wake()
             return
         self._unmarked.extend(event_id for events in by_stream.values() for event_id, _ in events)
-        if mark_now:
-            await self.mark_pending()
 
     async def mark_pending(self) -> None:
         """Mark what was published and is still unmarked, in a transaction of its own."""

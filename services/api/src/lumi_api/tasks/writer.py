@@ -66,8 +66,12 @@ class TaskWriter:
     async def _write(self, tasks: list[TaskRows]) -> list[None]:
         await self._commit(tasks)
         events = (event for task in tasks for event in task.events)
-        # marked by the next batch's transaction when one is waiting, else at once
-        await self.after_commit.publish(events, mark_now=not self._group.queued)
+        await self.after_commit.publish(events)
+        # marked by the next batch's transaction when one is waiting, or by another batch being
+        # written when it ends (it asks the same question then); else here, at once. Asked after
+        # the publish: a batch that started before it would not carry these marks
+        if not self._group.queued and self._group.writing <= 1:
+            await self.after_commit.mark_pending()
         return [None] * len(tasks)
 
     async def _commit(self, tasks: list[TaskRows]) -> None:
