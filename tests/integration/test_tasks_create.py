@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import structlog
 from pytest_aiohttp import AiohttpClient
 from redis.asyncio import Redis
 from sqlalchemy import func, select, text
@@ -56,6 +57,17 @@ async def test_a_created_task_reaches_the_image_stream_at_once(
 async def create(client: Client, token: IssuedToken, body: Any) -> tuple[int, Any]:
     response = await client.post("/api/tasks", json=body, headers={"Authorization": token.header})
     return response.status, await response.json()
+
+
+async def test_the_access_line_of_a_creation_names_the_task(
+    client: Client, alice: IssuedToken
+) -> None:
+    with structlog.testing.capture_logs([structlog.contextvars.merge_contextvars]) as logs:
+        _, body = await create(client, alice, {"prompt": "a lantern"})
+    [line] = [line for line in logs if line["event"] == "http.request.completed"]
+    assert (line["path"], line["status"]) == ("/api/tasks", 201)
+    assert line["task_id"] == body["data"]["id"]
+    assert line["trace_id"]
 
 
 async def test_create_answers_201_with_the_full_task(client: Client, alice: IssuedToken) -> None:

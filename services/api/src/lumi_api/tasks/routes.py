@@ -132,7 +132,8 @@ async def create_task(request: web.Request) -> web.Response:
         if key is None or (replayed := await _replay(request, user, key)) is None:
             raise
         return replayed
-    log.info("task.created", task_id=task.id, trace_id=task.trace_id)
+    # on the request's access line (one line per creation, not two)
+    structlog.contextvars.bind_contextvars(task_id=task.id, trace_id=task.trace_id)
     return jsend.success(TaskOut.created(task).to_json(), status=201)
 
 
