@@ -31,9 +31,11 @@ import os
 import secrets
 import shutil
 import socket
+import statistics
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -317,9 +319,11 @@ async def raw_baseline(
             latencies.append(time.perf_counter() - started)
 
     try:
-        began = time.perf_counter()
+        began, cpu_before = time.perf_counter(), time.process_time()
         await asyncio.gather(*(caller(conn) for conn in connections))
-        return _result(latencies, 0, time.perf_counter() - began)
+        result = _result(latencies, 0, time.perf_counter() - began)
+        cpu = (time.process_time() - cpu_before) * 1000 / max(result.requests, 1)
+        return dataclasses.replace(result, cpu_ms=cpu)
     finally:
         for conn in connections:
             conn.close()
@@ -388,61 +392,32 @@ def row(label: str, concurrency: int, result: Result, note: str = "") -> str:
     )
 
 
+def combine(slices: list[Result]) -> Result:
+    """One figure from the slices of a case (its rounds): the rate over all of them, the median
+    slice's p50, the worst slice's p99, the CPU per request over all requests."""
+    requests = sum(part.requests for part in slices)
+    return Result(
+        requests=requests,
+        errors=sum(part.errors for part in slices),
+        seconds=sum(part.seconds for part in slices),
+        p50_ms=statistics.median(part.p50_ms for part in slices),
+        p99_ms=max(part.p99_ms for part in slices),
+        cpu_ms=sum(part.cpu_ms * part.requests for part in slices) / max(requests, 1),
+    )
+
+
 @dataclass
-class Measured:
-    """One API configuration's results, by concurrency."""
+class Api:
+    """One running API configuration (`API_PROCESSES`)."""
 
-    creates: dict[int, Result] = dataclasses.field(default_factory=dict)
-    galleries: dict[int, Result] = dataclasses.field(default_factory=dict)
-
-
-async def measure_api(
-    env: BenchEnv,
-    token: str,
-    overrides: dict[str, str],
-    *,
-    concurrencies: list[int],
-    cases: set[str],
-    seconds: float,
-    generator: str,
-) -> Measured:
-    port = free_port()
-    api = await start_api(env, port, overrides)
-    base, measured = f"http://127.0.0.1:{port}", Measured()
-    try:
-        for c in concurrencies:
-            if "create" in cases:
-                measured.creates[c] = await run_load(
-                    api,
-                    base,
-                    "/api/tasks",
-                    method="POST",
-                    body={"prompt": PROMPT},
-                    token=token,
-                    concurrency=c,
-                    seconds=seconds,
-                    generator=generator,
-                )
-            if "gallery" in cases:
-                measured.galleries[c] = await run_load(
-                    api,
-                    base,
-                    GALLERY,
-                    method="GET",
-                    body=None,
-                    token=token,
-                    concurrency=c,
-                    seconds=seconds,
-                    generator=generator,
-                )
-    finally:
-        api.terminate()
-        await api.wait()
-    return measured
+    label: str
+    process: asyncio.subprocess.Process
+    base: str
 
 
 async def main(
     seconds: float,
+    rounds: int,
     concurrencies: list[int],
     cases: set[str],
     overrides: dict[str, str],
@@ -455,45 +430,87 @@ async def main(
                 raise SystemExit("the API benchmark needs MariaDB (the raw baseline is aiomysql)")
             token, user_id = await seed(env)
             print(
-                f"backend: {env.backend} + Redis; cpus: {os.cpu_count()}; {seconds:g} s a case;"
-                f" load generator: {generator}"
+                f"backend: {env.backend} + Redis; cpus: {os.cpu_count()}; {seconds:g} s a case"
+                f" in {rounds} interleaved rounds; load generator: {generator}"
             )
             if overrides:
                 print(f"API settings: {overrides}")
-            configurations = {
-                count: await measure_api(
-                    env,
-                    token,
-                    {"API_PROCESSES": str(count), **overrides},
-                    concurrencies=concurrencies,
-                    cases=cases,
-                    seconds=seconds,
-                    generator=generator,
-                )
-                for count in processes
-            }
-            raws: dict[int, Result] = {}
-            ours: dict[int, Result] = {}
-            for c in concurrencies:
-                if "raw" in cases:
-                    raws[c] = await raw_baseline(env, user_id, concurrency=c, seconds=seconds)
-                if "raw-ours" in cases:
-                    ours[c] = await raw_baseline(
-                        env, user_id, concurrency=c, seconds=seconds, escaping="ours"
-                    )
-            for c in concurrencies:
-                for count, measured in configurations.items():
+            apis: list[Api] = []
+            try:
+                for count in processes:
+                    port = free_port()
+                    process = await start_api(env, port, {"API_PROCESSES": str(count), **overrides})
                     label = f"{count} process{'es' if count > 1 else ''}"
-                    if c in measured.creates:
-                        create = measured.creates[c]
-                        share = f"{create.rate / raws[c].rate:.2f}x raw" if c in raws else ""
-                        print(row(f"POST /api/tasks, {label}", c, create, share))
-                    if c in measured.galleries:
-                        print(row(f"GET /api/gallery, {label}", c, measured.galleries[c]))
-                if c in raws:
-                    print(row("raw aiomysql create", c, raws[c]))
-                if c in ours:
-                    print(row("raw create, the API's escaping", c, ours[c]))
+                    apis.append(Api(label, process, f"http://127.0.0.1:{port}"))
+                slices = await measure(
+                    apis, env, token, user_id, seconds / rounds, rounds, concurrencies, cases,
+                    generator,
+                )  # fmt: skip
+            finally:
+                for api in apis:
+                    api.process.terminate()
+                    await api.process.wait()
+            for c in concurrencies:
+                raw = combine(slices[("raw", c)]) if ("raw", c) in slices else None
+                for api in apis:
+                    if ("create", api.label, c) in slices:
+                        create = combine(slices[("create", api.label, c)])
+                        share = f"{create.rate / raw.rate:.2f}x raw" if raw else ""
+                        print(row(f"POST /api/tasks, {api.label}", c, create, share))
+                    if ("gallery", api.label, c) in slices:
+                        gallery = combine(slices[("gallery", api.label, c)])
+                        print(row(f"GET /api/gallery, {api.label}", c, gallery))
+                if raw:
+                    print(row("raw aiomysql create", c, raw, "CPU: the bench process"))
+                if ("raw-ours", c) in slices:
+                    ours = combine(slices[("raw-ours", c)])
+                    print(row("raw create, the API's escaping", c, ours))
+
+
+async def measure(
+    apis: list[Api],
+    env: BenchEnv,
+    token: str,
+    user_id: str,
+    seconds: float,
+    rounds: int,
+    concurrencies: list[int],
+    cases: set[str],
+    generator: str,
+) -> dict[tuple[Any, ...], list[Result]]:
+    """Every case in turn, `rounds` times over: the machine's other load (two shared cores)
+    then weighs on the API and on the raw baseline alike, so their ratio is a fair one."""
+    slices: dict[tuple[Any, ...], list[Result]] = defaultdict(list)
+    requests = {
+        "create": ("POST", "/api/tasks", {"prompt": PROMPT}),
+        "gallery": ("GET", GALLERY, None),
+    }
+    for _ in range(rounds):
+        for c in concurrencies:
+            for api in apis:
+                for case, (method, path, body) in requests.items():
+                    if case in cases:
+                        slices[(case, api.label, c)].append(
+                            await run_load(
+                                api.process,
+                                api.base,
+                                path,
+                                method=method,
+                                body=body,
+                                token=token,
+                                concurrency=c,
+                                seconds=seconds,
+                                generator=generator,
+                            )
+                        )
+            for case, escaping in (("raw", "stock"), ("raw-ours", "ours")):
+                if case in cases:
+                    slices[(case, c)].append(
+                        await raw_baseline(
+                            env, user_id, concurrency=c, seconds=seconds, escaping=escaping
+                        )
+                    )
+    return slices
 
 
 def cli() -> None:
@@ -506,7 +523,10 @@ def cli() -> None:
     generator.add_argument("--token", required=True)
     generator.add_argument("--concurrency", type=int, required=True)
     generator.add_argument("--seconds", type=float, required=True)
-    parser.add_argument("--seconds", type=float, default=10.0, help="per case")
+    parser.add_argument("--seconds", type=float, default=12.0, help="per case, all rounds")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="each case's time split into interleaved rounds"
+    )
     parser.add_argument("--concurrency", default="16,64", help="comma-separated")
     parser.add_argument(
         "--cases",
@@ -549,7 +569,9 @@ def cli() -> None:
     load_with: str = args.generator
     if load_with == "auto":
         load_with = "wrk" if shutil.which("wrk") else "python"
-    asyncio.run(main(args.seconds, concurrencies, cases, overrides, processes, load_with))
+    asyncio.run(
+        main(args.seconds, args.rounds, concurrencies, cases, overrides, processes, load_with)
+    )
     print(f"done in {time.perf_counter() - started:.1f}s")
 
 
