@@ -28,6 +28,7 @@ def test_json_lines_carry_context_and_stdlib_logs_share_the_format(
     configure_logging(LogSettings(log_format="json"), service="api")
     structlog.contextvars.bind_contextvars(request_id="req-1")
     try:
+        structlog.get_logger("lumi").debug("below.the.level")
         structlog.get_logger("lumi").info("task.created", task_id="t1")
         logging.getLogger("aiohttp.server").warning("plain %s", "stdlib")
     finally:
@@ -38,6 +39,7 @@ def test_json_lines_carry_context_and_stdlib_logs_share_the_format(
     assert first["request_id"] == "req-1"
     assert first["service"] == "api"
     assert first["level"] == "info"
+    assert first["logger"] == "lumi"
     assert second["event"] == "plain stdlib"
     assert second["logger"] == "aiohttp.server"
     assert second["request_id"] == "req-1"

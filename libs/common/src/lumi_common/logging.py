@@ -3,13 +3,18 @@
 Standard-library loggers (aiohttp, SQLAlchemy, alembic) are routed through the same processor
 chain, so every line of a process has one format and carries the bound context variables
 (`request_id` in the API; `stream`, `job_id`, `attempt`, `trace_id` in workers).
+
+Our own events do not pass through the standard library: a level-filtering structlog logger
+renders them and writes the line itself. The detour through `logging` (a `LogRecord`, a caller
+lookup that walks the stack, handler and formatter dispatch) cost as much as the event itself,
+once per request in the access log: about a tenth of the API's CPU on a cached gallery page.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 import structlog
@@ -33,10 +38,26 @@ def _add_service(service: str) -> Processor:
     return processor
 
 
+class _NamedWriteLogger(structlog.WriteLogger):
+    """Writes rendered lines; keeps the name it was asked for (`add_logger_name` reads it)."""
+
+    def __init__(self, file: TextIO, name: str) -> None:
+        super().__init__(file)
+        self.name = name
+
+
+class _NamedWriteLoggerFactory:
+    def __init__(self, file: TextIO) -> None:
+        self._file = file
+
+    def __call__(self, *args: Any) -> _NamedWriteLogger:
+        return _NamedWriteLogger(self._file, str(args[0]) if args else "")
+
+
 def configure_logging(settings: LogSettings, *, service: str) -> None:
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
+        structlog.processors.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_service(service),
@@ -48,14 +69,12 @@ def configure_logging(settings: LogSettings, *, service: str) -> None:
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
     structlog.configure(
-        # drop events below the level before any processor runs (hot paths log per message)
-        processors=[
-            structlog.stdlib.filter_by_level,
-            *shared,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[*shared, renderer],
+        # events below the level are dropped before any processor runs (hot paths log per message)
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[settings.log_level]
+        ),
+        logger_factory=_NamedWriteLoggerFactory(sys.stdout),
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stdout)
