@@ -3,11 +3,11 @@
 The relay reads committed rows back, publishes them and marks them published: three statements
 and a transaction per cycle. A writer that has just committed events holds them already, so it
 publishes them itself (the same idempotent XADD as the relay's), and the mark rides along with
-its next transaction (`take_marks` / `mark`) instead of costing one of its own; only when no
-write follows at once are they marked alone. Whatever this misses (Redis down, the process dies
-between the commit and the publish or before the mark) stays unpublished or unmarked in the
-outbox, and the relay publishes it on its next cycle: the marker keys make a second publish add
-nothing, so the outbox's promise does not depend on this path at all.
+its next transaction (`take_marks`, `mark_published`) instead of costing one of its own; only
+when no write follows at once are they marked alone. Whatever this misses (Redis down, the
+process dies between the commit and the publish or before the mark) stays unpublished or
+unmarked in the outbox, and the relay publishes it on its next cycle: the marker keys make a
+second publish add nothing, so the outbox's promise does not depend on this path at all.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.db.tables import OutboxEvent
 from lumi_common.outbox.signal import OutboxSignal
-from lumi_common.streams.publish import Events, StreamPublisher
+from lumi_common.streams.publish import StreamPublisher
 from lumi_common.time import utcnow
 
 log = structlog.get_logger(__name__)
@@ -74,7 +74,7 @@ class AfterCommit:
         if not by_stream:
             return
         try:
-            await self.publisher.publish_many(cast(Mapping[str, Events], by_stream))
+            await self.publisher.publish_many(by_stream)
         except Exception as exc:  # noqa: BLE001 - see above: Redis down, a bug, all the same here
             log.warning("outbox.publish_after_commit.failed", error=repr(exc))
             self.relay.wake()
