@@ -11,12 +11,14 @@ from collections.abc import Callable
 
 import pytest
 from pytest_aiohttp import AiohttpClient
+from redis.asyncio import Redis
 
 from lumi_api.app import create_app
 from lumi_api.auth.service import IssuedToken
 from lumi_api.ratelimit import WINDOW_SECONDS
 from lumi_api.settings import ApiSettings
 from tests.support.api import Client
+from tests.support.backends import private_valkey
 
 LIMIT = 3
 
@@ -119,3 +121,26 @@ async def test_requests_pass_when_redis_is_down(
         aiohttp_client, settings_factory, redis_url=f"redis://127.0.0.1:{port}/0"
     )
     assert await statuses(client, "/api/openapi.json", LIMIT + 1) == [200] * (LIMIT + 1)
+
+
+async def test_concurrent_requests_are_counted_exactly(
+    aiohttp_client: AiohttpClient, settings_factory: Callable[..., ApiSettings], alice: IssuedToken
+) -> None:
+    # requests arriving together share one pipeline of counts: each still gets its own count
+    client = await limited(aiohttp_client, settings_factory)
+    headers = {"Authorization": alice.header}
+    responses = await asyncio.gather(
+        *(client.get("/api/tasks", headers=headers) for _ in range(LIMIT + 4))
+    )
+    assert sorted(response.status for response in responses) == [200] * LIMIT + [429] * 4
+
+
+async def test_counting_goes_on_after_redis_lost_its_scripts(
+    aiohttp_client: AiohttpClient, settings_factory: Callable[..., ApiSettings], alice: IssuedToken
+) -> None:
+    with private_valkey() as server:
+        client = await limited(aiohttp_client, settings_factory, redis_url=server.url)
+        assert await statuses(client, "/api/tasks", 1, alice.header) == [200]
+        async with Redis.from_url(server.url) as redis:
+            await redis.script_flush()  # as after a restart: the script must be loaded again
+        assert await statuses(client, "/api/tasks", LIMIT, alice.header) == [200, 200, 429]

@@ -142,3 +142,13 @@ async def test_an_item_submitted_as_the_last_batch_ends_is_written() -> None:
 
     assert await asyncio.wait_for(one_after_another(), 1) == [10, 20, 30, 40, 50]
     assert writes.batches == [[1], [2], [3], [4], [5]]
+
+
+async def test_without_retry_alone_a_failed_batch_fails_every_item_once() -> None:
+    writes = Writes(poison=2)
+    group: GroupCommit[int, int] = GroupCommit(writes, name="test", retry_alone=False)
+    results = await asyncio.gather(
+        *(group.submit(item) for item in (1, 2, 3)), return_exceptions=True
+    )
+    assert all(isinstance(result, ValueError) for result in results)
+    assert writes.batches == [[1, 2, 3]]  # the store failed: no second try per item

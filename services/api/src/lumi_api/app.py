@@ -26,7 +26,7 @@ from lumi_api.keys import (
 from lumi_api.middleware import cors, jsend_errors, request_context, route_guard
 from lumi_api.models import routes as model_routes
 from lumi_api.openapi import routes as openapi_routes
-from lumi_api.ratelimit import rate_limit
+from lumi_api.ratelimit import hit_counter_ctx, rate_limit
 from lumi_api.relay import relay_ctx
 from lumi_api.settings import ApiSettings
 from lumi_api.tasks import routes as task_routes
@@ -50,7 +50,14 @@ def create_app(settings: ApiSettings) -> web.Application:
     app[STORAGE] = LocalStorage(settings.storage_dir)
     app[PROMPTS] = OfflinePromptVariants()
     app.cleanup_ctx.extend(
-        [database_ctx, redis_ctx, relay_ctx, view_flush_ctx, file_cleanup.sweeper_ctx]
+        [
+            database_ctx,
+            redis_ctx,
+            hit_counter_ctx,
+            relay_ctx,
+            view_flush_ctx,
+            file_cleanup.sweeper_ctx,
+        ]
     )
     health.setup(app)
     auth_routes.setup(app)

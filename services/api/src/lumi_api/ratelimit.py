@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections.abc import AsyncIterator
 
 import structlog
 from aiohttp import hdrs, web
@@ -27,6 +28,7 @@ from lumi_api.auth.current import optional_user, presented_token
 from lumi_api.client_address import client_address
 from lumi_api.keys import REDIS, SETTINGS
 from lumi_api.routing import route_table
+from lumi_common.db.group_commit import GroupCommit
 from lumi_common.errors import RateLimited
 
 WINDOW_SECONDS = 60
@@ -41,8 +43,8 @@ class TooManyRequests(RateLimited):
     default_message = "Too many requests: slow down and try again after Retry-After seconds"
 
 
-# KEYS[1]: the window's counter; ARGV[1]: its TTL. One command, so one round trip, and the
-# counter never exists without its TTL (no MULTI/EXEC, no pipeline to build per request)
+# KEYS[1]: the window's counter; ARGV[1]: its TTL. One command per count, and the counter never
+# exists without its TTL (no MULTI/EXEC)
 _COUNT = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
@@ -51,16 +53,50 @@ return count
 _COUNT_SHA = hashlib.sha1(_COUNT.encode()).hexdigest()  # noqa: S324 - Redis names scripts so
 
 
-async def count_hit(redis: Redis, key: str, *, limit: int, now: float) -> int | None:
-    """Count one request in the current window; the seconds until the next one when over."""
-    window_key = f"{key}:{int(now // WINDOW_SECONDS)}"
-    try:
-        count = await redis.evalsha(_COUNT_SHA, 1, window_key, KEY_TTL_SECONDS)
-    except NoScriptError:  # the first call since Redis started: EVAL loads the script
-        count = await redis.eval(_COUNT, 1, window_key, KEY_TTL_SECONDS)
-    if int(count) <= limit:
-        return None
-    return max(1, math.ceil(WINDOW_SECONDS - now % WINDOW_SECONDS))
+class HitCounter:
+    """Counts requests in their windows. The counts of requests arriving together share one
+    pipeline (`GroupCommit`): a round trip per request cost ~110 µs of CPU, a count in a
+    pipeline of eight ~50 µs. Each request still waits for its own count, so limits stay exact
+    across replicas. A Redis error reaches every request of the batch at once."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._group: GroupCommit[str, int] = GroupCommit(
+            self._count, name="ratelimit", max_batch=128, in_flight=2, retry_alone=False
+        )
+
+    async def hit(self, key: str, *, limit: int, now: float) -> int | None:
+        """Count one request in the current window; the seconds until the next one when over."""
+        count = await self._group.submit(f"{key}:{int(now // WINDOW_SECONDS)}")
+        if count <= limit:
+            return None
+        return max(1, math.ceil(WINDOW_SECONDS - now % WINDOW_SECONDS))
+
+    async def drain(self) -> None:
+        """Until the counts under way are answered (before the Redis client closes)."""
+        await self._group.wait_idle()
+
+    async def _count(self, keys: list[str]) -> list[int]:
+        for attempt in (1, 2):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.evalsha(_COUNT_SHA, 1, key, KEY_TTL_SECONDS)
+                try:
+                    return [int(count) for count in await pipe.execute()]
+                except NoScriptError:  # Redis restarted or flushed its scripts: nothing counted
+                    if attempt == 2:
+                        raise
+                    await self._redis.script_load(_COUNT)
+        raise AssertionError("unreachable")
+
+
+HIT_COUNTER = web.AppKey("hit_counter", HitCounter)
+
+
+async def hit_counter_ctx(app: web.Application) -> AsyncIterator[None]:
+    counter = app[HIT_COUNTER] = HitCounter(app[REDIS])
+    yield
+    await counter.drain()
 
 
 @web.middleware
@@ -84,14 +120,14 @@ async def _count(request: web.Request, *, required: bool) -> int | None:
     """Seconds until the caller may send again when over the limit, else None."""
     settings = request.app[SETTINGS]
     prefix, limit = f"{settings.redis_key_prefix}:ratelimit", settings.rate_limit_per_minute
-    redis, now = request.app[REDIS], time.time()
+    counter, now = request.app[HIT_COUNTER], time.time()
     address = f"ip:{client_address(request, settings.trusted_proxy_hops)}"
     user = await _signed_in(request) if required else None
     caller = f"user:{user}" if user else address
-    retry_after = await count_hit(redis, f"{prefix}:{caller}", limit=limit, now=now)
+    retry_after = await counter.hit(f"{prefix}:{caller}", limit=limit, now=now)
     if retry_after is not None and not required and (user := await _signed_in(request)):
         caller = f"user:{user}"  # a signed-in caller behind a busy address (a shared NAT)
-        retry_after = await count_hit(redis, f"{prefix}:{caller}", limit=limit, now=now)
+        retry_after = await counter.hit(f"{prefix}:{caller}", limit=limit, now=now)
     if retry_after is not None:
         log.info("rate_limit.exceeded", caller=caller)
     return retry_after

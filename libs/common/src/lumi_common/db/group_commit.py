@@ -9,6 +9,10 @@ A batch that fails is written again one item at a time, so each item gets the ou
 have had alone: a single bad item (a poison job, a lost unique-key race) fails alone instead of
 taking its neighbours down with it.
 
+`retry_alone=False` hands a failed batch's error to every item instead: for writes whose failure
+is the store's, not an item's (Redis down), where retrying each item alone would only multiply
+the wait.
+
 `in_flight` batches may be written at once (each in its own transaction): with one, a process
 whose every caller waits in the batch being written has nothing to do until it commits; with
 two, the next batch is built and sent meanwhile. Batches then commit in any order, so only
@@ -33,12 +37,19 @@ Writer = Callable[[list[T]], Awaitable[Sequence[R | BaseException]]]
 
 class GroupCommit(Generic[T, R]):
     def __init__(
-        self, write: Writer[T, R], *, name: str, max_batch: int = 256, in_flight: int = 1
+        self,
+        write: Writer[T, R],
+        *,
+        name: str,
+        max_batch: int = 256,
+        in_flight: int = 1,
+        retry_alone: bool = True,
     ) -> None:
         self._write = write
         self._name = name
         self._max_batch = max_batch
         self._in_flight = in_flight
+        self._retry_alone = retry_alone
         self._queue: list[tuple[T, asyncio.Future[R]]] = []
         self._flushers: set[asyncio.Task[None]] = set()
 
@@ -92,8 +103,9 @@ class GroupCommit(Generic[T, R]):
         try:
             outcomes = await self._write([item for item, _ in batch])
         except Exception as exc:  # noqa: BLE001 - handed to the submitters, or retried alone
-            if len(batch) == 1:
-                _settle(batch[0][1], exc)
+            if len(batch) == 1 or not self._retry_alone:
+                for _, future in batch:
+                    _settle(future, exc)
                 return
             log.warning(
                 "group_commit.batch_failed", writer=self._name, size=len(batch), error=repr(exc)
