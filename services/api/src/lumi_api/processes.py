@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import multiprocessing
 import os
 import signal
@@ -39,6 +40,7 @@ log = structlog.get_logger("lumi_api")
 def serve(settings: ApiSettings, *, parent: int | None = None) -> None:
     """Serve in this process; with `parent`, as one of several (SO_REUSEPORT) under it."""
     app = create_app(settings)
+    app.on_startup.append(_freeze_startup_objects)  # last: after the pools and clients opened
     if parent is not None:
         app.cleanup_ctx.append(_stop_when_orphaned(parent))
     web.run_app(
@@ -50,6 +52,14 @@ def serve(settings: ApiSettings, *, parent: int | None = None) -> None:
         access_log=None,
         print=None,
     )
+
+
+async def _freeze_startup_objects(_: web.Application) -> None:
+    """Exempt what start-up built (modules, routes, table metadata, pools) from the garbage
+    collector for the process's life: a full collection walked all of it, stalling every request
+    in flight for ~70 ms every few thousand requests (p99 of 16 concurrent creations: 66 → 41
+    ms). Only here, where the process serves: a test process builds many apps."""
+    gc.freeze()
 
 
 class Supervisor:
