@@ -4,8 +4,10 @@ Looking a token up is a database round trip on every signed-in request, and it w
 single cost of creating a task. A hit answers from memory; what it may get wrong is bounded:
 - a token revoked through this process (logout) is forgotten at once, and a profile changed
   through it drops its owner's entries (the name a task shows);
-- a token revoked elsewhere (another replica, `lumi token revoke`) may be honoured here for at
-  most `TOKEN_CACHE_SECONDS` more (0 turns the cache off);
+- a token revoked elsewhere (another replica, `lumi token revoke`) is announced to every process
+  (`lumi_api.auth.invalidation`), which forgets it within a round trip; if the announcement is
+  lost (Redis unreachable), it may be honoured here for at most `TOKEN_CACHE_SECONDS` more (0
+  turns the cache off);
 - an entry never outlives its token's expiry. Unknown tokens are never kept: a stream of made-up
   tokens cannot fill the memory, nor be answered from it.
 """
@@ -49,6 +51,9 @@ class TokenCache:
 
     def forget(self, token_hash: str) -> None:
         self._entries.pop(token_hash, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
 
     def forget_user(self, user_id: str) -> None:
         for token_hash in [h for h, (user, _) in self._entries.items() if user.id == user_id]:

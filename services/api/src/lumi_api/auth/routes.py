@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lumi_api import jsend
-from lumi_api.auth import codes, service
+from lumi_api.auth import codes, invalidation, service
 from lumi_api.auth.cache import TokenCache
 from lumi_api.auth.codes import CodeRules, InvalidCode
 from lumi_api.auth.cookies import SessionCookies
@@ -47,6 +47,7 @@ def setup(app: web.Application) -> None:
     )
     app[MAILER] = create_mailer(settings)
     app[TOKEN_CACHE] = TokenCache(settings.token_cache_seconds)
+    app.cleanup_ctx.append(invalidation.listener_ctx)  # after the Redis client's context
     route = functools.partial(add_route, app, tag="auth")
     route(
         "POST",
@@ -184,11 +185,14 @@ async def logout(request: web.Request) -> web.Response:
         cookies.token(request),
     )
     tokens = {token for token in presented if token}
-    for token in tokens:
-        request.app[TOKEN_CACHE].forget(service.hash_token(token))
     if tokens:
         async with request.app[SESSIONMAKER].begin() as session:
             revoked = await service.revoke_tokens(session, tokens, now=utcnow())
+        # after the commit: a request resolving the token meanwhile cannot cache it again
+        prefix = request.app[SETTINGS].redis_key_prefix
+        for token_hash in map(service.hash_token, tokens):
+            request.app[TOKEN_CACHE].forget(token_hash)
+            await invalidation.forget_token(request.app[REDIS], prefix, token_hash)
         log.info("auth.logged_out", revoked=revoked)
     response = jsend.success(None)
     cookies.clear(response)

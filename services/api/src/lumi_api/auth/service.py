@@ -140,13 +140,19 @@ async def revoke_tokens(session: AsyncSession, tokens: Iterable[str], *, now: da
     return await AuthRepository(session).revoke_hashes(hashes, now=now) if hashes else 0
 
 
-async def revoke_all(session: AsyncSession, *, email: str, now: datetime) -> int | None:
+@dataclass(frozen=True, slots=True)
+class Revoked:
+    user_id: str
+    count: int
+
+
+async def revoke_all(session: AsyncSession, *, email: str, now: datetime) -> Revoked | None:
     """Revoke every token of the user; None when there is no such user."""
     repo = AuthRepository(session)
     user = await repo.user_by_email(normalise_email(email))
     if user is None:
         return None
-    return await repo.revoke_all(user.id, now=now)
+    return Revoked(user.id, await repo.revoke_all(user.id, now=now))
 
 
 def normalise_email(email: str) -> str:

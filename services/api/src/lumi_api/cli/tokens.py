@@ -8,17 +8,18 @@ import sys
 from datetime import timedelta
 from typing import Any
 
-from lumi_api.auth import service
+from lumi_api.auth import invalidation, service
 from lumi_api.settings import TokenSettings
 from lumi_common.db.engine import create_engine, create_sessionmaker
-from lumi_common.settings import DatabaseSettings, LogSettings, load_settings
+from lumi_common.redis_client import create_redis
+from lumi_common.settings import DatabaseSettings, LogSettings, RedisSettings, load_settings
 from lumi_common.time import utcnow
 
 EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
 
 
-class TokenCliSettings(LogSettings, DatabaseSettings, TokenSettings):
+class TokenCliSettings(LogSettings, DatabaseSettings, RedisSettings, TokenSettings):
     pass
 
 
@@ -62,7 +63,7 @@ def _revoke(args: argparse.Namespace) -> int:
     if revoked is None:
         print(f"no user with e-mail {args.email}", file=sys.stderr)  # noqa: T201
         return EXIT_NOT_FOUND
-    print(f"revoked {revoked} token(s) of {args.email}", file=sys.stderr)  # noqa: T201
+    print(f"revoked {revoked.count} token(s) of {args.email}", file=sys.stderr)  # noqa: T201
     return 0
 
 
@@ -79,10 +80,16 @@ async def create_token(
         await engine.dispose()
 
 
-async def revoke_tokens(settings: DatabaseSettings, *, email: str) -> int | None:
+async def revoke_tokens(settings: TokenCliSettings, *, email: str) -> service.Revoked | None:
+    """Revoke in the database, then tell the running API processes to drop the user's cached
+    tokens (`lumi_api.auth.invalidation`)."""
     engine = create_engine(settings, pooled=False)
     try:
         async with create_sessionmaker(engine).begin() as session:
-            return await service.revoke_all(session, email=email, now=utcnow())
+            revoked = await service.revoke_all(session, email=email, now=utcnow())
     finally:
         await engine.dispose()
+    if revoked is not None:
+        async with create_redis(settings) as redis:
+            await invalidation.forget_user(redis, settings.redis_key_prefix, revoked.user_id)
+    return revoked

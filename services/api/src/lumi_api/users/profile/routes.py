@@ -6,9 +6,10 @@ import structlog
 from aiohttp import web
 
 from lumi_api import jsend
+from lumi_api.auth import invalidation
 from lumi_api.auth.current import require_user
 from lumi_api.body import parse_body
-from lumi_api.keys import SESSIONMAKER, TOKEN_CACHE
+from lumi_api.keys import REDIS, SESSIONMAKER, SETTINGS, TOKEN_CACHE
 from lumi_api.routing import add_route
 from lumi_api.schemas import MessageOut
 from lumi_api.users.profile import service
@@ -38,6 +39,10 @@ async def update_profile(request: web.Request) -> web.Response:
     body = await parse_body(request, UpdateProfileBody)
     async with request.app[SESSIONMAKER].begin() as session:
         await service.update(session, caller=caller, body=body, now=utcnow())
-    request.app[TOKEN_CACHE].forget_user(caller.id)  # the cached caller carries the old name
+    # the cached caller carries the old name, here and in every other process
+    request.app[TOKEN_CACHE].forget_user(caller.id)
+    await invalidation.forget_user(
+        request.app[REDIS], request.app[SETTINGS].redis_key_prefix, caller.id
+    )
     log.info("user.profile_updated", fields=sorted(body.changes()))
     return jsend.success(MessageOut(message="Profile updated").to_json())
