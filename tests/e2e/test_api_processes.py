@@ -8,7 +8,6 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -17,27 +16,10 @@ from redis.asyncio import Redis
 
 from lumi_common.streams.names import IMAGE_JOBS, stream_key
 from tests.support.api import unique_email
-from tests.support.processes import free_port
-from tests.support.services import Service, Services, system_env
+from tests.support.services import Service, Services
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.usefixtures("empty_outbox")]
 TASKS = 12
-
-
-@pytest.fixture
-def services(
-    database_url: str, redis_url: str, key_prefix: str, tmp_path: Path, redis: Redis
-) -> Iterator[Services]:
-    env = system_env(
-        database_url=database_url,
-        redis_url=redis_url,
-        key_prefix=key_prefix,
-        storage_dir=tmp_path / "storage",
-        port=free_port(),
-    )
-    running = Services(tmp_path / "logs", env)
-    yield running
-    running.close()
 
 
 def alive(pid: int) -> bool:

@@ -9,7 +9,7 @@ import io
 import json
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -30,33 +30,12 @@ from lumi_common.streams.names import IMAGE_JOBS, stream_key
 from tests.support.api import unique_email
 from tests.support.emulators import OpenAIImagesEmulator
 from tests.support.lumi_client import Download, LumiClient, Task, TaskWatch, status_is
-from tests.support.processes import free_port
-from tests.support.services import Service, Services, system_env
+from tests.support.services import Service, Services
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.usefixtures("empty_outbox")]
 Sessions = async_sessionmaker[AsyncSession]
 IMAGE_WORKER, MODEL_WORKER = "lumi-image-worker", "lumi-model-worker"
 IMAGE_SIDE = 1024
-
-
-@pytest.fixture
-def services(
-    database_url: str, redis_url: str, key_prefix: str, tmp_path: Path, redis: Redis
-) -> Iterator[Services]:
-    """This test's Lumi: its own Redis prefix and storage; every process stopped at the end.
-
-    (`redis` is requested so the test's keys are deleted after the processes have stopped.)
-    """
-    env = system_env(
-        database_url=database_url,
-        redis_url=redis_url,
-        key_prefix=key_prefix,
-        storage_dir=tmp_path / "storage",
-        port=free_port(),
-    )
-    running = Services(tmp_path / "logs", env)
-    yield running
-    running.close()
 
 
 @pytest_asyncio.fixture
