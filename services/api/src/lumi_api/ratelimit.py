@@ -12,7 +12,6 @@ being down lets requests through, logged: a limiter must not take the API down w
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections.abc import AsyncIterator
@@ -21,7 +20,7 @@ import structlog
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from lumi_api.auth.current import optional_user, presented_token
@@ -30,6 +29,7 @@ from lumi_api.keys import REDIS, SETTINGS
 from lumi_api.routing import route_table
 from lumi_common.db.group_commit import GroupCommit
 from lumi_common.errors import RateLimited
+from lumi_common.redis_scripts import BatchedScript
 
 WINDOW_SECONDS = 60
 # a window's counter outlives the window a little, so clock skew between replicas cannot reset it
@@ -45,12 +45,11 @@ class TooManyRequests(RateLimited):
 
 # KEYS[1]: the window's counter; ARGV[1]: its TTL. One command per count, and the counter never
 # exists without its TTL (no MULTI/EXEC)
-_COUNT = """
+_COUNT = BatchedScript("""
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count
-"""
-_COUNT_SHA = hashlib.sha1(_COUNT.encode()).hexdigest()  # noqa: S324 - Redis names scripts so
+""")
 
 
 class HitCounter:
@@ -77,17 +76,8 @@ class HitCounter:
         await self._group.wait_idle()
 
     async def _count(self, keys: list[str]) -> list[int]:
-        for attempt in (1, 2):
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.evalsha(_COUNT_SHA, 1, key, KEY_TTL_SECONDS)
-                try:
-                    return [int(count) for count in await pipe.execute()]
-                except NoScriptError:  # Redis restarted or flushed its scripts: nothing counted
-                    if attempt == 2:
-                        raise
-                    await self._redis.script_load(_COUNT)
-        raise AssertionError("unreachable")
+        calls = [([key], [KEY_TTL_SECONDS]) for key in keys]
+        return [int(count) for count in await _COUNT.call_many(self._redis, calls)]
 
 
 HIT_COUNTER = web.AppKey("hit_counter", HitCounter)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
 
+from lumi_common.redis_scripts import BatchedScript
 from lumi_common.streams.names import stream_key
 
 DATA_FIELD = b"data"
@@ -21,7 +21,7 @@ MARKER_TTL_SECONDS = 3600
 
 # the events of one stream in one call: KEYS = stream, marker…; ARGV = ttl, then data and event
 # id per marker (one script call per event cost the relay more than the XADDs)
-_XADD_EACH_ONCE = """
+_XADD_EACH_ONCE = BatchedScript("""
 local added = 0
 for i = 2, #KEYS do
   if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[1]) then
@@ -30,7 +30,7 @@ for i = 2, #KEYS do
   end
 end
 return added
-"""
+""")
 
 
 Events = Sequence[tuple[str, bytes | str]]  # (event id, data), in publishing order
@@ -40,7 +40,6 @@ class StreamPublisher:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.prefix = prefix
         self._redis = redis
-        self._script = redis.register_script(_XADD_EACH_ONCE)
 
     def key(self, stream: str) -> str:
         return stream_key(self.prefix, stream)
@@ -52,30 +51,12 @@ class StreamPublisher:
         await self.publish_many({stream: [(event_id, data)]})
 
     async def publish_many(self, streams: Mapping[str, Events]) -> None:
-        """Publish each stream's events in order: one script call per stream, one round trip.
-
-        The script is called by its hash: redis-py's pipeline would first ask whether it is
-        loaded (SCRIPT EXISTS, another round trip) on every call; it is loaded only when Redis
-        says it lacks it (a restart, SCRIPT FLUSH), then the whole batch is sent again, which
-        the markers make harmless.
-        """
-        for attempt in (1, 2):
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for stream, events in streams.items():
-                    markers = [self.marker(stream, event_id) for event_id, _ in events]
-                    args = [value for event_id, data in events for value in (data, event_id)]
-                    pipe.evalsha(
-                        self._script.sha,
-                        1 + len(markers),
-                        self.key(stream),
-                        *markers,
-                        MARKER_TTL_SECONDS,
-                        *args,
-                    )
-                try:
-                    await pipe.execute()
-                    return
-                except NoScriptError:
-                    if attempt == 2:
-                        raise
-            await self._redis.script_load(_XADD_EACH_ONCE)
+        """Publish each stream's events in order: one script call per stream, one round trip
+        (`BatchedScript`; a batch it sends again after Redis lost the script adds nothing, as
+        the markers see to it)."""
+        calls = []
+        for stream, events in streams.items():
+            markers = [self.marker(stream, event_id) for event_id, _ in events]
+            args = [value for event_id, data in events for value in (data, event_id)]
+            calls.append(([self.key(stream), *markers], [MARKER_TTL_SECONDS, *args]))
+        await _XADD_EACH_ONCE.call_many(self._redis, calls)
