@@ -67,28 +67,22 @@ class LiteralInsert:
 
     def __init__(self, table: Table, columns: tuple[str, ...], dialect: Dialect) -> None:
         quote = dialect.identifier_preparer.quote
-        self.columns = columns
         # identifiers from our own table metadata, quoted by the dialect; values are escaped
         self.head = f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, columns))}) VALUES "  # noqa: S608
-        self.processors: list[Processor] = [
-            table.c[name].type.bind_processor(dialect) for name in columns
+        # each column with its type's bind processor (None: the value goes to escaping as is)
+        self._columns: list[tuple[str, Processor]] = [
+            (name, table.c[name].type.bind_processor(dialect)) for name in columns
         ]
 
     def render(self, rows: Sequence[Row], escape: Callable[[Any], str]) -> str:
-        pairs = list(zip(self.columns, self.processors, strict=True))
-        values = [
-            "("
-            + ", ".join(
-                [
-                    escape(value if processor is None else processor(value))
-                    for name, processor in pairs
-                    for value in (row[name],)
-                ]
-            )
-            + ")"
-            for row in rows
-        ]
-        return self.head + ", ".join(values)
+        def values(row: Row) -> str:
+            literals = [
+                escape(row[name] if process is None else process(row[name]))
+                for name, process in self._columns
+            ]
+            return "(" + ", ".join(literals) + ")"
+
+        return self.head + ", ".join(map(values, rows))
 
 
 @functools.cache
