@@ -10,9 +10,9 @@ import statistics
 import time
 from collections.abc import Callable
 
-from lumi_common.providers.meshes import build_artifacts
-from lumi_common.providers.procedural import render_png
-from lumi_common.providers.relief import ReliefSpec
+from lumi_image_worker.providers.procedural import render_png
+from lumi_model_worker.providers.meshes import build_artifacts
+from lumi_model_worker.providers.relief import ReliefSpec
 
 
 def measure(label: str, work: Callable[[int], object], runs: int) -> None:

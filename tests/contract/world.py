@@ -16,8 +16,8 @@ from typing import Any
 import aiohttp
 
 from lumi_common import jsonx
-from lumi_common.providers.images import OfflineImageGenerator
-from lumi_common.providers.meshes import MeshGenerator, OfflineReliefGenerator
+from lumi_image_worker.providers.images import OfflineImageGenerator
+from lumi_model_worker.providers.meshes import MeshGenerator, OfflineReliefGenerator
 from tests.support.smtp import Inbox
 from tests.support.workers import BrokenMeshes, Workers
 

@@ -20,10 +20,10 @@ from lumi_api.keys import ENGINE
 from lumi_api.settings import ApiSettings
 from lumi_common.db.tables import Model
 from lumi_common.gallery_cache import generation_key
-from lumi_common.providers.images import OfflineImageGenerator
 from lumi_common.states import Visibility
 from lumi_common.storage.local import LocalStorage
 from lumi_common.time import utcnow
+from lumi_image_worker.providers.images import OfflineImageGenerator
 from lumi_model_worker.service import run as run_model_worker
 from lumi_model_worker.settings import ModelWorkerSettings
 from tests.support.api import Client, issue

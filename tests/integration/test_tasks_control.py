@@ -31,9 +31,6 @@ from lumi_common.ids import new_id
 from lumi_common.jobs.completions import Completions
 from lumi_common.messages import DeadLetter, decode
 from lumi_common.pipeline.images import ImageJobs, complete_images
-from lumi_common.providers.images import GeneratedImage as Picture
-from lumi_common.providers.images import OfflineImageGenerator
-from lumi_common.providers.meshes import OfflineReliefGenerator
 from lumi_common.states import InteractionType, JobStatus
 from lumi_common.storage.deletions import FileSweeper
 from lumi_common.storage.local import LocalStorage
@@ -41,6 +38,9 @@ from lumi_common.streams.names import IMAGE_JOBS, MODEL_JOBS, dlq_name, stream_k
 from lumi_common.time import parse_iso, utcnow
 from lumi_image_worker.handler import Deps as ImageDeps
 from lumi_image_worker.handler import handle_image_job
+from lumi_image_worker.providers.images import GeneratedImage as Picture
+from lumi_image_worker.providers.images import OfflineImageGenerator
+from lumi_model_worker.providers.meshes import OfflineReliefGenerator
 from tests.support.api import Client
 from tests.support.pipeline import LEASE, consumer, relay_all, stream_entries
 from tests.support.workers import BrokenMeshes, Workers

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.db.tables import GeneratedImage, GenerationRequest, Model, ModelJob
-from lumi_common.providers.images import OfflineImageGenerator
 from lumi_common.states import ImageStatus, JobStatus, RequestPhase, RequestStatus
 from lumi_common.storage.local import LocalStorage
+from lumi_image_worker.providers.images import OfflineImageGenerator
 from lumi_image_worker.service import run as run_image_worker
 from lumi_image_worker.settings import ImageWorkerSettings
 from lumi_model_worker.service import run as run_model_worker

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from lumi_common.providers.procedural import render_png
+from lumi_image_worker.providers.procedural import render_png
 
 
 @dataclass

@@ -15,14 +15,14 @@ from lumi_common.gallery_cache import bump_gallery
 from lumi_common.jobs.completions import Completions
 from lumi_common.pipeline.images import ImageJobs, complete_images
 from lumi_common.pipeline.models import ModelJobs
-from lumi_common.providers.images import ImageGenerator
-from lumi_common.providers.meshes import MeshArtifacts, MeshGenerator, PollResult
 from lumi_common.storage.protocol import Storage
 from lumi_common.streams.consumer import Consumer
 from lumi_image_worker.handler import Deps as ImageDeps
 from lumi_image_worker.handler import handle_image_job
+from lumi_image_worker.providers.images import ImageGenerator
 from lumi_model_worker.handler import Deps as ModelDeps
 from lumi_model_worker.handler import handle_model_job
+from lumi_model_worker.providers.meshes import MeshArtifacts, MeshGenerator, PollResult
 from tests.support.pipeline import LEASE, consumer, drive
 
 

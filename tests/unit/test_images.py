@@ -10,13 +10,13 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
-from lumi_common.providers.images import (
+from lumi_common.providers.prompts import OfflinePromptVariants
+from lumi_image_worker.providers.images import (
     GeneratedImage,
     ImageGenerator,
     InstantImageGenerator,
     OfflineImageGenerator,
 )
-from lumi_common.providers.prompts import OfflinePromptVariants
 
 # mean absolute difference per channel (0–255) that two candidates must exceed; the variants
 # of several prompts measured 12 to 30

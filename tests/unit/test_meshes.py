@@ -10,8 +10,8 @@ import trimesh
 from PIL import Image
 
 from lumi_common.errors import PermanentError
-from lumi_common.providers.images import InstantImageGenerator, OfflineImageGenerator
-from lumi_common.providers.meshes import (
+from lumi_image_worker.providers.images import InstantImageGenerator, OfflineImageGenerator
+from lumi_model_worker.providers.meshes import (
     GLB_FILE,
     MTL_FILE,
     OBJ_FILE,
@@ -21,7 +21,7 @@ from lumi_common.providers.meshes import (
     OfflineReliefGenerator,
     PollResult,
 )
-from lumi_common.providers.relief import ReliefSpec
+from lumi_model_worker.providers.relief import ReliefSpec
 
 SPEC = ReliefSpec()
 

@@ -9,7 +9,7 @@ from PIL import Image
 from pytest_aiohttp import AiohttpServer
 
 from lumi_common.errors import PermanentError, RetryableError
-from lumi_common.providers.openai_images import OpenAIImageGenerator
+from lumi_image_worker.providers.openai_images import OpenAIImageGenerator
 from tests.support.emulators import OpenAIImagesEmulator
 
 

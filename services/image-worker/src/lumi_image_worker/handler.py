@@ -13,9 +13,9 @@ from lumi_common.errors import PermanentError
 from lumi_common.jobs.completions import Completions
 from lumi_common.jobs.lifecycle import Claim
 from lumi_common.messages import ImageJobRequested, JobMessage
-from lumi_common.providers.images import ImageGenerator
 from lumi_common.storage.keys import image_key
 from lumi_common.storage.protocol import Storage
+from lumi_image_worker.providers.images import ImageGenerator
 
 
 @dataclass(frozen=True, slots=True)

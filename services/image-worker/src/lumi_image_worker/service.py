@@ -9,16 +9,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.jobs.completions import Completions
 from lumi_common.pipeline.images import ImageJobs, complete_images
-from lumi_common.providers.images import (
-    ImageGenerator,
-    InstantImageGenerator,
-    OfflineImageGenerator,
-)
-from lumi_common.providers.openai_images import OpenAIImageGenerator
 from lumi_common.storage.local import LocalStorage
 from lumi_common.streams.consumer import Handler
 from lumi_common.streams.worker import consumer_config, serve_jobs
 from lumi_image_worker.handler import Deps, handle_image_job
+from lumi_image_worker.providers.images import (
+    ImageGenerator,
+    InstantImageGenerator,
+    OfflineImageGenerator,
+)
+from lumi_image_worker.providers.openai_images import OpenAIImageGenerator
 from lumi_image_worker.settings import ImageWorkerSettings
 
 

@@ -21,11 +21,11 @@ from lumi_common.jobs.lifecycle import Claim
 from lumi_common.messages import JobMessage, ModelJobRequested, with_attempt
 from lumi_common.outbox.writer import add_event
 from lumi_common.pipeline.models import ModelFiles, ModelJobs, complete_model, record_progress
-from lumi_common.providers.meshes import MeshArtifacts, MeshGenerator, PollResult
 from lumi_common.storage.content_types import content_type_for
 from lumi_common.storage.keys import model_prefix
 from lumi_common.storage.protocol import Storage
 from lumi_common.time import utcnow
+from lumi_model_worker.providers.meshes import MeshArtifacts, MeshGenerator, PollResult
 
 SUBMITTED, POLLING_MAX, FETCHED, DONE = 10, 80, 90, 100
 

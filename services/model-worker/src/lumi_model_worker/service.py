@@ -9,12 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.gallery_cache import bump_gallery
 from lumi_common.pipeline.models import ModelJobs
-from lumi_common.providers.meshes import OfflineReliefGenerator
 from lumi_common.redis_client import create_redis
 from lumi_common.storage.local import LocalStorage
 from lumi_common.streams.consumer import Handler
 from lumi_common.streams.worker import consumer_config, serve_jobs
 from lumi_model_worker.handler import Deps, handle_model_job
+from lumi_model_worker.providers.meshes import OfflineReliefGenerator
 from lumi_model_worker.settings import ModelWorkerSettings
 
 # the offline provider keeps submitted pictures here between submit and fetch

@@ -1,5 +1,3 @@
-"""Providers: prompt variants, images and 3D models behind Protocols, with offline defaults.
-
-The modules are imported one by one on purpose: `images`, `meshes` and `downloads` need the
-workers' extras (Pillow, numpy, trimesh, aiohttp) and must stay out of the API's imports.
-"""
+"""What more than one service needs of the providers: the guarded download client (both workers)
+and the offline prompt variants (the API, at task creation). Image providers live in
+`lumi_image_worker.providers`, 3D providers and mesh formats in `lumi_model_worker.providers`."""

@@ -4,8 +4,6 @@ A provider returns URLs we did not choose, so every download is checked before a
 transfer: https only (plain http only for hosts named as local, such as test emulators), a host
 allowlist matched on the parsed host name, redirects followed by hand and checked again, a total
 timeout, a content-type check and a size cap enforced while streaming.
-
-Needs aiohttp (the `imaging` extra in workers): keep it out of the API's start-up imports.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from yarl import URL
 
 from lumi_common.errors import PermanentError, RetryableError
 from lumi_common.providers.downloads import download
-from lumi_common.providers.images import GeneratedImage
+from lumi_image_worker.providers.images import GeneratedImage
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")

@@ -1,7 +1,4 @@
-"""Image generation: a prompt and a seed become one picture.
-
-Needs the `imaging` extra (Pillow, numpy): import it from workers only.
-"""
+"""Image generation: a prompt and a seed become one picture."""
 
 from __future__ import annotations
 
@@ -10,7 +7,7 @@ import base64
 from dataclasses import dataclass
 from typing import Protocol
 
-from lumi_common.providers.procedural import render_png
+from lumi_image_worker.providers.procedural import render_png
 
 PNG = "image/png"
 

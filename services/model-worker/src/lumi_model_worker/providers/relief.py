@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from lumi_common.providers.mesh_formats import TexturedMesh
+from lumi_model_worker.providers.mesh_formats import TexturedMesh
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]

@@ -2,7 +2,6 @@
 
 A model job submits once, then polls on later deliveries (it never holds a worker slot while a
 provider works), then fetches the files. `OfflineReliefGenerator` follows the same steps locally.
-Needs the `imaging` and `mesh` extras: import it from the model worker only.
 """
 
 from __future__ import annotations
@@ -20,9 +19,9 @@ from typing import Literal, Protocol
 from PIL import Image
 
 from lumi_common.errors import PermanentError
-from lumi_common.providers.mesh_formats import glb_bytes, mtl_bytes, obj_bytes, png_bytes
-from lumi_common.providers.relief import ReliefSpec, build_relief, texture_for
 from lumi_common.storage.local import write_atomically
+from lumi_model_worker.providers.mesh_formats import glb_bytes, mtl_bytes, obj_bytes, png_bytes
+from lumi_model_worker.providers.relief import ReliefSpec, build_relief, texture_for
 
 # The file names of a model under `models/<model>/`; the MTL names the texture relatively.
 OBJ_FILE = "model.obj"
