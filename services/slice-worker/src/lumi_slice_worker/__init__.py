@@ -1,0 +1,1 @@
+"""The Lumi slice worker service: models into printer G-code (PrusaSlicer)."""
