@@ -163,4 +163,5 @@ NULLABLE_TYPES = NULLABLE | {
     "mtlUrl",
     "textureUrl",
     "previewImageUrl",
+    "gcodeUrl",
 }

@@ -27,7 +27,7 @@ CALLS: list[dict[str, Any]] = json.loads(
 UNAUTHORIZED = {"status": "fail", "data": {"message": "请先登录", "code": "UNAUTHORIZED"}}
 MADE_UP = "Bearer not-a-token-we-issued"
 OPEN_HINTS = ("optional", "ISO")
-NOT_BUILT = ("/api/printers", "/api/slices", "/api/devices", "/print")
+NOT_BUILT = ("/api/printers", "/api/devices")
 # reads of a finished resource: only the really optional fields may be null
 FINISHED = {("GET", "/api/tasks/:id"), ("GET", "/api/tasks/:id/status"), ("GET", "/api/auth/me")}
 FINISHED |= {("GET", "/api/gallery/models/:id")}
@@ -50,8 +50,10 @@ class Replay:
 
     async def path(self) -> str:
         method, path = self.call["method"], str(self.call["path"])
-        if ":sliceTaskId" in path or path.startswith("/api/printers/:id"):
-            return path.replace(":sliceTaskId", new_id()).replace(":id", new_id())
+        if ":sliceTaskId" in path:
+            return path.replace(":sliceTaskId", await self.world.slice_task(self.client))
+        if path.startswith("/api/printers/:id"):
+            return path.replace(":id", new_id())
         if path.startswith("/api/gallery/models/:id"):
             return path.replace(":id", self.world.shared_model)
         if path.startswith("/api/models/:id"):
@@ -69,6 +71,8 @@ class Replay:
             return await self.world.new_task(self.client)
         if path.endswith("/retry"):
             return await self.world.model_failed_task(self.client)
+        if path.endswith("/print"):  # a model of its own: `POST /slices` slices the usual one
+            return (await self.world.completed_task(self.client))[0]
         return self.world.done_tasks[self.client]
 
     def query(self) -> str:
@@ -222,6 +226,8 @@ async def _then(world: World, call: dict[str, Any], data: Any) -> None:
         assert world.shared_model in [model["id"] for model in data]
     elif route == ("POST", "/api/tasks/:id/retry"):
         assert data["status"] == "MODEL_PENDING"
+    elif route == ("POST", "/api/slices"):
+        assert data["sliceStatus"] == "PROCESSING"
 
 
 @pytest.mark.parametrize("call", [c for c in API_CALLS if c["path"].endswith("/status")], ids=label)

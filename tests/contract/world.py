@@ -54,6 +54,7 @@ class World:
     done_tasks: dict[str, str] = field(default_factory=dict)  # client → a COMPLETED task
     own_models: dict[str, str] = field(default_factory=dict)  # client → its completed model
     shared_model: str = ""  # another user's public model, liked and favoured by both apps
+    slices: dict[str, str] = field(default_factory=dict)  # client → a slice of its own
 
     async def call(
         self,
@@ -143,6 +144,18 @@ class World:
         await self.select(client, task_id)
         await self.run_models(BrokenMeshes())
         return task_id
+
+    async def slice_task(self, client: str) -> str:
+        """A slice of a completed model of the client's own (not `own_models`', which the
+        app's `POST /slices` call slices)."""
+        if client not in self.slices:
+            _, model_id = await self.completed_task(client)
+            started = await self.call(
+                "POST", "/api/slices", token=self.accounts[client].token, json={"modelId": model_id}
+            )
+            assert started.status == 201, started.raw
+            self.slices[client] = str(started.body["data"]["sliceTaskId"])
+        return self.slices[client]
 
     async def populate(self) -> None:
         """Both apps' users with a completed task each; an author whose public model both

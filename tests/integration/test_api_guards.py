@@ -63,9 +63,22 @@ class Walk:
         for name in spec.params:
             values[name] = await self._value(name, route, token)
         body = await self._body(route, values)
+        if route == ("POST", "/slices"):
+            body = {"modelId": await self._completed_model(token)}
         return values, body if spec.method in ("POST", "PATCH", "PUT") else None
 
     async def _value(self, name: str, route: tuple[str, str], token: IssuedToken) -> str:
+        if route == ("POST", "/tasks/{task_id}/print"):
+            model = await completed_model(self.client, token, self.sessionmaker)
+            return str(model["requestId"])
+        if name == "slice_id":
+            started = await self.client.post(
+                "/api/slices",
+                json={"modelId": await self._completed_model(token)},
+                headers=auth(token),
+            )
+            assert started.status == 201
+            return str((await started.json())["data"]["sliceTaskId"])
         if name == "task_id":
             task = await self._task(token)
             if route == ("PATCH", "/tasks/{task_id}"):
@@ -74,12 +87,15 @@ class Walk:
                 await fail_images(self.sessionmaker, task)
             return task
         if name == "model_id":
-            return str((await completed_model(self.client, token, self.sessionmaker))["id"])
+            return await self._completed_model(token)
         if name == "key":
             key = f"images/{new_id()}/0.png"
             await self.client.app[STORAGE].put(key, b"\x89PNG", "image/png")
             return key
-        return new_id()  # printers and slices: not built yet
+        return new_id()  # printers: not built yet
+
+    async def _completed_model(self, token: IssuedToken) -> str:
+        return str((await completed_model(self.client, token, self.sessionmaker))["id"])
 
     async def _task(self, token: IssuedToken) -> str:
         response = await self.client.post(

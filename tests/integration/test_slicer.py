@@ -52,9 +52,9 @@ async def test_every_profile_slices_a_model_into_printable_gcode(
     assert summary.extrusion_moves > 100
     layer = summary.numbers["layer_height_mm"]
     assert summary.layer_count == pytest.approx(10 / layer, abs=1)
-    assert summary.max_z_mm == pytest.approx(10, abs=layer)
+    assert summary.print_height_mm == pytest.approx(10, abs=layer)
     assert (summary.print_time_seconds or 0) > 60
-    assert summary.numbers["filament_g"] > 0
+    assert summary.numbers["filament_weight_g"] > 0
     assert (summary.slicer or "").startswith("PrusaSlicer")
     assert empty(tmp_path), "the temporary directory is removed"
 

@@ -22,7 +22,7 @@ MODEL_FIELDS = {
     "publishedAt", "viewCount", "likeCount", "favoriteCount", "downloadCount", "sliceTaskId",
     "printStatus", "createdAt", "updatedAt", "completedAt", "failedAt", "errorMessage",
     # what the apps read and the old server stripped
-    "glbUrl", "vertexCount", "faceCount", "sliceStatus", "user", "generationJob",
+    "glbUrl", "vertexCount", "faceCount", "sliceStatus", "gcodeUrl", "user", "generationJob",
 }  # fmt: skip
 
 

@@ -48,6 +48,14 @@ class ModelJobRequested(JobMessage):
     step: Literal["submit", "poll", "fetch"] = "submit"
 
 
+class SliceJobRequested(JobMessage):
+    """A model to slice into G-code. `request_id` is the model's task (every model has one
+    today); the job row says what to slice and with which profile."""
+
+    type: Literal["slice_job.requested"] = "slice_job.requested"
+    model_id: str
+
+
 class DeadLetter(Message):
     """What the dead-letter stream keeps of a job that will not run again by itself."""
 
@@ -66,7 +74,8 @@ class DeadLetter(Message):
 
 
 AnyMessage = Annotated[
-    ImageJobRequested | ModelJobRequested | DeadLetter, Field(discriminator="type")
+    ImageJobRequested | ModelJobRequested | SliceJobRequested | DeadLetter,
+    Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[AnyMessage] = TypeAdapter(AnyMessage)
 

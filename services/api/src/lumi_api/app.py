@@ -29,6 +29,7 @@ from lumi_api.openapi import routes as openapi_routes
 from lumi_api.ratelimit import hit_counter_ctx, rate_limit
 from lumi_api.relay import relay_ctx
 from lumi_api.settings import ApiSettings
+from lumi_api.slices import routes as slice_routes
 from lumi_api.tasks import routes as task_routes
 from lumi_api.users import lists as user_lists
 from lumi_api.users.profile import routes as profile_routes
@@ -67,6 +68,7 @@ def create_app(settings: ApiSettings) -> web.Application:
     model_routes.setup(app)
     gallery_routes.setup(app)
     user_lists.setup(app)
+    slice_routes.setup(app)
     unimplemented.setup(app)
     openapi_routes.setup(app)
     return app

@@ -22,6 +22,7 @@ from lumi_common.settings import (
     StorageSettings,
     split_csv,
 )
+from lumi_common.slice_profiles import DEFAULT_SLICE_PROFILE, SliceProfile
 
 # origins a developer's browser uses on this machine (any port)
 LOCAL_ORIGIN = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$")
@@ -66,6 +67,8 @@ class ApiSettings(
     trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
     # how often the API retries deleting files it could not delete at once; 0 = never here
     file_sweep_seconds: float = Field(default=60.0, ge=0, le=86400)
+    # the slicing profile of a slice request that names none (one the slice worker ships)
+    slice_profile: SliceProfile = DEFAULT_SLICE_PROFILE
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -1,4 +1,4 @@
-"""Routes the apps call that this version does not serve yet: slicing, printers, printing.
+"""Routes the apps call that this version does not serve yet: printers and print status.
 
 They answer a JSend `error` 501 `NOT_IMPLEMENTED` rather than a 404, so the apps show a message
 instead of treating the feature as missing, and still require a signed-in caller first (the old
@@ -14,21 +14,18 @@ from lumi_common.errors import NotImplementedYet
 
 # method, path, summary, tag
 ROUTES = (
-    ("POST", "/slices", "Slice a model into G-code", "slices"),
-    ("GET", "/slices/{slice_id}", "A slicing task's status", "slices"),
     ("GET", "/printers", "The caller's printers", "printers"),
     ("GET", "/printers/{printer_id}", "A printer with its live status", "printers"),
     ("POST", "/printers", "Bind a printer", "printers"),
     ("DELETE", "/printers/{printer_id}", "Unbind a printer", "printers"),
     ("POST", "/printers/{printer_id}/jobs", "Send a print job to a printer", "printers"),
     ("GET", "/devices/products", "The printer models that can be bound", "printers"),
-    ("POST", "/tasks/{task_id}/print", "Print a task's model", "tasks"),
     ("GET", "/tasks/{task_id}/print-status", "A task's print status", "tasks"),
 )
 
 
 class NotAvailableYet(NotImplementedYet):
-    default_message = "Printing and slicing are not available in this version of Lumi yet"
+    default_message = "Printers are not available in this version of Lumi yet"
 
 
 def setup(app: web.Application) -> None:

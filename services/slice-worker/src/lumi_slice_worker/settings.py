@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from lumi_common.settings import WorkerSettings
 
@@ -27,6 +27,12 @@ class SliceWorkerSettings(WorkerSettings):
     slice_work_dir: Path | None = None
     # the longest side of a model whose real size is unknown (an OBJ without size columns)
     slice_default_size_mm: float = Field(default=100.0, gt=0, le=1000)
+
+    @field_validator("slice_work_dir", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: object) -> object:
+        # `SLICE_WORK_DIR=` (as in .env.example) means the system's, not the current directory
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def slice_memory_limit_bytes(self) -> int | None:

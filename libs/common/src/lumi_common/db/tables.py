@@ -243,9 +243,10 @@ class Model(Base):
     like_count: Mapped[int] = _counter()
     favorite_count: Mapped[int] = _counter()
     download_count: Mapped[int] = _counter()
+    # the model's latest slice (`slice_jobs.id`), its status as the apps know it, its G-code
     slice_task_id: Mapped[str | None] = mapped_column(String(100))
     slice_status: Mapped[SliceStatus | None] = mapped_column(EnumText(SliceStatus))
-    gcode_url: Mapped[str | None] = mapped_column(URL_KEY)
+    gcode_key: Mapped[str | None] = mapped_column(URL_KEY)
     print_status: Mapped[PrintStatus | None] = mapped_column(
         EnumText(PrintStatus), default=PrintStatus.NOT_STARTED
     )
@@ -267,6 +268,28 @@ class ModelJob(_JobColumns, Base):
     progress: Mapped[int] = _counter()
     stage: Mapped[str | None] = mapped_column(String(32))
     poll_count: Mapped[int] = _counter()
+
+
+class SliceJob(_JobColumns, Base):
+    """One request to slice a model into G-code; its id is the `sliceTaskId` the apps poll.
+
+    A model keeps its latest slice only: slicing it again replaces a finished one.
+    """
+
+    __tablename__ = "slice_jobs"
+    __table_args__ = (
+        Index("ix_slice_jobs_status_updated", "status", "updated_at"),
+        Index("ix_slice_jobs_model_created", "model_id", "created_at"),
+    )
+
+    model_id: Mapped[str] = _owner("models")
+    user_id: Mapped[str] = _owner("users")
+    profile: Mapped[str] = mapped_column(String(64), nullable=False)
+    gcode_key: Mapped[str | None] = mapped_column(URL_KEY)
+    gcode_size: Mapped[int | None] = mapped_column(BigInteger)
+    thumbnail_key: Mapped[str | None] = mapped_column(URL_KEY)
+    # what the G-code says of the print (time, filament, layers), JSON as the worker wrote it
+    gcode_metadata: Mapped[str | None] = mapped_column(Text)
 
 
 class ModelInteraction(Base):

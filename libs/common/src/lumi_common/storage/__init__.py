@@ -7,6 +7,7 @@ from lumi_common.storage.keys import (
     image_key,
     images_prefix,
     model_prefix,
+    slice_prefix,
 )
 from lumi_common.storage.local import LocalStorage
 from lumi_common.storage.protocol import ObjectNotFound, Storage, StoredFile
@@ -22,4 +23,5 @@ __all__ = [
     "image_key",
     "images_prefix",
     "model_prefix",
+    "slice_prefix",
 ]

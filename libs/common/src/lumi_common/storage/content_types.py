@@ -15,6 +15,8 @@ _BY_SUFFIX = {
     ".mtl": "text/plain; charset=utf-8",
     ".glb": "model/gltf-binary",
     ".gltf": "model/gltf+json",
+    # printer firmware reads it as text; the x- type lets browsers and printer apps recognise it
+    ".gcode": "text/x-gcode; charset=utf-8",
 }
 
 

@@ -24,6 +24,11 @@ def model_prefix(model_id: str) -> str:
     return check_prefix(f"models/{_segment(model_id)}/")
 
 
+def slice_prefix(model_id: str, slice_id: str) -> str:
+    """A slice's G-code and thumbnail, inside its model's folder: they go with the model."""
+    return check_prefix(f"{model_prefix(model_id)}slices/{_segment(slice_id)}/")
+
+
 def check_key(key: str) -> str:
     """Return `key` unchanged when it is safe, else raise ValueError."""
     if not key or key.startswith("/"):

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 IMAGE_JOBS = "image-jobs"
 MODEL_JOBS = "model-jobs"
-JOB_STREAMS = (IMAGE_JOBS, MODEL_JOBS)
+SLICE_JOBS = "slice-jobs"
+JOB_STREAMS = (IMAGE_JOBS, MODEL_JOBS, SLICE_JOBS)
 DLQ_SUFFIX = "dlq"
 
 

@@ -86,6 +86,7 @@ class ModelOut(ApiModel):
     download_count: int
     slice_task_id: str | None
     slice_status: SliceStatus | None
+    gcode_url: str | None  # the G-code of its latest completed slice
     print_status: PrintStatus | None
     created_at: Timestamp
     updated_at: Timestamp
@@ -124,6 +125,7 @@ class ModelOut(ApiModel):
             download_count=model.download_count,
             slice_task_id=model.slice_task_id,
             slice_status=model.slice_status,
+            gcode_url=urls(model.gcode_key),
             print_status=model.print_status,
             created_at=model.created_at,
             updated_at=model.updated_at,
