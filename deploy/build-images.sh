@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# `make images`: one image per service of the workspace (every services/*/ package), from
-# deploy/Containerfile, with podman (or docker when podman is not installed).
+# `make images`: one image per service of the workspace (every services/*/ package with a console
+# script of its own name), from deploy/Containerfile, with podman (or docker when podman is not
+# installed). Debian packages a service needs at run time are listed in its pyproject.toml:
+#   [tool.lumi.image]
+#   apt-packages = ["prusa-slicer"]
+# Environment:
 #   BASE_IMAGE   base of both stages (default python:3.11-slim-bookworm; the local base made by
 #                deploy/base-image.sh on machines that reach no image registry)
 #   IMAGE_PREFIX name prefix (default: none, so lumi-api:<version> and lumi-api:latest)
@@ -14,23 +18,32 @@ base=${BASE_IMAGE:-python:3.11-slim-bookworm}
 prefix=${IMAGE_PREFIX:-}
 ca=${HOST_CA:-/etc/ssl/certs/ca-certificates.crt}
 
-package_field() {  # pyproject.toml, field of [project]
-  python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"][sys.argv[2]])' "$@"
+service_line() {  # pyproject.toml -> "name version apt-packages" when the package is a service
+  python3 - "$1" <<'PY'
+import sys, tomllib
+pyproject = tomllib.load(open(sys.argv[1], "rb"))
+project = pyproject["project"]
+if project["name"] in project.get("scripts", {}):
+    apt = pyproject.get("tool", {}).get("lumi", {}).get("image", {}).get("apt-packages", [])
+    print(project["name"], project["version"], ",".join(apt) or "-")
+PY
 }
 
-services=${SERVICES:-$(for f in services/*/pyproject.toml; do package_field "$f" name; done)}
 options=()
 [ -s "$ca" ] && options+=(--secret "id=host-ca,src=$ca")
 # podman writes OCI images by default, which have no HEALTHCHECK
 [ "$(basename "$engine")" = podman ] && options+=(--format docker)
 
-for package in $services; do
-  pyproject=$(grep -l "^name = \"$package\"" services/*/pyproject.toml)
-  version=$(package_field "$pyproject" version)
-  echo "== $prefix$package:$version (base $base)"
+for pyproject in services/*/pyproject.toml; do
+  read -r package version apt <<<"$(service_line "$pyproject")"
+  [ -n "$package" ] || continue
+  [ -n "${SERVICES:-}" ] && [[ " $SERVICES " != *" $package "* ]] && continue
+  [ "$apt" = - ] && apt=""
+  echo "== $prefix$package:$version (base $base${apt:+, apt: $apt})"
   started=$(date +%s)
   "$engine" build --file deploy/Containerfile "${options[@]}" \
     --build-arg "BASE_IMAGE=$base" --build-arg "PACKAGE=$package" --build-arg "VERSION=$version" \
+    --build-arg "APT_PACKAGES=${apt//,/ }" \
     --tag "$prefix$package:$version" --tag "$prefix$package:latest" .
   echo "== $prefix$package:$version built in $(( $(date +%s) - started ))s"
 done

@@ -22,7 +22,8 @@ LOG_TAIL_LINES = 60
 
 @dataclass(frozen=True)
 class ServicePackage:
-    """A workspace member under services/: the image `make images` builds for it."""
+    """A workspace member under services/ with a console script of its own name: a service,
+    with an image from `make images`."""
 
     name: str
     version: str
@@ -32,15 +33,24 @@ class ServicePackage:
     def image(self) -> str:
         return f"{self.name}:{self.version}"
 
+    @property
+    def module(self) -> str:
+        return self.name.replace("-", "_")
 
-def service_packages() -> list[ServicePackage]:
-    """Read from services/*/pyproject.toml, as deploy/build-images.sh does."""
+    @property
+    def runnable(self) -> bool:
+        return self.name in self.scripts
+
+
+def service_packages(*, runnable: bool = True) -> list[ServicePackage]:
+    """Read from services/*/pyproject.toml, as deploy/build-images.sh does (which builds the
+    runnable ones: a package gets its image once it has its console script)."""
     found = []
     for path in sorted(ROOT.glob("services/*/pyproject.toml")):
         project = tomllib.loads(path.read_text())["project"]
         scripts = tuple(project.get("scripts", {}))
         found.append(ServicePackage(project["name"], project["version"], scripts))
-    return found
+    return [p for p in found if p.runnable or not runnable]
 
 
 def package(name: str) -> ServicePackage:
@@ -131,19 +141,27 @@ class Containers:
     volumes: list[str] = field(default_factory=list)
     started: list[Container] = field(default_factory=list)
 
+    def env_options(self, **env: str) -> list[str]:
+        options = []
+        for key, value in {**self.env, **env}.items():
+            options += ["--env", f"{key}={value}"]
+        return options
+
     def start(self, role: str, image: str, *argv: str, **env: str) -> Container:
         name = f"lumi-test-{self.run_id}-{role}"
         options = ["--detach", "--name", name, "--hostname", name, "--network", "host"]
         # the HEALTHCHECK stays defined (`healthcheck()` runs it), without podman's systemd timer
-        options += ["--health-interval", "disable"]
-        for key, value in {**self.env, **env}.items():
-            options += ["--env", f"{key}={value}"]
+        options += ["--health-interval", "disable", *self.env_options(**env)]
         for volume in self.volumes:
             options += ["--volume", volume]
         container = Container(name, image)
         self.started.append(container)
         podman("run", *options, image, *argv)
         return container
+
+    def run_once(self, image: str, *argv: str) -> subprocess.CompletedProcess[str]:
+        """A one-off command with this environment on the host's network (`lumi token …`)."""
+        return podman("run", "--rm", "--network", "host", *self.env_options(), image, *argv)
 
     def close(self) -> None:
         """Print every container's log, then remove them all (running or not)."""

@@ -31,26 +31,42 @@ def system_env(
 ) -> dict[str, str]:
     """What every process of one test's Lumi shares, with settings short enough for tests."""
     return clean_env(
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        REDIS_KEY_PREFIX=key_prefix,
-        STORAGE_DIR=str(storage_dir),
-        COOKIE_SECRET=secrets.token_urlsafe(40),
-        APP_ENV="test",
-        LOG_FORMAT="json",
-        LOG_LEVEL="INFO",
-        PORT=str(port),
-        RELAY_ENABLED="true",
-        RELAY_POLL_SECONDS="0.1",
-        MODEL_POLL_INTERVAL_SECONDS="0.2",
-        JOB_RETRY_BASE_SECONDS="0.1",
-        JOB_RETRY_MAX_SECONDS="0.5",
-        JOB_LEASE_SECONDS="3",
-        RECONCILE_AFTER_SECONDS="3600",
-        SHUTDOWN_GRACE_SECONDS="5",
-        # a process killed with SIGKILL must not lose the log lines it already wrote
-        PYTHONUNBUFFERED="1",
+        **lumi_env(
+            database_url=database_url,
+            redis_url=redis_url,
+            key_prefix=key_prefix,
+            storage_dir=storage_dir,
+            port=port,
+        )
     )
+
+
+def lumi_env(
+    *, database_url: str, redis_url: str, key_prefix: str, storage_dir: Path, port: int
+) -> dict[str, str]:
+    """The Lumi settings of `system_env` alone (a container gets these, not this process's
+    environment)."""
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "REDIS_KEY_PREFIX": key_prefix,
+        "STORAGE_DIR": str(storage_dir),
+        "COOKIE_SECRET": secrets.token_urlsafe(40),
+        "APP_ENV": "test",
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "INFO",
+        "PORT": str(port),
+        "RELAY_ENABLED": "true",
+        "RELAY_POLL_SECONDS": "0.1",
+        "MODEL_POLL_INTERVAL_SECONDS": "0.2",
+        "JOB_RETRY_BASE_SECONDS": "0.1",
+        "JOB_RETRY_MAX_SECONDS": "0.5",
+        "JOB_LEASE_SECONDS": "3",
+        "RECONCILE_AFTER_SECONDS": "3600",
+        "SHUTDOWN_GRACE_SECONDS": "5",
+        # a process killed with SIGKILL must not lose the log lines it already wrote
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 @dataclass
