@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from lumi_common.db.tables import GeneratedImage, ImageJob, OutboxEvent
 from lumi_common.states import JobStatus
 from lumi_common.streams.names import IMAGE_JOBS, stream_key
+from lumi_model_worker.providers.model_files import VIEWER_SIZE
 from tests.support.api import unique_email
 from tests.support.emulators import OpenAIImagesEmulator
 from tests.support.lumi_client import Download, LumiClient, Task, TaskWatch, status_is
@@ -97,12 +98,14 @@ async def check_picture(client: LumiClient, url: str | None, base_url: str) -> N
 
 
 async def check_model_files(client: LumiClient, model: Task, folder: Path, base_url: str) -> None:
-    """The four files download as the apps fetch them, and the OBJ set works side by side."""
+    """The five files download as the apps fetch them, the OBJ set works side by side, the
+    viewer files are Y up and unit-sized, and the STL has the print size of the row."""
     expected_types = {
         "modelUrl": "text/plain",
         "mtlUrl": "text/plain",
         "textureUrl": "image/png",
         "glbUrl": "model/gltf-binary",
+        "stlUrl": "model/stl",
     }
     files: dict[str, Download] = {}
     for field, content_type in expected_types.items():
@@ -137,6 +140,16 @@ async def check_model_files(client: LumiClient, model: Task, folder: Path, base_
     glb = trimesh.load(io.BytesIO(files["glbUrl"].body), file_type="glb", force="mesh")
     assert isinstance(glb, trimesh.Trimesh)
     assert len(glb.faces) == model["faceCount"]
+    for viewer in (mesh, glb):  # glTF-conventional: what the fixed-camera viewer can show
+        low, high = viewer.bounds
+        assert max(high - low) == pytest.approx(VIEWER_SIZE, rel=1e-3)
+        assert (low + high) / 2 == pytest.approx([0, 0, 0], abs=1e-3)
+    printed = trimesh.load(io.BytesIO(files["stlUrl"].body), file_type="stl", force="mesh")
+    assert isinstance(printed, trimesh.Trimesh)
+    low, high = printed.bounds
+    size = model["printSizeMm"]
+    assert list(high - low) == pytest.approx([size["x"], size["y"], size["z"]], rel=1e-4)
+    assert low[2] == pytest.approx(0.0, abs=1e-6)  # on the bed
 
 
 def save(path: Path, data: bytes) -> None:

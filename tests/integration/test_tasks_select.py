@@ -23,6 +23,7 @@ MODEL_FIELDS = {
     "printStatus", "createdAt", "updatedAt", "completedAt", "failedAt", "errorMessage",
     # what the apps read and the old server stripped
     "glbUrl", "vertexCount", "faceCount", "sliceStatus", "gcodeUrl", "user", "generationJob",
+    "stlUrl", "printSizeMm",
 }  # fmt: skip
 
 

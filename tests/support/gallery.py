@@ -45,9 +45,13 @@ async def complete(sessionmaker: Sessions, model_id: str) -> None:
         mtl_key=f"{prefix}material.mtl",
         texture_key=f"{prefix}material.png",
         glb_key=f"{prefix}model.glb",
+        stl_key=f"{prefix}model.stl",
         file_size=8,
+        glb_size=8,
+        stl_size=8,
         vertex_count=4,
         face_count=2,
+        size_mm=(100.0, 80.0, 15.0),
     )
     async with sessionmaker.begin() as session:
         job = (await session.scalars(select(ModelJob).where(ModelJob.model_id == model_id))).one()

@@ -22,7 +22,8 @@ from lumi_image_worker.handler import handle_image_job
 from lumi_image_worker.providers.images import ImageGenerator
 from lumi_model_worker.handler import Deps as ModelDeps
 from lumi_model_worker.handler import handle_model_job
-from lumi_model_worker.providers.meshes import MeshArtifacts, MeshGenerator, PollResult
+from lumi_model_worker.providers.meshes import MeshGenerator, PollResult
+from lumi_model_worker.providers.model_files import MeshArtifacts
 from tests.support.pipeline import LEASE, consumer, drive
 
 

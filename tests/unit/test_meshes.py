@@ -11,15 +11,15 @@ from PIL import Image
 
 from lumi_common.errors import PermanentError
 from lumi_image_worker.providers.images import InstantImageGenerator, OfflineImageGenerator
-from lumi_model_worker.providers.meshes import (
+from lumi_model_worker.providers.meshes import MeshGenerator, OfflineReliefGenerator, PollResult
+from lumi_model_worker.providers.model_files import (
     GLB_FILE,
     MTL_FILE,
     OBJ_FILE,
+    STL_FILE,
     TEXTURE_FILE,
+    VIEWER_SIZE,
     MeshArtifacts,
-    MeshGenerator,
-    OfflineReliefGenerator,
-    PollResult,
 )
 from lumi_model_worker.providers.relief import ReliefSpec
 
@@ -68,6 +68,12 @@ def load_glb(artifacts: MeshArtifacts) -> trimesh.Trimesh:
     return mesh
 
 
+def load_stl(artifacts: MeshArtifacts) -> trimesh.Trimesh:
+    mesh = trimesh.load(io.BytesIO(artifacts.stl), file_type="stl", force="mesh")
+    assert isinstance(mesh, trimesh.Trimesh)
+    return mesh
+
+
 async def test_obj_is_a_watertight_textured_solid(artifacts: MeshArtifacts, tmp_path: Path) -> None:
     mesh = load_obj(artifacts, tmp_path)
     assert mesh.is_watertight
@@ -79,11 +85,31 @@ async def test_obj_is_a_watertight_textured_solid(artifacts: MeshArtifacts, tmp_
     assert (len(mesh.vertices), len(mesh.faces)) == (artifacts.vertex_count, artifacts.face_count)
 
 
-async def test_the_solid_has_the_promised_size(artifacts: MeshArtifacts, tmp_path: Path) -> None:
-    (low_x, low_y, low_z), (high_x, high_y, high_z) = load_obj(artifacts, tmp_path).bounds
+async def test_the_print_copy_has_the_promised_size_in_millimetres(
+    artifacts: MeshArtifacts,
+) -> None:
+    solid = load_stl(artifacts)
+    assert solid.is_watertight
+    (low_x, low_y, low_z), (high_x, high_y, high_z) = solid.bounds
     assert (high_x - low_x, high_y - low_y) == pytest.approx((SPEC.size_mm, SPEC.size_mm))
-    assert low_z == 0.0  # a flat bottom on the bed
+    assert low_z == pytest.approx(0.0, abs=1e-9)  # a flat bottom on the bed
     assert SPEC.base_mm < high_z <= SPEC.base_mm + SPEC.relief_mm
+    assert artifacts.size_mm == pytest.approx((high_x - low_x, high_y - low_y, high_z))
+
+
+async def test_the_viewer_copy_lies_flat_y_up_unit_sized_and_centred(
+    artifacts: MeshArtifacts, tmp_path: Path
+) -> None:
+    for mesh in (load_obj(artifacts, tmp_path), load_glb(artifacts)):
+        low, high = mesh.bounds
+        extent = high - low
+        assert extent.max() == pytest.approx(VIEWER_SIZE)
+        assert (low + high) / 2 == pytest.approx([0.0, 0.0, 0.0], abs=1e-6)
+        # the picture's plate lies in the floor plane: Y (up) is its thin side
+        assert extent[1] < 0.2 * VIEWER_SIZE
+        # its textured top faces up (+Y), as the relief's faced +Z
+        top = mesh.face_normals[mesh.triangles_center[:, 1] > high[1] - 0.05]
+        assert top[:, 1].mean() > 0.5
 
 
 async def test_obj_and_mtl_refer_to_their_files_relatively(artifacts: MeshArtifacts) -> None:
@@ -92,7 +118,7 @@ async def test_obj_and_mtl_refer_to_their_files_relatively(artifacts: MeshArtifa
     assert "\nusemtl material\n" in obj
     assert "\nvt " in obj
     assert f"\nmap_Kd {TEXTURE_FILE}\n" in artifacts.mtl.decode()
-    assert list(artifacts.files()) == [OBJ_FILE, MTL_FILE, TEXTURE_FILE, GLB_FILE]
+    assert list(artifacts.files()) == [OBJ_FILE, MTL_FILE, TEXTURE_FILE, GLB_FILE, STL_FILE]
     with Image.open(io.BytesIO(artifacts.texture)) as texture:
         assert (texture.format, texture.size) == ("PNG", (SPEC.texture_px, SPEC.texture_px))
 
@@ -143,7 +169,7 @@ async def test_a_single_bright_pixel_does_not_become_a_spike(work_dir: Path) -> 
     canvas = Image.new("RGB", (128, 128), (240, 240, 240))
     canvas.putpixel((64, 64), (0, 0, 0))
     artifacts = await relief_of(canvas, work_dir)
-    peak = load_glb(artifacts).bounds[1][2]
+    peak = load_stl(artifacts).bounds[1][2]
     assert peak - SPEC.base_mm < 0.1 * SPEC.relief_mm
 
 
@@ -151,7 +177,7 @@ async def test_transparent_areas_stay_flat_and_the_aspect_is_kept(work_dir: Path
     cut_out = Image.new("RGBA", (200, 100), (0, 0, 0, 0))
     cut_out.paste((200, 60, 60, 255), (60, 20, 140, 80))
     artifacts = await relief_of(cut_out, work_dir, spec=ReliefSpec(grid=64))
-    mesh = load_glb(artifacts)
+    mesh = load_stl(artifacts)
     (low_x, low_y, _), (high_x, high_y, high_z) = mesh.bounds
     assert (high_x - low_x, high_y - low_y) == pytest.approx((100.0, 50.0), rel=0.02)
     top = mesh.vertices[mesh.vertices[:, 2] > 0]

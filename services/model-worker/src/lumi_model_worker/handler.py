@@ -25,7 +25,15 @@ from lumi_common.storage.content_types import content_type_for
 from lumi_common.storage.keys import model_prefix
 from lumi_common.storage.protocol import Storage
 from lumi_common.time import utcnow
-from lumi_model_worker.providers.meshes import MeshArtifacts, MeshGenerator, PollResult
+from lumi_model_worker.providers.meshes import MeshGenerator, PollResult
+from lumi_model_worker.providers.model_files import (
+    GLB_FILE,
+    MTL_FILE,
+    OBJ_FILE,
+    STL_FILE,
+    TEXTURE_FILE,
+    MeshArtifacts,
+)
 
 SUBMITTED, POLLING_MAX, FETCHED, DONE = 10, 80, 90, 100
 
@@ -124,11 +132,15 @@ async def _store(storage: Storage, model_id: str, artifacts: MeshArtifacts) -> M
     for name, data in artifacts.files().items():
         keys[name] = (await storage.put(prefix + name, data, content_type_for(name))).key
     return ModelFiles(
-        model_key=keys["model.obj"],
-        mtl_key=keys["material.mtl"],
-        texture_key=keys["material.png"],
-        glb_key=keys["model.glb"],
+        model_key=keys[OBJ_FILE],
+        mtl_key=keys[MTL_FILE],
+        texture_key=keys[TEXTURE_FILE],
+        glb_key=keys[GLB_FILE],
+        stl_key=keys[STL_FILE],
         file_size=len(artifacts.obj),
+        glb_size=len(artifacts.glb),
+        stl_size=len(artifacts.stl),
         vertex_count=artifacts.vertex_count,
         face_count=artifacts.face_count,
+        size_mm=artifacts.size_mm,
     )

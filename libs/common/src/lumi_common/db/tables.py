@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -232,7 +233,14 @@ class Model(Base):
     glb_key: Mapped[str | None] = mapped_column(URL_KEY)
     preview_key: Mapped[str | None] = mapped_column(URL_KEY)
     format: Mapped[str] = mapped_column(String(16), default="OBJ", nullable=False)
-    file_size: Mapped[int | None] = mapped_column(BigInteger)
+    file_size: Mapped[int | None] = mapped_column(BigInteger)  # the OBJ's
+    glb_size: Mapped[int | None] = mapped_column(BigInteger)
+    stl_size: Mapped[int | None] = mapped_column(BigInteger)
+    # the print copy: millimetres, Z up, on the bed; the viewer files are unit-sized, Y up
+    stl_key: Mapped[str | None] = mapped_column(URL_KEY)
+    size_x_mm: Mapped[float | None] = mapped_column(Float)
+    size_y_mm: Mapped[float | None] = mapped_column(Float)
+    size_z_mm: Mapped[float | None] = mapped_column(Float)
     vertex_count: Mapped[int | None] = mapped_column(Integer)
     face_count: Mapped[int | None] = mapped_column(Integer)
     visibility: Mapped[Visibility] = mapped_column(

@@ -98,9 +98,13 @@ class ModelFiles:
     mtl_key: str
     texture_key: str
     glb_key: str
-    file_size: int
+    stl_key: str
+    file_size: int  # the OBJ's
+    glb_size: int
+    stl_size: int
     vertex_count: int
     face_count: int
+    size_mm: tuple[float, float, float]  # the STL's extent along x, y, z
 
 
 async def complete_model(session: AsyncSession, job: ModelJob, files: ModelFiles) -> None:
@@ -112,8 +116,11 @@ async def complete_model(session: AsyncSession, job: ModelJob, files: ModelFiles
     now = utcnow()
     model.model_key, model.mtl_key = files.model_key, files.mtl_key
     model.texture_key, model.glb_key = files.texture_key, files.glb_key
-    model.file_size, model.format = files.file_size, "OBJ"
+    model.stl_key, model.format = files.stl_key, "OBJ"
+    model.file_size, model.glb_size = files.file_size, files.glb_size
+    model.stl_size = files.stl_size
     model.vertex_count, model.face_count = files.vertex_count, files.face_count
+    model.size_x_mm, model.size_y_mm, model.size_z_mm = files.size_mm
     model.completed_at, model.failed_at, model.error_message = now, None, None
     if model.visibility is Visibility.PUBLIC:
         model.published_at = now

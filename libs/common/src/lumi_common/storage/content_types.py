@@ -17,6 +17,7 @@ _BY_SUFFIX = {
     ".gltf": "model/gltf+json",
     # printer firmware reads it as text; the x- type lets browsers and printer apps recognise it
     ".gcode": "text/x-gcode; charset=utf-8",
+    ".stl": "model/stl",
 }
 
 

@@ -61,6 +61,19 @@ class GenerationJobOut(ApiModel):
         return cls(id=job.id, status=job.status, progress=job.progress)
 
 
+class PrintSize(ApiModel):
+    x: float
+    y: float
+    z: float
+
+    @classmethod
+    def of(cls, model: Model) -> PrintSize | None:
+        sizes = (model.size_x_mm, model.size_y_mm, model.size_z_mm)
+        if sizes[0] is None or sizes[1] is None or sizes[2] is None:
+            return None
+        return cls(x=sizes[0], y=sizes[1], z=sizes[2])
+
+
 class ModelOut(ApiModel):
     id: str
     external_user_id: str
@@ -73,6 +86,9 @@ class ModelOut(ApiModel):
     mtl_url: str | None
     texture_url: str | None
     glb_url: str | None
+    # the print copy: binary STL in millimetres, Z up; the viewer files above are unit-sized
+    stl_url: str | None
+    print_size_mm: PrintSize | None
     preview_image_url: str | None
     format: str
     file_size: int | None
@@ -112,6 +128,8 @@ class ModelOut(ApiModel):
             mtl_url=urls(model.mtl_key),
             texture_url=urls(model.texture_key),
             glb_url=urls(model.glb_key),
+            stl_url=urls(model.stl_key),
+            print_size_mm=PrintSize.of(model),
             preview_image_url=urls(model.preview_key),
             format=model.format,
             file_size=model.file_size,

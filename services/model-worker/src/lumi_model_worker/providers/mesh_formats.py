@@ -30,8 +30,8 @@ def obj_bytes(mesh: TexturedMesh, *, mtl_name: str) -> bytes:
     one_based = np.repeat(mesh.faces + 1, 2, axis=1)  # v/vt pairs share their index
     face_lines = ("f %d/%d %d/%d %d/%d\n" * len(mesh.faces)) % tuple(one_based.ravel().tolist())
     header = (
-        f"# Lumi relief: {len(mesh.vertices)} vertices, {len(mesh.faces)} faces, "
-        f"millimetres, Z up\nmtllib {mtl_name}\no relief\n"
+        f"# Lumi model: {len(mesh.vertices)} vertices, {len(mesh.faces)} faces\n"
+        f"mtllib {mtl_name}\no model\n"
     )
     body = f"{vertex_lines}{uv_lines}usemtl {MATERIAL_NAME}\n{face_lines}"
     return (header + body).encode()

@@ -20,14 +20,8 @@ from PIL import Image
 
 from lumi_common.errors import PermanentError
 from lumi_common.storage.local import write_atomically
-from lumi_model_worker.providers.mesh_formats import glb_bytes, mtl_bytes, obj_bytes, png_bytes
+from lumi_model_worker.providers.model_files import MeshArtifacts, convert
 from lumi_model_worker.providers.relief import ReliefSpec, build_relief, texture_for
-
-# The file names of a model under `models/<model>/`; the MTL names the texture relatively.
-OBJ_FILE = "model.obj"
-MTL_FILE = "material.mtl"
-TEXTURE_FILE = "material.png"
-GLB_FILE = "model.glb"
 
 # larger pictures are refused before they are decoded (a decompression bomb costs memory)
 MAX_SOURCE_PIXELS = 40_000_000
@@ -43,25 +37,6 @@ class PollResult:
     state: PollState
     progress: int  # 0–100
     error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class MeshArtifacts:
-    obj: bytes
-    mtl: bytes
-    texture: bytes  # PNG
-    glb: bytes
-    vertex_count: int
-    face_count: int
-
-    def files(self) -> dict[str, bytes]:
-        """Each file under the name it is stored with (the MTL refers to the texture by it)."""
-        return {
-            OBJ_FILE: self.obj,
-            MTL_FILE: self.mtl,
-            TEXTURE_FILE: self.texture,
-            GLB_FILE: self.glb,
-        }
 
 
 class MeshGenerator(Protocol):
@@ -130,14 +105,8 @@ def build_artifacts(image: bytes, spec: ReliefSpec) -> MeshArtifacts:
     picture = _decode(image)
     mesh = build_relief(picture, spec)
     texture = texture_for(picture, spec.texture_px)
-    return MeshArtifacts(
-        obj=obj_bytes(mesh, mtl_name=MTL_FILE),
-        mtl=mtl_bytes(texture_name=TEXTURE_FILE),
-        texture=png_bytes(texture),
-        glb=glb_bytes(mesh, texture),
-        vertex_count=len(mesh.vertices),
-        face_count=len(mesh.faces),
-    )
+    # built in millimetres, Z up: the print copy keeps its size, the viewer copy is turned Y up
+    return convert(mesh, texture, up="z", print_size_mm=spec.size_mm, max_faces=len(mesh.faces))
 
 
 def _check_image(data: bytes) -> None:
