@@ -12,7 +12,14 @@ from aiohttp.test_utils import TestServer
 from pytest_aiohttp import AiohttpServer
 
 from lumi_common.errors import PermanentError, RetryableError
-from lumi_common.providers.downloads import DownloadRefused, download, host_allowed
+from lumi_common.providers.downloads import (
+    DownloadPolicy,
+    DownloadRefused,
+    download,
+    host_allowed,
+    is_public,
+)
+from lumi_common.providers.http import Timeouts
 
 PNG_TYPES = ("image/png",)
 BODY = b"\x89PNG" + b"x" * 4000
@@ -87,18 +94,19 @@ async def fetch(
     *,
     max_bytes: int = 1_000_000,
     timeout_seconds: float = 5.0,
+    read_seconds: float = 5.0,
     allowed: frozenset[str] = LOCAL,
     http_hosts: frozenset[str] = LOCAL,
+    allow_private: bool = True,
 ) -> bytes:
-    return await download(
-        session,
-        url,
+    policy = DownloadPolicy(
         allowed_hosts=allowed,
         max_bytes=max_bytes,
-        timeout=timeout_seconds,
-        content_types=PNG_TYPES,
+        timeouts=Timeouts(connect=2.0, read=read_seconds, total=timeout_seconds),
         http_hosts=http_hosts,
+        allow_private=allow_private,
     )
+    return await download(session, url, policy=policy, content_types=PNG_TYPES)
 
 
 def url(server: TestServer, path: str) -> str:
@@ -174,6 +182,66 @@ async def test_total_timeout_is_retryable(
 ) -> None:
     with pytest.raises(RetryableError, match="timed out"):
         await fetch(session, url(server, "/slow"), timeout_seconds=0.2)
+
+
+async def test_a_stalled_read_is_retryable_before_the_total_timeout(
+    session: aiohttp.ClientSession, server: TestServer
+) -> None:
+    # /slow sends a byte every 50 ms: fine for a 1 s read timeout, not for a 20 ms one
+    with pytest.raises(RetryableError):
+        await fetch(session, url(server, "/slow"), read_seconds=0.02, timeout_seconds=5.0)
+    assert len(await fetch(session, url(server, "/slow"), read_seconds=1.0)) == 20
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "::1", "fc00::1",
+     "0.0.0.0", "100.64.0.1", "224.0.0.1"],
+)  # fmt: skip
+def test_internal_addresses_are_not_public(address: str) -> None:
+    assert not is_public(address)
+
+
+def test_public_addresses_are() -> None:
+    assert is_public("8.8.8.8")
+    assert is_public("2606:4700:4700::1111")
+
+
+async def test_internal_address_literals_are_refused_unless_allowed(
+    session: aiohttp.ClientSession, server: TestServer
+) -> None:
+    with pytest.raises(DownloadRefused, match="internal address"):
+        await fetch(session, url(server, "/image.png"), allow_private=False)
+
+
+async def test_names_resolving_to_internal_addresses_are_refused_by_the_resolver(
+    server: TestServer,
+) -> None:
+    policy = DownloadPolicy(
+        allowed_hosts=frozenset({"localhost"}),
+        max_bytes=1_000_000,
+        http_hosts=frozenset({"localhost"}),
+    )
+    target = f"http://localhost:{server.port}/image.png"
+    async with policy.session() as guarded:
+        with pytest.raises(DownloadRefused, match="internal addresses only"):
+            await download(guarded, target, policy=policy, content_types=PNG_TYPES)
+    allowed = DownloadPolicy(
+        allowed_hosts=policy.allowed_hosts,
+        max_bytes=policy.max_bytes,
+        http_hosts=policy.http_hosts,
+        allow_private=True,
+    )
+    async with allowed.session() as guarded:
+        assert await download(guarded, target, policy=allowed, content_types=PNG_TYPES) == BODY
+
+
+async def test_a_refusal_carries_the_status_that_refused(
+    session: aiohttp.ClientSession, server: TestServer
+) -> None:
+    with pytest.raises(DownloadRefused) as refused:
+        await fetch(session, url(server, "/404"))
+    assert refused.value.status == 404
 
 
 async def test_wrong_content_type_is_refused(

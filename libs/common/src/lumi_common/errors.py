@@ -79,6 +79,9 @@ class JobError(Exception):
     """Base of the errors a job handler raises to steer retries."""
 
     code: ClassVar[str] = "JOB_ERROR"
+    # a fixed sentence safe to show the client when this error ends the job (no provider text);
+    # None: the client gets the failure's generic sentence
+    client_message: ClassVar[str | None] = None
 
 
 class RetryableError(JobError):

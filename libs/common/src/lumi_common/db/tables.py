@@ -141,6 +141,11 @@ class GenerationRequest(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
     idempotency_hash: Mapped[str | None] = mapped_column(String(64))
+    # who wrote the image prompts: NULL = the offline variants of the creation; "openai" = a
+    # chat model, asked by the first image job ("openai:pending" while it is being asked)
+    prompt_provider: Mapped[str | None] = mapped_column(String(32))
+    prompt_note: Mapped[str | None] = mapped_column(Text)  # why the offline variants stayed
+    prompt_claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     trace_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
@@ -200,6 +205,7 @@ class ImageJob(_JobColumns, Base):
         ID, ForeignKey("generated_images.id", ondelete="CASCADE"), unique=True, nullable=False
     )
     request_id: Mapped[str] = _owner("generation_requests")
+    poll_count: Mapped[int] = _counter()  # polls of an asynchronous image provider
 
 
 class Model(Base):
@@ -276,6 +282,7 @@ class ModelJob(_JobColumns, Base):
     progress: Mapped[int] = _counter()
     stage: Mapped[str | None] = mapped_column(String(32))
     poll_count: Mapped[int] = _counter()
+    resubmits: Mapped[int] = _counter()  # submissions again after a provider's result expired
 
 
 class SliceJob(_JobColumns, Base):
@@ -330,6 +337,33 @@ class FileDeletion(Base):
     attempts: Mapped[int] = _counter()
     last_error: Mapped[str | None] = mapped_column(Text)
     available_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class ProviderCallRecord(Base):
+    """One call to a hosted provider (lumi_common.providers.calls): what it cost, how it ended."""
+
+    __tablename__ = "provider_calls"
+    __table_args__ = (
+        Index("ix_provider_calls_request_created", "request_id", "created_at"),
+        Index("ix_provider_calls_created", "created_at"),
+    )
+
+    id: Mapped[str] = _id()
+    request_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("generation_requests.id", ondelete="CASCADE")
+    )
+    job_id: Mapped[str | None] = mapped_column(ID)
+    stage: Mapped[str] = mapped_column(String(16), nullable=False)
+    provider: Mapped[str] = mapped_column(String(32), nullable=False)
+    model: Mapped[str | None] = mapped_column(String(64))
+    operation: Mapped[str] = mapped_column(String(32), nullable=False)
+    outcome: Mapped[str] = mapped_column(String(32), nullable=False)
+    duration_ms: Mapped[int] = mapped_column(Integer, nullable=False)
+    cost: Mapped[float | None] = mapped_column(Float)
+    cost_unit: Mapped[str | None] = mapped_column(String(16))
+    provider_job_id: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lumi_api.cli import db, dev, dlq, relay, streams, tokens
+from lumi_api.cli import calls, db, dev, dlq, relay, streams, tokens
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lumi", description="Operate a Lumi deployment.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (db, dev, dlq, relay, streams, tokens):
+    for module in (calls, db, dev, dlq, relay, streams, tokens):
         module.register(commands)
     return parser
 
