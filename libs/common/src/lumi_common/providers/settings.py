@@ -70,6 +70,13 @@ class ProviderSettings(LumiSettings):
             allow_private=self.provider_allow_private_addresses,
         )
 
+    def missing_tencent_keys(self) -> list[str]:
+        names = [
+            ("TENCENT_SECRET_ID", self.tencent_secret_id),
+            ("TENCENT_SECRET_KEY", self.tencent_secret_key),
+        ]
+        return [name for name, value in names if not value]
+
     def tencent_credentials(self) -> Credentials:
         if not self.tencent_secret_id or self.tencent_secret_key is None:
             raise ValueError("TENCENT_SECRET_ID and TENCENT_SECRET_KEY are required")
