@@ -120,6 +120,9 @@ class ImageOut(ApiModel):
         )
 
 
+OFFLINE_PROMPTS = "offline"
+
+
 class TaskOut(ApiModel):
     """Always with `images` (an array) and `model` (object or null): the web app maps both."""
 
@@ -133,6 +136,11 @@ class TaskOut(ApiModel):
     updated_at: Timestamp
     completed_at: Timestamp | None
     error_message: str | None
+    # who wrote the image prompts: "offline" (fixed styles, at creation), a chat model
+    # ("openai"), or "openai:pending" while one is asked; the note says why a chat model's
+    # variants were not used
+    prompt_provider: str
+    prompt_note: str | None
     images: list[ImageOut]
     model: ModelOut | None
 
@@ -155,6 +163,8 @@ class TaskOut(ApiModel):
             updated_at=request.updated_at,
             completed_at=request.completed_at,
             error_message=request.error_message,
+            prompt_provider=request.prompt_provider or OFFLINE_PROMPTS,
+            prompt_note=request.prompt_note,
             images=[ImageOut.build(image, urls) for image in task.images],
             model=model,
         )
@@ -189,6 +199,8 @@ class TaskOut(ApiModel):
             updated_at=at,
             completed_at=None,
             error_message=None,
+            prompt_provider=OFFLINE_PROMPTS,
+            prompt_note=None,
             images=images,
             model=None,
         )
