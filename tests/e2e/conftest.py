@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
+import pytest_asyncio
 from redis.asyncio import Redis
 
+from tests.support.api import unique_email
+from tests.support.lumi_client import LumiClient
 from tests.support.processes import free_port
 from tests.support.services import Services, system_env
 
@@ -30,3 +34,12 @@ def services(
     running = Services(tmp_path / "logs", env)
     yield running
     running.close()
+
+
+@pytest_asyncio.fixture
+async def client(services: Services) -> AsyncIterator[LumiClient]:
+    """The API running, and a user signed in with a token from `lumi token create`."""
+    await services.start_api()
+    token = await services.token(unique_email("e2e"))
+    async with aiohttp.ClientSession() as session:
+        yield LumiClient(session, services.base_url, token)

@@ -5,19 +5,14 @@ as the apps drive it."""
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path, PurePosixPath
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
-import aiohttp
 import pytest
-import pytest_asyncio
-import trimesh
 from PIL import Image
 from pytest_aiohttp import AiohttpServer
 from redis.asyncio import Redis
@@ -27,25 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from lumi_common.db.tables import GeneratedImage, ImageJob, OutboxEvent
 from lumi_common.states import JobStatus
 from lumi_common.streams.names import IMAGE_JOBS, stream_key
-from lumi_model_worker.providers.model_files import VIEWER_SIZE
-from tests.support.api import unique_email
 from tests.support.emulators import OpenAIImagesEmulator
-from tests.support.lumi_client import Download, LumiClient, Task, TaskWatch, status_is
+from tests.support.lumi_client import LumiClient, TaskWatch, status_is
+from tests.support.model_checks import IMAGE_SIDE, check_model_files, check_picture
 from tests.support.services import Service, Services
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.usefixtures("empty_outbox")]
 Sessions = async_sessionmaker[AsyncSession]
 IMAGE_WORKER, MODEL_WORKER = "lumi-image-worker", "lumi-model-worker"
-IMAGE_SIDE = 1024
-
-
-@pytest_asyncio.fixture
-async def client(services: Services) -> AsyncIterator[LumiClient]:
-    """The API running, and a user signed in with a token from `lumi token create`."""
-    await services.start_api()
-    token = await services.token(unique_email("e2e"))
-    async with aiohttp.ClientSession() as session:
-        yield LumiClient(session, services.base_url, token)
 
 
 # -- 1. the happy path --------------------------------------------------------------------------
@@ -84,81 +68,6 @@ async def test_a_prompt_becomes_four_images_then_a_printable_model(
     assert model["vertexCount"] > 0
     assert model["faceCount"] > 0
     await check_model_files(client, model, tmp_path / "download", services.base_url)
-
-
-async def check_picture(client: LumiClient, url: str | None, base_url: str) -> None:
-    assert url is not None
-    assert url.startswith(base_url + "/"), url  # absolute, fetchable as is
-    got = await client.download(url)
-    assert got.status == 200
-    assert got.headers["Access-Control-Allow-Origin"] == "*"
-    assert got.content_type == "image/png"
-    picture = Image.open(io.BytesIO(got.body))
-    assert (picture.format, picture.size) == ("PNG", (IMAGE_SIDE, IMAGE_SIDE))
-
-
-async def check_model_files(client: LumiClient, model: Task, folder: Path, base_url: str) -> None:
-    """The five files download as the apps fetch them, the OBJ set works side by side, the
-    viewer files are Y up and unit-sized, and the STL has the print size of the row."""
-    expected_types = {
-        "modelUrl": "text/plain",
-        "mtlUrl": "text/plain",
-        "textureUrl": "image/png",
-        "glbUrl": "model/gltf-binary",
-        "stlUrl": "model/stl",
-    }
-    files: dict[str, Download] = {}
-    for field, content_type in expected_types.items():
-        url = model[field]
-        assert url
-        assert url.startswith(base_url + "/"), (field, url)
-        got = await client.download(url)
-        assert got.status == 200, field
-        assert got.headers["Access-Control-Allow-Origin"] == "*", field
-        assert got.content_type.split(";")[0] == content_type, (field, got.content_type)
-        files[field] = got
-    assert model["fileSize"] == len(files["modelUrl"].body)
-
-    texture_name = served_name(model["textureUrl"])
-    mtl = files["mtlUrl"].body.decode()
-    # served with the texture's absolute URL (contract rule 10), which is the same file as
-    # its name next to the MTL; a local copy names it by that file name again
-    assert f"map_Kd {model['textureUrl']}" in mtl
-    assert urljoin(model["mtlUrl"], texture_name) == model["textureUrl"]
-    for field in ("modelUrl", "textureUrl"):
-        save(folder / served_name(model[field]), files[field].body)
-    local_mtl = mtl.replace(model["textureUrl"], texture_name)
-    save(folder / served_name(model["mtlUrl"]), local_mtl.encode())
-    assert f"mtllib {served_name(model['mtlUrl'])}" in files["modelUrl"].body.decode()
-
-    mesh = trimesh.load(folder / served_name(model["modelUrl"]), force="mesh")
-    assert isinstance(mesh, trimesh.Trimesh)
-    assert mesh.is_watertight
-    assert isinstance(mesh.visual, trimesh.visual.TextureVisuals)
-    assert mesh.visual.material.image is not None  # the texture was found through the MTL
-    assert len(mesh.faces) == model["faceCount"]
-    glb = trimesh.load(io.BytesIO(files["glbUrl"].body), file_type="glb", force="mesh")
-    assert isinstance(glb, trimesh.Trimesh)
-    assert len(glb.faces) == model["faceCount"]
-    for viewer in (mesh, glb):  # glTF-conventional: what the fixed-camera viewer can show
-        low, high = viewer.bounds
-        assert max(high - low) == pytest.approx(VIEWER_SIZE, rel=1e-3)
-        assert (low + high) / 2 == pytest.approx([0, 0, 0], abs=1e-3)
-    printed = trimesh.load(io.BytesIO(files["stlUrl"].body), file_type="stl", force="mesh")
-    assert isinstance(printed, trimesh.Trimesh)
-    low, high = printed.bounds
-    size = model["printSizeMm"]
-    assert list(high - low) == pytest.approx([size["x"], size["y"], size["z"]], rel=1e-4)
-    assert low[2] == pytest.approx(0.0, abs=1e-6)  # on the bed
-
-
-def save(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-
-
-def served_name(url: str) -> str:
-    return PurePosixPath(urlsplit(url).path).name
 
 
 # -- 2. a worker killed mid-batch ------------------------------------------------------------

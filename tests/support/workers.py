@@ -24,6 +24,7 @@ from lumi_model_worker.handler import Deps as ModelDeps
 from lumi_model_worker.handler import handle_model_job
 from lumi_model_worker.providers.meshes import MeshGenerator, PollResult
 from lumi_model_worker.providers.model_files import MeshArtifacts
+from lumi_model_worker.steps import Limits
 from tests.support.pipeline import LEASE, consumer, drive
 
 
@@ -59,8 +60,7 @@ class Workers:
             meshes=meshes,
             kind=kind,
             provider_name="test",
-            poll_interval=timedelta(milliseconds=10),
-            max_polls=20,
+            limits=Limits(poll_interval=timedelta(milliseconds=10), max_polls=20, max_resubmits=1),
             gallery_changed=partial(bump_gallery, self.redis, self.prefix),
         )
         await self._drive(kind, partial(handle_model_job, deps))

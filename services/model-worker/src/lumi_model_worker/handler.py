@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,11 +21,12 @@ from lumi_common.jobs.lifecycle import Claim
 from lumi_common.messages import JobMessage, ModelJobRequested, with_attempt
 from lumi_common.outbox.writer import add_event
 from lumi_common.pipeline.models import ModelFiles, ModelJobs, complete_model, record_progress
+from lumi_common.providers.calls import call_scope
 from lumi_common.storage.content_types import content_type_for
 from lumi_common.storage.keys import model_prefix
 from lumi_common.storage.protocol import Storage
 from lumi_common.time import utcnow
-from lumi_model_worker.providers.meshes import MeshGenerator, PollResult
+from lumi_model_worker.providers.meshes import MeshGenerator
 from lumi_model_worker.providers.model_files import (
     GLB_FILE,
     MTL_FILE,
@@ -34,8 +35,7 @@ from lumi_model_worker.providers.model_files import (
     TEXTURE_FILE,
     MeshArtifacts,
 )
-
-SUBMITTED, POLLING_MAX, FETCHED, DONE = 10, 80, 90, 100
+from lumi_model_worker.steps import DONE, FETCHED, Limits, Wait, next_step
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +45,7 @@ class Deps:
     meshes: MeshGenerator
     kind: ModelJobs
     provider_name: str
-    poll_interval: timedelta
-    max_polls: int
+    limits: Limits
     # called after a model completed (and, if public, entered the gallery): the API's cached
     # gallery pages must notice, and the worker cannot import the API
     gallery_changed: Callable[[], Awaitable[None]]
@@ -55,26 +54,20 @@ class Deps:
 async def handle_model_job(deps: Deps, message: JobMessage, claim: Claim) -> None:
     job = claim.job
     assert isinstance(job, ModelJob)
-    provider_job_id = job.provider_job_id
-    if job.stage not in ("poll", "fetch") or provider_job_id is None:
-        provider_job_id = await deps.meshes.submit(await _source_image(deps, job), job_key=job.id)
-        await _record(
-            deps,
-            claim,
-            stage="poll",
-            progress=SUBMITTED,
-            provider_job_id=provider_job_id,
+    with call_scope("model", request_id=job.request_id, job_id=job.id):
+        step = await next_step(
+            deps.meshes,
+            job,
+            picture=partial(_source_image, deps, job),
+            record=partial(_record, deps, claim),
+            limits=deps.limits,
             provider_name=deps.provider_name,
         )
-    result = await deps.meshes.poll(provider_job_id)
-    if result.state == "failed":
-        raise PermanentError(f"3D generation failed: {result.error or 'unknown error'}")
-    if result.state == "running":
-        await _schedule_poll(deps, claim, message, result)
+    if isinstance(step, Wait):
+        await _wait(deps, claim, message, step)
         return
-    artifacts = await deps.meshes.fetch(provider_job_id)
     await _record(deps, claim, stage="fetch", progress=FETCHED)
-    files = await _store(deps.storage, job.model_id, artifacts)
+    files = await _store(deps.storage, job.model_id, step.artifacts)
     async with deps.sessionmaker.begin() as session:
         await deps.kind.lifecycle.complete(session, claim, progress=DONE, stage="done")
         await complete_model(session, job, files)
@@ -102,20 +95,14 @@ async def _record(deps: Deps, claim: Claim, **values: object) -> None:
         await record_progress(session, job)
 
 
-async def _schedule_poll(deps: Deps, claim: Claim, message: JobMessage, result: PollResult) -> None:
+async def _wait(deps: Deps, claim: Claim, message: JobMessage, step: Wait) -> None:
     job = claim.job
     assert isinstance(job, ModelJob)
-    polls = job.poll_count + 1
-    if polls > deps.max_polls:
-        raise PermanentError(f"3D generation did not finish after {deps.max_polls} polls")
-    at = utcnow() + deps.poll_interval
-    progress = SUBMITTED + (POLLING_MAX - SUBMITTED) * max(0, min(result.progress, 100)) // 100
+    at = utcnow() + step.after
     next_poll = with_attempt(message, claim.attempt)
     assert isinstance(next_poll, ModelJobRequested)
     async with deps.sessionmaker.begin() as session:
-        await deps.kind.lifecycle.park(
-            session, claim, until=at, stage="poll", poll_count=polls, progress=progress
-        )
+        await deps.kind.lifecycle.park(session, claim, until=at, **step.values)
         await record_progress(session, job)
         add_event(
             session,
