@@ -260,7 +260,11 @@ async def test_a_dead_letter_not_yet_published_is_dropped_with_the_retry(
     kind = ImageJobs(lease=LEASE)
     completions = Completions(pipeline.sessionmaker, kind.lifecycle, complete_images)
     deps = ImageDeps(
-        pipeline.sessionmaker, pipeline.storage, Images(refuse=lambda _: True), completions
+        pipeline.sessionmaker,
+        pipeline.storage,
+        Images(refuse=lambda _: True),
+        completions,
+        kind.lifecycle,
     )
     run = consumer(
         redis=pipeline.redis,

@@ -49,7 +49,7 @@ class Workers:
     async def images(self, provider: ImageGenerator) -> None:
         kind = ImageJobs(lease=LEASE)
         completions = Completions(self.sessionmaker, kind.lifecycle, complete_images)
-        deps = ImageDeps(self.sessionmaker, self.storage, provider, completions)
+        deps = ImageDeps(self.sessionmaker, self.storage, provider, completions, kind.lifecycle)
         await self._drive(kind, partial(handle_image_job, deps))
 
     async def models(self, meshes: MeshGenerator) -> None:

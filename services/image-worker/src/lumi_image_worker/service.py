@@ -9,41 +9,38 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.jobs.completions import Completions
 from lumi_common.pipeline.images import ImageJobs, complete_images
+from lumi_common.providers.calls import CallLog, LoggedCalls
+from lumi_common.providers.stored_calls import StoredCalls
 from lumi_common.storage.local import LocalStorage
 from lumi_common.streams.consumer import Handler
 from lumi_common.streams.worker import consumer_config, serve_jobs
 from lumi_image_worker.handler import Deps, handle_image_job
-from lumi_image_worker.providers.images import (
-    ImageGenerator,
-    InstantImageGenerator,
-    OfflineImageGenerator,
-)
-from lumi_image_worker.providers.openai_images import OpenAIImageGenerator
+from lumi_image_worker.providers.factory import image_generator, prompt_variants
 from lumi_image_worker.settings import ImageWorkerSettings
-
-
-def image_generator(settings: ImageWorkerSettings) -> ImageGenerator:
-    if settings.image_provider == "instant":
-        return InstantImageGenerator()
-    if settings.image_provider == "openai":
-        key = settings.image_api_key
-        return OpenAIImageGenerator(
-            base_url=settings.image_api_base_url,
-            model=settings.image_model,
-            api_key=key.get_secret_value() if key else None,
-            timeout=settings.image_api_timeout_seconds,
-        )
-    return OfflineImageGenerator()
+from lumi_image_worker.steps import Limits
 
 
 async def run(settings: ImageWorkerSettings, *, burst: bool = False) -> None:
     kind = ImageJobs(lease=timedelta(seconds=settings.job_lease_seconds))
     storage = LocalStorage(settings.storage_dir)
-    images = image_generator(settings)
+    limits = Limits(
+        poll_interval=timedelta(seconds=settings.image_poll_interval_seconds),
+        max_polls=settings.image_max_polls,
+        variants_stale_seconds=3 * settings.prompt_timeout_seconds,
+    )
 
     def handler(sessionmaker: async_sessionmaker[AsyncSession]) -> Handler:
-        completions = Completions(sessionmaker, kind.lifecycle, complete_images)
-        return partial(handle_image_job, Deps(sessionmaker, storage, images, completions))
+        calls = CallLog((StoredCalls(sessionmaker), LoggedCalls()))
+        deps = Deps(
+            sessionmaker,
+            storage,
+            image_generator(settings, calls=calls),
+            Completions(sessionmaker, kind.lifecycle, complete_images),
+            kind.lifecycle,
+            limits=limits,
+            variants=prompt_variants(settings, calls=calls),
+        )
+        return partial(handle_image_job, deps)
 
     config = consumer_config(
         settings,

@@ -22,6 +22,7 @@ from lumi_common.messages import JobMessage, ModelJobRequested, with_attempt
 from lumi_common.outbox.writer import add_event
 from lumi_common.pipeline.models import ModelFiles, ModelJobs, complete_model, record_progress
 from lumi_common.providers.calls import call_scope
+from lumi_common.providers.waits import Wait
 from lumi_common.storage.content_types import content_type_for
 from lumi_common.storage.keys import model_prefix
 from lumi_common.storage.protocol import Storage
@@ -35,7 +36,7 @@ from lumi_model_worker.providers.model_files import (
     TEXTURE_FILE,
     MeshArtifacts,
 )
-from lumi_model_worker.steps import DONE, FETCHED, Limits, Wait, next_step
+from lumi_model_worker.steps import DONE, FETCHED, Limits, next_step
 
 
 @dataclass(frozen=True, slots=True)

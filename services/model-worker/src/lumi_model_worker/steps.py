@@ -11,7 +11,7 @@ submit (once, recorded at once so a crash never pays twice), poll, fetch — or 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ import structlog
 from lumi_common.db.tables import ModelJob
 from lumi_common.errors import PermanentError
 from lumi_common.providers.errors import RateLimited, ResultExpired
+from lumi_common.providers.waits import Wait, one_more_poll
 from lumi_model_worker.providers.meshes import MeshGenerator, PollResult
 from lumi_model_worker.providers.model_files import MeshArtifacts
 
@@ -27,12 +28,6 @@ log = structlog.get_logger()
 SUBMITTED, POLLING_MAX, FETCHED, DONE = 10, 80, 90, 100
 
 Record = Callable[..., Awaitable[None]]  # writes job columns now (and bumps the request)
-
-
-@dataclass(frozen=True, slots=True)
-class Wait:
-    after: timedelta
-    values: dict[str, Any] = field(default_factory=dict)  # job columns to write with the wait
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +83,7 @@ def _poll_later(job: ModelJob, result: PollResult, limits: Limits) -> Wait:
 
 
 def _polled(job: ModelJob, limits: Limits) -> dict[str, Any]:
-    polls = job.poll_count + 1
-    if polls > limits.max_polls:
-        raise PermanentError(f"3D generation did not finish after {limits.max_polls} polls")
-    return {"poll_count": polls}
+    return one_more_poll(job.poll_count, limits.max_polls, what="3D generation")
 
 
 def _resubmit(job: ModelJob, limits: Limits, expired: ResultExpired) -> Wait:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import aiohttp
 
@@ -54,8 +54,12 @@ class ImageService(Protocol):
     ) -> ImageTask: ...
 
 
+@runtime_checkable
 class AsyncImageGenerator(Protocol):
-    name: str
+    """An image service that takes its time: submit, then poll (no `generate`)."""
+
+    @property
+    def name(self) -> str: ...
 
     async def submit(self, prompt: str, *, seed: int) -> str: ...
 
