@@ -5,12 +5,8 @@ replaced by local emulators of their documented protocols."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
 
 import pytest
-from aiohttp import web
 from pytest_aiohttp import AiohttpServer
 
 from lumi_common.providers.errors import REFUSED_MESSAGE
@@ -18,64 +14,34 @@ from tests.support import chat_emulator, dashscope_emulator, tencent_emulator
 from tests.support.chat_emulator import ChatEmulator
 from tests.support.lumi_client import LumiClient, status_is
 from tests.support.model_checks import check_picture
+from tests.support.provider_e2e import EmulatedProvider, calls_of, serve, tencent_env
 from tests.support.provider_emulation import Emulation
 from tests.support.services import Services
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.usefixtures("empty_outbox")]
 IMAGE_WORKER = "lumi-image-worker"
-LOCAL_PROVIDER = {
-    "PROVIDER_HTTP_HOSTS": "127.0.0.1",
-    "PROVIDER_RESULT_HOSTS": "127.0.0.1",
-    "PROVIDER_ALLOW_PRIVATE_ADDRESSES": "true",
+WORKER_ENV = {
     "IMAGE_POLL_INTERVAL_SECONDS": "0.2",
     "IMAGE_QUEUE_CONCURRENCY": "4",
 }
 PICTURE_SIDE = 256  # what the emulators draw
 
 
-class Emulator(Protocol):
-    emulation: Emulation
-
-    def app(self) -> web.Application: ...
-
-
-@dataclass(frozen=True)
-class Provider:
-    emulator: Callable[[], Emulator]
-    env: Callable[[str], dict[str, str]]
-
-
 PROVIDERS = {
-    "dashscope": Provider(
+    "dashscope": EmulatedProvider(
         dashscope_emulator.DashScopeEmulator,
         lambda url: {"DASHSCOPE_BASE_URL": url, "DASHSCOPE_API_KEY": dashscope_emulator.KEY},
     ),
-    "hunyuan": Provider(
-        tencent_emulator.TencentEmulator,
-        lambda url: {
-            "HUNYUAN_IMAGE_BASE_URL": url,
-            "TENCENT_SECRET_ID": tencent_emulator.SECRET_ID,
-            "TENCENT_SECRET_KEY": tencent_emulator.SECRET_KEY,
-        },
+    "hunyuan": EmulatedProvider(
+        tencent_emulator.TencentEmulator, tencent_env("HUNYUAN_IMAGE_BASE_URL")
     ),
 }
 
 
 async def start(name: str, services: Services, aiohttp_server: AiohttpServer) -> Emulation:
-    provider = PROVIDERS[name]
-    emulator = provider.emulator()
-    server = await aiohttp_server(emulator.app(), host="127.0.0.1")
-    emulator.emulation.base_url = str(server.make_url("")).rstrip("/")
-    env = {"IMAGE_PROVIDER": name, **LOCAL_PROVIDER, **provider.env(emulator.emulation.base_url)}
-    await services.start_worker(IMAGE_WORKER, **env)
-    return emulator.emulation
-
-
-async def calls_of(services: Services, task_id: str) -> list[dict[str, Any]]:
-    listed = await services.cli("calls", task_id, "--json")
-    assert listed.returncode == 0, listed.stderr
-    rows: list[dict[str, Any]] = json.loads(listed.stdout)
-    return rows
+    emulation, env = await serve(PROVIDERS[name], aiohttp_server)
+    await services.start_worker(IMAGE_WORKER, IMAGE_PROVIDER=name, **WORKER_ENV, **env)
+    return emulation
 
 
 @pytest.mark.parametrize("name", sorted(PROVIDERS))

@@ -5,75 +5,45 @@ sees it, and `lumi calls` showing what the request cost."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
 
 import pytest
-from aiohttp import web
 from pytest_aiohttp import AiohttpServer
 
 from lumi_common.providers.errors import REFUSED_MESSAGE
 from tests.support import meshy_emulator, tencent_emulator, tripo_emulator
 from tests.support.lumi_client import LumiClient, Task, TaskWatch, status_is
 from tests.support.model_checks import check_model_files
+from tests.support.provider_e2e import EmulatedProvider, calls_of, serve, tencent_env
 from tests.support.provider_emulation import Emulation
 from tests.support.services import Services
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.usefixtures("empty_outbox")]
 IMAGE_WORKER, MODEL_WORKER = "lumi-image-worker", "lumi-model-worker"
-# the emulators run on this machine: plain http and a loopback address, for tests only
-LOCAL_PROVIDER = {
-    "PROVIDER_HTTP_HOSTS": "127.0.0.1",
-    "PROVIDER_RESULT_HOSTS": "127.0.0.1",
-    "PROVIDER_ALLOW_PRIVATE_ADDRESSES": "true",
+WORKER_ENV = {
     "PROVIDER_READ_TIMEOUT_SECONDS": "5",
 }
 
 
-class Emulator(Protocol):
-    emulation: Emulation
-
-    def app(self) -> web.Application: ...
-
-
-@dataclass(frozen=True)
-class Provider:
-    emulator: Callable[[], Emulator]
-    env: Callable[[str], dict[str, str]]
-
-
 PROVIDERS = {
-    "tripo": Provider(
+    "tripo": EmulatedProvider(
         tripo_emulator.TripoEmulator,
         lambda url: {"TRIPO_BASE_URL": f"{url}/v3", "TRIPO_API_KEY": tripo_emulator.KEY},
     ),
-    "meshy": Provider(
+    "meshy": EmulatedProvider(
         meshy_emulator.MeshyEmulator,
         lambda url: {"MESHY_BASE_URL": url, "MESHY_API_KEY": meshy_emulator.KEY},
     ),
-    "hunyuan3d": Provider(
-        tencent_emulator.TencentEmulator,
-        lambda url: {
-            "HUNYUAN3D_BASE_URL": url,
-            "TENCENT_SECRET_ID": tencent_emulator.SECRET_ID,
-            "TENCENT_SECRET_KEY": tencent_emulator.SECRET_KEY,
-        },
+    "hunyuan3d": EmulatedProvider(
+        tencent_emulator.TencentEmulator, tencent_env("HUNYUAN3D_BASE_URL")
     ),
 }
 
 
 async def start(name: str, services: Services, aiohttp_server: AiohttpServer) -> Emulation:
-    provider = PROVIDERS[name]
-    emulator = provider.emulator()
-    server = await aiohttp_server(emulator.app(), host="127.0.0.1")
-    emulation = emulator.emulation
-    emulation.base_url = str(server.make_url("")).rstrip("/")
-    env = {"MODEL_PROVIDER": name, **LOCAL_PROVIDER, **provider.env(emulation.base_url)}
+    emulation, env = await serve(PROVIDERS[name], aiohttp_server)
     await services.start_worker(IMAGE_WORKER, IMAGE_QUEUE_CONCURRENCY="4")
-    await services.start_worker(MODEL_WORKER, **env)
+    await services.start_worker(MODEL_WORKER, MODEL_PROVIDER=name, **WORKER_ENV, **env)
     return emulation
 
 
@@ -83,13 +53,6 @@ async def model_of(client: LumiClient, prompt: str) -> tuple[TaskWatch, Task]:
     await client.watch(created).until(status_is("IMAGE_COMPLETED"))
     chosen = await client.select_image(created["id"], 2)
     return TaskWatch(client, created["id"], since=chosen["task"]["updatedAt"]), chosen
-
-
-async def calls_of(services: Services, task_id: str) -> list[dict[str, Any]]:
-    listed = await services.cli("calls", task_id, "--json")
-    assert listed.returncode == 0, listed.stderr
-    rows: list[dict[str, Any]] = json.loads(listed.stdout)
-    return rows
 
 
 @pytest.mark.parametrize("name", sorted(PROVIDERS))

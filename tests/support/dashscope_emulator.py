@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
-from tests.support.provider_emulation import Emulation, bearer_ok, png_bytes_of
+from tests.support.provider_emulation import Emulation, bearer_auth, png_bytes_of
 
 KEY = "sk-dashscope-test"
 SUBMIT = "/api/v1/services/aigc/text2image/image-synthesis"
@@ -29,17 +29,12 @@ class DashScopeEmulator:
     prompts: list[str] = field(default_factory=list)
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self.auth])
+        refusal = partial(dashscope_error, 401, "InvalidApiKey", "Invalid API-key provided.")
+        app = web.Application(middlewares=[bearer_auth(KEY, under="/api/", refusal=refusal)])
         app.router.add_post(SUBMIT, self.submit)
         app.router.add_get("/api/v1/tasks/{task_id}", self.task)
         app.router.add_get("/results/{task_id}/{name}", self.picture)
         return app
-
-    @web.middleware
-    async def auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith("/api/") and not bearer_ok(request, KEY):
-            return dashscope_error(401, "InvalidApiKey", "Invalid API-key provided.")
-        return await handler(request)
 
     async def submit(self, request: web.Request) -> web.Response:
         limited = dashscope_error(429, "Throttling.RateQuota", "Requests rate limit exceeded")

@@ -8,11 +8,11 @@ from __future__ import annotations
 import base64
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
-from tests.support.provider_emulation import Emulation, Task, bearer_ok
+from tests.support.provider_emulation import Emulation, Task, bearer_auth
 
 KEY = "msy_test_key"
 CREDITS_PER_MODEL = 20
@@ -29,17 +29,12 @@ class MeshyEmulator:
     images: list[bytes] = field(default_factory=list)
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self.auth])
+        refusal = partial(meshy_error, 401, "authentication", "invalid_api_key", "Invalid key")
+        app = web.Application(middlewares=[bearer_auth(KEY, under="/openapi/", refusal=refusal)])
         app.router.add_post("/openapi/v2/image-to-3d", self.create)
         app.router.add_get("/openapi/v2/tasks/{task_id}", self.task)
         self.emulation.add_result_route(app)
         return app
-
-    @web.middleware
-    async def auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith("/openapi/") and not bearer_ok(request, KEY):
-            return meshy_error(401, "authentication", "invalid_api_key", "Invalid API key")
-        return await handler(request)
 
     async def create(self, request: web.Request) -> web.Response:
         if trouble := await self.emulation.trouble("submit"):

@@ -12,16 +12,26 @@ import io
 import secrets
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import trimesh
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 from PIL import Image
 
+from lumi_common.providers.calls import ProviderCall
 from lumi_model_worker.providers.mesh_formats import TexturedMesh, glb_bytes
 
 GLB_TYPE = "model/gltf-binary"
+# what a worker needs to reach an emulator on this machine: plain http, a loopback address
+LOCAL_PROVIDER_ENV = {
+    "PROVIDER_HTTP_HOSTS": "127.0.0.1",
+    "PROVIDER_RESULT_HOSTS": "127.0.0.1",
+    "PROVIDER_ALLOW_PRIVATE_ADDRESSES": "true",
+}
 
 
 @dataclass
@@ -141,3 +151,35 @@ def png_bytes_of(size: int = 64) -> bytes:
     out = io.BytesIO()
     Image.linear_gradient("L").resize((size, size)).save(out, format="PNG")
     return out.getvalue()
+
+
+def bearer_auth(key: str, *, under: str, refusal: Callable[[], web.Response]) -> Middleware:
+    """Every request under the path `under` must carry `Authorization: Bearer <key>`."""
+
+    @web.middleware
+    async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith(under) and not bearer_ok(request, key):
+            return refusal()
+        return await handler(request)
+
+    return auth
+
+
+class Emulator(Protocol):
+    emulation: Emulation
+
+    def app(self) -> web.Application: ...
+
+
+class MemoryCalls:
+    """A call recorder that keeps what it is told, for tests to read."""
+
+    def __init__(self) -> None:
+        self.calls: list[ProviderCall] = []
+
+    async def record(self, call: ProviderCall) -> None:
+        self.calls.append(call)
+
+    @property
+    def outcomes(self) -> list[tuple[str, str]]:
+        return [(call.operation, call.outcome) for call in self.calls]

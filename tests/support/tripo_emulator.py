@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from functools import partial
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
-from tests.support.provider_emulation import Emulation, bearer_ok
+from tests.support.provider_emulation import Emulation, bearer_auth
 
 KEY = "tsk_test_key"
 CREDITS_PER_MODEL = 30
@@ -23,18 +23,13 @@ class TripoEmulator:
     images: list[bytes] = field(default_factory=list)  # pictures of submitted tasks
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self.auth])
+        refusal = partial(web.json_response, {"code": 1002, "message": "Bad key"}, status=401)
+        app = web.Application(middlewares=[bearer_auth(KEY, under="/v3/", refusal=refusal)])
         app.router.add_post("/v3/files", self.upload)
         app.router.add_post("/v3/generation/image-to-model", self.generate)
         app.router.add_get("/v3/tasks/{task_id}", self.task)
         self.emulation.add_result_route(app)
         return app
-
-    @web.middleware
-    async def auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith("/v3/") and not bearer_ok(request, KEY):
-            return web.json_response({"code": 1002, "message": "Invalid api key"}, status=401)
-        return await handler(request)
 
     async def upload(self, request: web.Request) -> web.Response:
         if trouble := await self.emulation.trouble("upload"):

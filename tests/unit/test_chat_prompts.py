@@ -8,19 +8,12 @@ from pydantic import SecretStr
 from pytest_aiohttp import AiohttpServer
 
 from lumi_common.errors import PermanentError, RetryableError
-from lumi_common.providers.calls import CallLog, ProviderCall
+from lumi_common.providers.calls import CallLog
 from lumi_common.providers.http import Timeouts
 from lumi_image_worker.providers.chat_prompts import ChatPromptVariants
 from tests.support import chat_emulator
 from tests.support.chat_emulator import ChatEmulator
-
-
-class MemoryCalls:
-    def __init__(self) -> None:
-        self.calls: list[ProviderCall] = []
-
-    async def record(self, call: ProviderCall) -> None:
-        self.calls.append(call)
+from tests.support.provider_emulation import MemoryCalls
 
 
 async def variants_from(

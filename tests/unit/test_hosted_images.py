@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import pytest
-from aiohttp import web
 from PIL import Image
 from pydantic import SecretStr
 from pytest_aiohttp import AiohttpServer
 
 from lumi_common.errors import PermanentError, RetryableError
-from lumi_common.providers.calls import CallLog, ProviderCall
+from lumi_common.providers.calls import CallLog
 from lumi_common.providers.downloads import DownloadPolicy
 from lumi_common.providers.errors import (
     REFUSED_MESSAGE,
@@ -25,35 +24,25 @@ from lumi_common.providers.errors import (
     RateLimited,
     ResultExpired,
 )
-from lumi_common.providers.http import Timeouts
+from lumi_common.providers.http import BearerApi, Timeouts
 from lumi_common.providers.tencent import RATE_LIMIT_WAIT_SECONDS, Credentials, TencentApi
 from lumi_image_worker.providers.dashscope import DashScope
 from lumi_image_worker.providers.hosted_images import HostedImageGenerator, ImageService
 from lumi_image_worker.providers.hunyuan_images import SERVICE, VERSION, HunyuanImages
 from tests.support import dashscope_emulator, tencent_emulator
-from tests.support.provider_emulation import Emulation
+from tests.support.provider_emulation import Emulator as BaseEmulator
+from tests.support.provider_emulation import MemoryCalls
 
 TIMEOUTS = Timeouts(connect=2.0, read=1.0, total=5.0)
 LOCAL = frozenset({"127.0.0.1"})
 
 
-class Emulator(Protocol):
-    emulation: Emulation
+class Emulator(BaseEmulator, Protocol):
     prompts: list[str]
-
-    def app(self) -> web.Application: ...
-
-
-class MemoryCalls:
-    def __init__(self) -> None:
-        self.calls: list[ProviderCall] = []
-
-    async def record(self, call: ProviderCall) -> None:
-        self.calls.append(call)
 
 
 def dashscope(url: str, key: str) -> ImageService:
-    return DashScope(api_key=SecretStr(key), base_url=url, timeouts=TIMEOUTS)
+    return DashScope(api=BearerApi(url, SecretStr(key), TIMEOUTS))
 
 
 def hunyuan(url: str, key: str) -> ImageService:
@@ -94,7 +83,7 @@ class Case:
 
     @property
     def outcomes(self) -> list[tuple[str, str]]:
-        return [(call.operation, call.outcome) for call in self.recorded.calls]
+        return self.recorded.outcomes
 
 
 async def case_for(name: str, aiohttp_server: AiohttpServer, *, key: str | None = None) -> Case:

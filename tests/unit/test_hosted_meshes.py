@@ -11,12 +11,11 @@ from typing import Protocol
 
 import pytest
 import trimesh
-from aiohttp import web
 from pydantic import SecretStr
 from pytest_aiohttp import AiohttpServer
 
 from lumi_common.errors import PermanentError, RetryableError
-from lumi_common.providers.calls import CallLog, ProviderCall
+from lumi_common.providers.calls import CallLog
 from lumi_common.providers.downloads import DownloadPolicy
 from lumi_common.providers.errors import (
     REFUSED_MESSAGE,
@@ -25,7 +24,7 @@ from lumi_common.providers.errors import (
     RateLimited,
     ResultExpired,
 )
-from lumi_common.providers.http import Timeouts
+from lumi_common.providers.http import BearerApi, Timeouts
 from lumi_common.providers.tencent import RATE_LIMIT_WAIT_SECONDS, Credentials, TencentApi
 from lumi_model_worker.providers.hosted import HostedMeshGenerator, MeshService, ModelOutput
 from lumi_model_worker.providers.hunyuan3d import SERVICE, VERSION, Hunyuan3D
@@ -33,26 +32,16 @@ from lumi_model_worker.providers.meshy import Meshy
 from lumi_model_worker.providers.model_files import VIEWER_SIZE
 from lumi_model_worker.providers.tripo import Tripo
 from tests.support import meshy_emulator, tencent_emulator, tripo_emulator
-from tests.support.provider_emulation import Emulation, png_bytes_of
+from tests.support.provider_emulation import Emulation, MemoryCalls, png_bytes_of
+from tests.support.provider_emulation import Emulator as BaseEmulator
 
 PICTURE = png_bytes_of(128)
 TIMEOUTS = Timeouts(connect=2.0, read=1.0, total=5.0)
 LOCAL = frozenset({"127.0.0.1"})
 
 
-class Emulator(Protocol):
-    emulation: Emulation
+class Emulator(BaseEmulator, Protocol):
     images: list[bytes]
-
-    def app(self) -> web.Application: ...
-
-
-class MemoryCalls:
-    def __init__(self) -> None:
-        self.calls: list[ProviderCall] = []
-
-    async def record(self, call: ProviderCall) -> None:
-        self.calls.append(call)
 
 
 @dataclass
@@ -69,15 +58,15 @@ class Case:
 
     @property
     def outcomes(self) -> list[tuple[str, str]]:
-        return [(call.operation, call.outcome) for call in self.recorded.calls]
+        return self.recorded.outcomes
 
 
 def tripo(url: str, key: str) -> MeshService:
-    return Tripo(api_key=SecretStr(key), base_url=f"{url}/v3", timeouts=TIMEOUTS)
+    return Tripo(api=BearerApi(f"{url}/v3", SecretStr(key), TIMEOUTS))
 
 
 def meshy(url: str, key: str) -> MeshService:
-    return Meshy(api_key=SecretStr(key), base_url=url, timeouts=TIMEOUTS)
+    return Meshy(api=BearerApi(url, SecretStr(key), TIMEOUTS))
 
 
 def hunyuan3d(url: str, key: str) -> MeshService:

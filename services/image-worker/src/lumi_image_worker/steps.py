@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import structlog
 
@@ -47,12 +48,10 @@ async def next_step(
         return await images.generate(prompt, seed=seed)
     except RateLimited as limited:
         log.info("image_job.rate_limited", job_id=job.id, retry_after=limited.retry_after)
-        polled = one_more_poll(job.poll_count, limits.max_polls, what="image generation")
-        return Wait(after=timedelta(seconds=limited.retry_after), values=polled)
+        return Wait(after=timedelta(seconds=limited.retry_after), values=_polled(job, limits))
     except ResultExpired as expired:
         log.warning("image_job.resubmitted", job_id=job.id, reason=str(expired))
-        polled = one_more_poll(job.poll_count, limits.max_polls, what="image generation")
-        return Wait(after=timedelta(0), values={"provider_job_id": None, **polled})
+        return Wait(after=timedelta(0), values={"provider_job_id": None, **_polled(job, limits)})
 
 
 async def _asynchronous(
@@ -70,5 +69,9 @@ async def _asynchronous(
     poll = await images.poll(task_id)
     if poll.state == "done" and poll.image is not None:
         return poll.image
-    polled = one_more_poll(job.poll_count, limits.max_polls, what="image generation")
-    return Wait(after=limits.poll_interval, values=polled)
+    return Wait(after=limits.poll_interval, values=_polled(job, limits))
+
+
+def _polled(job: ImageJob, limits: Limits) -> dict[str, Any]:
+    """Every wait counts as a poll: a provider that never finishes still ends the job."""
+    return one_more_poll(job.poll_count, limits.max_polls, what="image generation")

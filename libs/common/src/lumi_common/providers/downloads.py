@@ -22,9 +22,12 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from lumi_common.errors import PermanentError, RetryableError
+from lumi_common.providers.errors import ResultExpired
 from lumi_common.providers.http import Timeouts
 
 CHUNK_BYTES = 64 * 1024
+# what a signed result URL past its time answers
+EXPIRED_STATUSES = frozenset({403, 404, 410})
 MAX_REDIRECTS = 3
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # statuses a later attempt may not see again: overload, rate limits, request timeouts
@@ -126,6 +129,24 @@ async def download(
         message = f"download from {_safe(target)} failed: {type(error).__name__}"
         raise RetryableError(message) from error
     raise DownloadRefused(f"more than {MAX_REDIRECTS} redirects from {_safe(_parse(url))}")
+
+
+async def download_result(
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    policy: DownloadPolicy,
+    content_types: tuple[str, ...],
+    what: str,
+) -> bytes:
+    """A provider's result by its signed URL; a URL past its time (403, 404 or 410) is
+    `ResultExpired`: the job asks the provider again instead of failing."""
+    try:
+        return await download(session, url, policy=policy, content_types=content_types)
+    except DownloadRefused as refused:
+        if refused.status in EXPIRED_STATUSES:
+            raise ResultExpired(f"the result of {what} expired") from refused
+        raise
 
 
 def _parse(url: str) -> URL:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+from pydantic import SecretStr
 
 from lumi_common.errors import RetryableError
 from lumi_common.providers.errors import RateLimited
@@ -77,6 +78,31 @@ async def send_json(
         raise RetryableError(f"{_where(url)} did not answer in time") from error
     except aiohttp.ClientError as error:
         raise RetryableError(f"{_where(url)} unreachable: {type(error).__name__}") from error
+
+
+@dataclass(frozen=True, slots=True)
+class BearerApi:
+    """A JSON API under `base_url` that takes a bearer key (Tripo, Meshy, DashScope, ...)."""
+
+    base_url: str
+    api_key: SecretStr
+    timeouts: Timeouts = DEFAULT_TIMEOUTS
+
+    async def send(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        data: bytes | aiohttp.FormData | None = None,
+    ) -> Reply:
+        auth = {"Authorization": f"Bearer {self.api_key.get_secret_value()}", **(headers or {})}
+        url = self.base_url.rstrip("/") + path
+        return await send_json(
+            session, method, url, headers=auth, json=json, data=data, timeouts=self.timeouts
+        )
 
 
 def _raise_for_transport(response: aiohttp.ClientResponse) -> None:

@@ -10,15 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from pydantic import SecretStr
 
 from lumi_common.errors import PermanentError, RetryableError
 from lumi_common.providers.calls import Tracked
 from lumi_common.providers.errors import ContentRefused, ProviderFailed, ResultExpired
-from lumi_common.providers.http import DEFAULT_TIMEOUTS, Reply, Timeouts, error_text, send_json
+from lumi_common.providers.http import BearerApi, Reply, error_text
 from lumi_image_worker.providers.hosted_images import ImageTask
 
-DEFAULT_BASE_URL = "https://dashscope.aliyuncs.com"
 SUBMIT_PATH = "/api/v1/services/aigc/text2image/image-synthesis"
 REFUSED_CODES = ("DataInspectionFailed", "IPInfringementSuspect")
 _WORKING = {"PENDING": 10, "RUNNING": 50}
@@ -26,11 +24,9 @@ _WORKING = {"PENDING": 10, "RUNNING": 50}
 
 @dataclass(frozen=True, slots=True)
 class DashScope:
-    api_key: SecretStr
-    base_url: str = DEFAULT_BASE_URL
+    api: BearerApi  # base URL e.g. https://dashscope.aliyuncs.com
     model: str | None = "wanx2.1-t2i-turbo"
     size: str = "1024*1024"
-    timeouts: Timeouts = DEFAULT_TIMEOUTS
     name: str = "dashscope"
 
     async def submit(
@@ -71,15 +67,10 @@ class DashScope:
         path: str,
         *,
         asynchronous: bool = False,
-        **body: Any,
+        json: Any = None,
     ) -> Reply:
-        headers = {"Authorization": f"Bearer {self.api_key.get_secret_value()}"}
-        if asynchronous:
-            headers["X-DashScope-Async"] = "enable"
-        url = self.base_url.rstrip("/") + path
-        reply = await send_json(
-            session, method, url, headers=headers, timeouts=self.timeouts, **body
-        )
+        headers = {"X-DashScope-Async": "enable"} if asynchronous else {}
+        reply = await self.api.send(session, method, path, headers=headers, json=json)
         if not reply.ok:
             code = str(reply.payload.get("code", ""))
             _raise_refused(code, "request")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from yarl import URL
 
 from lumi_common.providers.calls import CallLog
-from lumi_common.providers.http import Timeouts
+from lumi_common.providers.http import BearerApi, Timeouts
 from lumi_common.providers.tencent import TencentApi
 from lumi_image_worker.providers import hunyuan_images
 from lumi_image_worker.providers.chat_prompts import ChatPromptVariants
@@ -47,15 +47,15 @@ def image_generator(
             downloads=settings.download_policy(RESULT_HOSTS["openai"]),
         )
     if provider == "dashscope" and settings.dashscope_api_key:
+        api = BearerApi(
+            settings.dashscope_base_url, settings.dashscope_api_key, settings.api_timeouts()
+        )
         service: DashScope | hunyuan_images.HunyuanImages = DashScope(
-            api_key=settings.dashscope_api_key,
-            base_url=settings.dashscope_base_url,
-            model=settings.dashscope_model,
-            timeouts=settings.api_timeouts(),
+            api=api, model=settings.dashscope_model
         )
         base_url = settings.dashscope_base_url
     else:
-        api = TencentApi(
+        tencent = TencentApi(
             base_url=settings.hunyuan_image_base_url,
             service=hunyuan_images.SERVICE,
             version=hunyuan_images.VERSION,
@@ -63,7 +63,8 @@ def image_generator(
             credentials=settings.tencent_credentials(),
             timeouts=settings.api_timeouts(),
         )
-        service, base_url = hunyuan_images.HunyuanImages(api=api), settings.hunyuan_image_base_url
+        service = hunyuan_images.HunyuanImages(api=tencent)
+        base_url = settings.hunyuan_image_base_url
     hosts = RESULT_HOSTS[provider] | {URL(base_url).host or ""}
     return HostedImageGenerator(service, calls=calls, downloads=settings.download_policy(hosts))
 

@@ -14,12 +14,10 @@ from typing import Literal, Protocol, runtime_checkable
 import aiohttp
 
 from lumi_common.providers.calls import CallLog, Tracked
-from lumi_common.providers.downloads import DownloadPolicy, DownloadRefused, download
-from lumi_common.providers.errors import ResultExpired
+from lumi_common.providers.downloads import DownloadPolicy, download_result
 from lumi_image_worker.providers.images import GeneratedImage, sniff_image
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
-_EXPIRED_STATUSES = frozenset({403, 404, 410})
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,14 +91,10 @@ class HostedImageGenerator:
     async def _download(self, url: str, task_id: str) -> bytes:
         async with self._downloads.session() as session, self._track("download") as call:
             call.provider_job_id = task_id
-            try:
-                return await download(
-                    session, url, policy=self._downloads, content_types=IMAGE_TYPES
-                )
-            except DownloadRefused as refused:
-                if refused.status in _EXPIRED_STATUSES:
-                    raise ResultExpired(f"the picture of {self.name} task expired") from refused
-                raise
+            what = f"{self.name} task {task_id}"
+            return await download_result(
+                session, url, policy=self._downloads, content_types=IMAGE_TYPES, what=what
+            )
 
     def _track(self, operation: str) -> AbstractAsyncContextManager[Tracked]:
         return self._calls.track(self.service.name, operation, model=self.service.model)

@@ -17,7 +17,6 @@ from lumi_common.providers.errors import ContentRefused, ProviderFailed
 from lumi_common.providers.tencent import TencentApi, error_for
 from lumi_image_worker.providers.hosted_images import ImageTask
 
-DEFAULT_BASE_URL = "https://hunyuan.tencentcloudapi.com"
 SERVICE, VERSION = "hunyuan", "2023-09-01"
 _WORKING = {"1": 10, "2": 50}
 

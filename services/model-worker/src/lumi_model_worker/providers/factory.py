@@ -5,6 +5,7 @@ from __future__ import annotations
 from yarl import URL
 
 from lumi_common.providers.calls import CallLog
+from lumi_common.providers.http import BearerApi
 from lumi_common.providers.tencent import TencentApi
 from lumi_model_worker.providers import hunyuan3d
 from lumi_model_worker.providers.hosted import HostedMeshGenerator, MeshService, ModelOutput
@@ -43,20 +44,16 @@ def mesh_service(settings: ModelWorkerSettings) -> tuple[MeshService, str]:
     timeouts = settings.api_timeouts()
     if settings.model_provider == "tripo" and settings.tripo_api_key:
         tripo = Tripo(
-            api_key=settings.tripo_api_key,
-            base_url=settings.tripo_base_url,
+            api=BearerApi(settings.tripo_base_url, settings.tripo_api_key, timeouts),
             model=settings.tripo_model,
             face_limit=settings.model_max_faces,
-            timeouts=timeouts,
         )
         return tripo, settings.tripo_base_url
     if settings.model_provider == "meshy" and settings.meshy_api_key:
         meshy = Meshy(
-            api_key=settings.meshy_api_key,
-            base_url=settings.meshy_base_url,
+            api=BearerApi(settings.meshy_base_url, settings.meshy_api_key, timeouts),
             model=settings.meshy_model,
             target_polycount=min(settings.model_max_faces, 300_000),
-            timeouts=timeouts,
         )
         return meshy, settings.meshy_base_url
     api = TencentApi(

@@ -17,15 +17,12 @@ import aiohttp
 
 from lumi_common.errors import RetryableError
 from lumi_common.providers.calls import CallLog, Tracked
-from lumi_common.providers.downloads import DownloadPolicy, DownloadRefused, download
-from lumi_common.providers.errors import ResultExpired
+from lumi_common.providers.downloads import DownloadPolicy, download_result
 from lumi_model_worker.providers.meshes import PollResult
 from lumi_model_worker.providers.model_files import MeshArtifacts, convert
 from lumi_model_worker.providers.model_reader import read_model
 
 MODEL_TYPES = ("model/gltf-binary", "application/octet-stream", "application/zip", "model/obj")
-# a signed result URL past its time answers one of these
-_EXPIRED_STATUSES = frozenset({403, 404, 410})
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,16 +105,10 @@ class HostedMeshGenerator:
     async def _download(self, url: str, task_id: str) -> bytes:
         async with self._downloads.session() as session, self._track("download") as call:
             call.provider_job_id = task_id
-            try:
-                return await download(
-                    session, url, policy=self._downloads, content_types=MODEL_TYPES
-                )
-            except DownloadRefused as refused:
-                if refused.status in _EXPIRED_STATUSES:
-                    raise ResultExpired(
-                        f"the result of {self.service.name} task expired"
-                    ) from refused
-                raise
+            what = f"{self.service.name} task {task_id}"
+            return await download_result(
+                session, url, policy=self._downloads, content_types=MODEL_TYPES, what=what
+            )
 
     @asynccontextmanager
     async def _session(self) -> AsyncIterator[aiohttp.ClientSession]:

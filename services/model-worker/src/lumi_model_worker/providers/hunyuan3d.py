@@ -19,7 +19,6 @@ from lumi_common.providers.errors import ContentRefused, ProviderFailed
 from lumi_common.providers.tencent import TencentApi, error_for
 from lumi_model_worker.providers.hosted import TaskState
 
-DEFAULT_BASE_URL = "https://ai3d.tencentcloudapi.com"
 SERVICE, VERSION = "ai3d", "2025-05-13"
 # there is no progress figure: a waiting job shows this much, a running one the next
 _PROGRESS = {"WAIT": 5, "RUN": 50}

@@ -12,26 +12,22 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from pydantic import SecretStr
 
 from lumi_common.errors import PermanentError, RetryableError
 from lumi_common.providers.calls import Tracked
 from lumi_common.providers.errors import ContentRefused, ProviderFailed, ResultExpired
-from lumi_common.providers.http import DEFAULT_TIMEOUTS, Reply, Timeouts, error_text, send_json
+from lumi_common.providers.http import BearerApi, Reply, error_text
 from lumi_model_worker.providers.hosted import TaskState
 
-DEFAULT_BASE_URL = "https://api.meshy.ai"
 _WORKING = frozenset({"PENDING", "IN_PROGRESS"})
 _MAGIC = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"RIFF": "image/webp"}
 
 
 @dataclass(frozen=True, slots=True)
 class Meshy:
-    api_key: SecretStr
-    base_url: str = DEFAULT_BASE_URL
+    api: BearerApi  # base URL e.g. https://api.meshy.ai
     model: str | None = "latest"
     target_polycount: int | None = None
-    timeouts: Timeouts = DEFAULT_TIMEOUTS
     name: str = "meshy"
 
     async def submit(self, session: aiohttp.ClientSession, image: bytes, call: Tracked) -> str:
@@ -40,7 +36,7 @@ class Meshy:
             body["ai_model"] = self.model
         if self.target_polycount:
             body["target_polycount"] = self.target_polycount
-        reply = await self._send(session, "POST", "/openapi/v2/image-to-3d", json=body)
+        reply = await self.api.send(session, "POST", "/openapi/v2/image-to-3d", json=body)
         self._raise_for(reply, "submit")
         task_id = reply.payload.get("id") or reply.payload.get("result")
         if not isinstance(task_id, str) or not task_id:
@@ -50,7 +46,7 @@ class Meshy:
     async def status(
         self, session: aiohttp.ClientSession, task_id: str, call: Tracked
     ) -> TaskState:
-        reply = await self._send(session, "GET", f"/openapi/v2/tasks/{task_id}")
+        reply = await self.api.send(session, "GET", f"/openapi/v2/tasks/{task_id}")
         if reply.status == 404:
             raise ResultExpired(f"Meshy no longer knows task {task_id}")
         self._raise_for(reply, "poll")
@@ -76,15 +72,6 @@ class Meshy:
         credits = task.get("consumed_credits")
         cost = float(credits) if isinstance(credits, int | float) else None
         return TaskState("done", 100, model_url=urls.get(kind), file_type=kind, cost=cost)
-
-    async def _send(
-        self, session: aiohttp.ClientSession, method: str, path: str, **body: Any
-    ) -> Reply:
-        headers = {"Authorization": f"Bearer {self.api_key.get_secret_value()}"}
-        url = self.base_url.rstrip("/") + path
-        return await send_json(
-            session, method, url, headers=headers, timeouts=self.timeouts, **body
-        )
 
     def _raise_for(self, reply: Reply, step: str) -> None:
         if reply.ok:

@@ -12,37 +12,33 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from pydantic import SecretStr
 
 from lumi_common.errors import PermanentError, RetryableError
 from lumi_common.providers.calls import Tracked
 from lumi_common.providers.errors import ContentRefused, ProviderFailed, ResultExpired
-from lumi_common.providers.http import DEFAULT_TIMEOUTS, Reply, Timeouts, error_text, send_json
+from lumi_common.providers.http import BearerApi, Reply, error_text
 from lumi_model_worker.providers.hosted import TaskState
 
-DEFAULT_BASE_URL = "https://openapi.tripo3d.ai/v3"
 _WORKING = frozenset({"queued", "running"})
 
 
 @dataclass(frozen=True, slots=True)
 class Tripo:
-    api_key: SecretStr
-    base_url: str = DEFAULT_BASE_URL
+    api: BearerApi  # base URL e.g. https://openapi.tripo3d.ai/v3
     model: str | None = "v3.0-20250812"
     face_limit: int | None = None
-    timeouts: Timeouts = DEFAULT_TIMEOUTS
     name: str = "tripo"
 
     async def submit(self, session: aiohttp.ClientSession, image: bytes, call: Tracked) -> str:
         form = aiohttp.FormData()
         form.add_field("file", image, filename="picture.png", content_type="image/png")
-        uploaded = self._data(await self._send(session, "POST", "/files", data=form), "upload")
+        uploaded = self._data(await self.api.send(session, "POST", "/files", data=form), "upload")
         body: dict[str, Any] = {"input": uploaded.get("file_token"), "texture": True, "pbr": False}
         if self.model:
             body["model"] = self.model
         if self.face_limit:
             body["face_limit"] = self.face_limit
-        reply = await self._send(session, "POST", "/generation/image-to-model", json=body)
+        reply = await self.api.send(session, "POST", "/generation/image-to-model", json=body)
         task_id = self._data(reply, "submit").get("task_id")
         if not isinstance(task_id, str) or not task_id:
             raise RetryableError("Tripo answered without a task_id")
@@ -51,7 +47,7 @@ class Tripo:
     async def status(
         self, session: aiohttp.ClientSession, task_id: str, call: Tracked
     ) -> TaskState:
-        reply = await self._send(session, "GET", f"/tasks/{task_id}")
+        reply = await self.api.send(session, "GET", f"/tasks/{task_id}")
         if reply.status == 404:
             raise ResultExpired(f"Tripo no longer knows task {task_id}")
         data = self._data(reply, "poll")
@@ -72,15 +68,6 @@ class Tripo:
                 f"Tripo could not make a model ({status}): {error_text(data, 'error_msg')}"
             )
         raise RetryableError(f"Tripo reported an unknown status {status!r}")
-
-    async def _send(
-        self, session: aiohttp.ClientSession, method: str, path: str, **body: Any
-    ) -> Reply:
-        headers = {"Authorization": f"Bearer {self.api_key.get_secret_value()}"}
-        url = self.base_url.rstrip("/") + path
-        return await send_json(
-            session, method, url, headers=headers, timeouts=self.timeouts, **body
-        )
 
     def _data(self, reply: Reply, step: str) -> dict[str, Any]:
         code, data = reply.payload.get("code"), reply.payload.get("data")
