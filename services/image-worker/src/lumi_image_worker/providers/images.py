@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from lumi_common.errors import PermanentError
+from lumi_common.providers.pictures import picture_type
 from lumi_image_worker.providers.procedural import render_png
 
 PNG = "image/png"
-_MAGIC = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"RIFF": "image/webp"}
 
 # 1×1 opaque white PNG: the smallest valid picture, for benchmarks of everything around providers
 _TINY_PNG = base64.b64decode(
@@ -52,7 +52,7 @@ class InstantImageGenerator:
 
 def sniff_image(data: bytes) -> str:
     """The content type of a provider's picture, from its first bytes (not from its headers)."""
-    for magic, content_type in _MAGIC.items():
-        if data.startswith(magic):
-            return content_type
+    kind = picture_type(data)
+    if kind is not None:
+        return kind
     raise PermanentError("the image provider sent something that is not a PNG, JPEG or WebP image")

@@ -17,10 +17,10 @@ from lumi_common.errors import PermanentError, RetryableError
 from lumi_common.providers.calls import Tracked
 from lumi_common.providers.errors import ContentRefused, ProviderFailed, ResultExpired
 from lumi_common.providers.http import BearerApi, Reply, error_text
+from lumi_common.providers.pictures import picture_type
 from lumi_model_worker.providers.hosted import TaskState
 
 _WORKING = frozenset({"PENDING", "IN_PROGRESS"})
-_MAGIC = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"RIFF": "image/webp"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +83,7 @@ class Meshy:
 
 
 def data_uri(image: bytes) -> str:
-    kind = next((t for magic, t in _MAGIC.items() if image.startswith(magic)), "image/png")
+    kind = picture_type(image) or "image/png"
     return f"data:{kind};base64,{base64.b64encode(image).decode()}"
 
 

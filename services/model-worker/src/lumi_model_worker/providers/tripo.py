@@ -17,6 +17,7 @@ from lumi_common.errors import PermanentError, RetryableError
 from lumi_common.providers.calls import Tracked
 from lumi_common.providers.errors import ContentRefused, ProviderFailed, ResultExpired
 from lumi_common.providers.http import BearerApi, Reply, error_text
+from lumi_common.providers.pictures import EXTENSIONS, picture_type
 from lumi_model_worker.providers.hosted import TaskState
 
 _WORKING = frozenset({"queued", "running"})
@@ -31,7 +32,9 @@ class Tripo:
 
     async def submit(self, session: aiohttp.ClientSession, image: bytes, call: Tracked) -> str:
         form = aiohttp.FormData()
-        form.add_field("file", image, filename="picture.png", content_type="image/png")
+        kind = picture_type(image) or "image/png"
+        name = f"picture.{EXTENSIONS.get(kind, 'png')}"
+        form.add_field("file", image, filename=name, content_type=kind)
         uploaded = self._data(await self.api.send(session, "POST", "/files", data=form), "upload")
         body: dict[str, Any] = {"input": uploaded.get("file_token"), "texture": True, "pbr": False}
         if self.model:
