@@ -1,8 +1,8 @@
 """provider calls: every call to a hosted provider with its outcome and cost; resubmissions of
 model jobs; image job polls; where a request's prompt variants came from
 
-Revision ID: 0004_provider_calls
-Revises: 0003_model_print_files
+Revision ID: 0005_provider_calls
+Revises: 0004_model_print_files
 Create Date: 2026-12-06
 """
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision: str = "0004_provider_calls"
-down_revision: str | None = "0003_model_print_files"
+revision: str = "0005_provider_calls"
+down_revision: str | None = "0004_model_print_files"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
