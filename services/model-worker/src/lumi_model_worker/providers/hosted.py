@@ -22,7 +22,14 @@ from lumi_model_worker.providers.meshes import PollResult
 from lumi_model_worker.providers.model_files import MeshArtifacts, convert
 from lumi_model_worker.providers.model_reader import read_model
 
-MODEL_TYPES = ("model/gltf-binary", "application/octet-stream", "application/zip", "model/obj")
+# what storage services label a GLB or a zip with (S3-style buckets often say binary/octet-stream)
+MODEL_TYPES = (
+    "model/gltf-binary",
+    "application/octet-stream",
+    "binary/octet-stream",
+    "application/zip",
+    "model/obj",
+)
 
 
 @dataclass(frozen=True, slots=True)
