@@ -24,11 +24,11 @@ from lumi_common.db.engine import create_engine, create_sessionmaker
 from lumi_common.db.tables import ImageJob
 from lumi_common.settings import DatabaseSettings
 from lumi_common.states import JobStatus
-from tests.e2e.test_pipeline import check_model_files, check_picture
 from tests.support import backends as b
 from tests.support.api import unique_email
 from tests.support.containers import Container, Containers, package, podman
 from tests.support.lumi_client import LumiClient, TaskWatch, status_is
+from tests.support.model_checks import check_model_files, check_picture
 from tests.support.processes import free_port
 from tests.support.services import lumi_env
 
