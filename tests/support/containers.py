@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.support.services import json_events
+
 ROOT = Path(__file__).resolve().parents[2]
 SIZE_LIMIT_BYTES = 350 * 1000 * 1000  # 350 MB, as podman and docker count image sizes
 LOG_TAIL_LINES = 60
@@ -119,14 +121,7 @@ class Container:
 
     def events(self) -> list[dict[str, Any]]:
         """The JSON log lines it wrote (the images log JSON by default)."""
-        found = []
-        for line in self.lines():
-            if line.startswith("{"):
-                try:
-                    found.append(json.loads(line))
-                except ValueError:
-                    continue
-        return found
+        return json_events(self.lines())
 
     def tail(self, count: int = LOG_TAIL_LINES) -> str:
         return "\n".join(self.lines()[-count:])

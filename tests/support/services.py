@@ -115,14 +115,7 @@ class Service:
 
     def events(self) -> list[dict[str, Any]]:
         """The JSON log lines it wrote."""
-        found = []
-        for line in self.lines():
-            if line.startswith("{"):
-                try:
-                    found.append(json.loads(line))
-                except ValueError:
-                    continue
-        return found
+        return json_events(self.lines())
 
     def tail(self, count: int = LOG_TAIL_LINES) -> str:
         return "\n".join(self.lines()[-count:])
@@ -199,6 +192,18 @@ class Services:
         for service in self.started:
             code = service.process.returncode if service.process else None
             print(f"\n===== {service.log_path.name} (exit {code}) =====\n{service.tail()}")
+
+
+def json_events(lines: list[str]) -> list[dict[str, Any]]:
+    """The JSON objects among log lines (the services log one per line)."""
+    found = []
+    for line in lines:
+        if line.startswith("{"):
+            try:
+                found.append(json.loads(line))
+            except ValueError:
+                continue
+    return found
 
 
 async def wait_ready(service: Service, url: str, *, within: float = READY_TIMEOUT_SECONDS) -> None:
