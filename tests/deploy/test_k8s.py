@@ -204,11 +204,17 @@ def consumer_of(
 ) -> dict[str, Any]:
     """Start the real worker with the pod's environment (in burst mode, on a private Redis) and
     return the stream, group and concurrency its consumer reports at start-up."""
+    # files in a local directory whatever the pod's storage is (STORAGE_DIR is STORAGE_URL's
+    # deprecated alias; the two together are refused)
+    storage = tmp / "storage"
+    local = (
+        {"STORAGE_DIR": str(storage)} if "STORAGE_DIR" in env else {"STORAGE_URL": storage.as_uri()}
+    )
     overrides = {
         "REDIS_URL": redis_url,
         "DATABASE_URL": f"sqlite:///{tmp / 'lumi.db'}",
-        "STORAGE_DIR": str(tmp / "storage"),
         "HEALTH_PORT": "0",
+        **local,
     }
     result = subprocess.run(
         [script(package.name), "--burst"],
