@@ -1,5 +1,6 @@
 # Two commands: `make run` starts the whole system, `make test` runs every test and gate.
-# Everything installs into ./.venv with uv (itself bootstrapped into ./.tools from PyPI).
+# Everything installs into ./.venv with uv (itself bootstrapped into ./.tools from PyPI),
+# compiled to bytecode as a deployment's would be (the `lumi` start-up budget counts on it).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 UV_VERSION := 0.13.8
@@ -21,7 +22,7 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(STAMP): $(UV) uv.lock pyproject.toml libs/common/pyproject.toml services/*/pyproject.toml
-	$(UV) sync --frozen --all-packages
+	$(UV) sync --frozen --all-packages --compile-bytecode
 	@touch $@
 
 run: install

@@ -16,7 +16,8 @@ from lumi_api.app import create_app
 from lumi_api.auth import service as auth_service
 from lumi_api.auth.current import optional_user
 from lumi_api.auth.service import IssuedToken
-from lumi_api.cli.main import main as lumi
+from lumi_api.cli.errors import ExitCode
+from lumi_api.cli.main import run as lumi
 from lumi_api.settings import ApiSettings
 from lumi_common.db.tables import AuthToken, User
 from lumi_common.ids import new_id
@@ -30,13 +31,9 @@ def unknown_task() -> str:
     return f"/api/tasks/{new_id()}"
 
 
-def run_lumi(*args: str) -> object:
+def run_lumi(*args: str) -> int:
     """The exit code of `lumi …`; it runs its own event loop, so tests call it in a thread."""
-    try:
-        lumi(list(args))
-    except SystemExit as done:
-        return done.code
-    return None
+    return lumi(list(args))
 
 
 async def status_of(client: Client, authorization: str | None) -> tuple[int, object]:
@@ -185,7 +182,7 @@ def test_cli_revoke_of_unknown_user_fails(
     database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)
-    assert run_lumi("token", "revoke", "--email", unique_email()) == 1
+    assert run_lumi("token", "revoke", "--email", unique_email()) == ExitCode.NOT_FOUND
     assert "no user" in capsys.readouterr().err
 
 

@@ -3,9 +3,7 @@ outbox backlog, as an operator reads them."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import subprocess
 from typing import Any
 
 import pytest
@@ -15,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from lumi_common.messages import ImageJobRequested
 from lumi_common.outbox.writer import add_event
 from lumi_common.streams.names import IMAGE_JOBS, dlq_name, group_name, stream_key
-from tests.support.processes import clean_env, script
+from tests.support.cli import cli_env, lumi
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("empty_outbox")]
 
@@ -38,15 +36,8 @@ async def test_streams_shows_length_pending_lag_dlq_and_backlog(
             message = ImageJobRequested(job_id="j", request_id="r")
             add_event(session, stream=IMAGE_JOBS, key="j", message=message)
 
-    env = clean_env(DATABASE_URL=database_url, REDIS_URL=redis_url, REDIS_KEY_PREFIX=key_prefix)
-    result = await asyncio.to_thread(
-        subprocess.run,
-        [script("lumi"), "streams", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    env = cli_env(database_url=database_url, redis_url=redis_url, key_prefix=key_prefix)
+    result = await lumi(env, "streams", "--json")
     assert result.returncode == 0, result.stderr
     rows: list[dict[str, Any]] = json.loads(result.stdout)
     assert rows == [
@@ -69,3 +60,22 @@ async def test_streams_shows_length_pending_lag_dlq_and_backlog(
             "outbox_due": 0,
         },
     ]
+
+
+@pytest.mark.parametrize(
+    "command", [["streams", "--json"], ["dlq", "list", "--stream", "image", "--json"]], ids=" ".join
+)
+async def test_the_quick_commands_run_without_sqlalchemy_or_alembic(
+    database_url: str, redis_url: str, key_prefix: str, command: list[str]
+) -> None:
+    """The start-up budget (docs/performance.md, "Operator CLI"), held by what they import."""
+    env = cli_env(database_url=database_url, redis_url=redis_url, key_prefix=key_prefix)
+    result = await lumi(env, *command, python_flags=("-X", "importtime"))
+    assert result.returncode == 0, result.stderr
+    imported = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "redis" in imported  # it did its work
+    assert imported & {"sqlalchemy", "alembic", "tqdm"} == set()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
@@ -25,31 +24,20 @@ from lumi_common.pipeline.images import ALL_FAILED_MESSAGE, ImageJobs
 from lumi_common.states import JobStatus, RequestStatus
 from lumi_common.streams.consumer import Consumer
 from lumi_common.streams.dlq import DeadLetters
+from lumi_common.streams.dlq_replay import replay
 from lumi_common.streams.names import IMAGE_JOBS, stream_key
 from lumi_common.time import parse_iso, utcnow
+from tests.support.cli import lumi
 from tests.support.factories import create_task
 from tests.support.handlers import effect_counts, image_handler
 from tests.support.pipeline import consumer, job_states, relay_all
-from tests.support.processes import clean_env, script
+from tests.support.processes import clean_env
 
-# slow: each `lumi` process takes about two seconds to start
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("empty_outbox", "effects_table")]
 
 Sessions = async_sessionmaker[AsyncSession]
 LEASE_S = 0.5
 MAX_DELIVERIES = 3
-
-
-async def lumi(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """The operator CLI, as a process."""
-    return await asyncio.to_thread(
-        subprocess.run,
-        [script("lumi"), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 async def requests(sessionmaker: Sessions, ids: list[str]) -> dict[str, GenerationRequest]:
@@ -145,23 +133,23 @@ async def test_poison_is_dead_lettered_visible_and_replayed_once_fixed(
     fixed.set()
     first, second = entries[job_ids[0]].entry_id, entries[job_ids[1]].entry_id
     # the library: replaying the same entry twice queues the job once
-    replayed = await letters.replay(sessionmaker, kind, [first])
-    again = await letters.replay(sessionmaker, kind, [first])
-    assert [r.outcome for r in replayed + again] == ["requeued", "missing"]
+    replayed = await replay(letters, sessionmaker, kind, [first])
+    again = await replay(letters, sessionmaker, kind, [first])
+    assert [r.outcome for r in replayed.results + again.results] == ["requeued", "missing"]
     assert await queued_events(sessionmaker, job_ids[0]) == 1
 
     # the CLI: a dry run changes nothing, then a replay, then the same replay again
     env = clean_env(DATABASE_URL=database_url, REDIS_URL=redis_url, REDIS_KEY_PREFIX=key_prefix)
-    replay = ["dlq", "replay", "--stream", "image", "--id", second, "--json"]
-    dry = await lumi(env, *replay, "--dry-run")
+    command = ["dlq", "replay", "--stream", "image", "--id", second, "--json"]
+    dry = await lumi(env, *command, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert [r["outcome"] for r in json.loads(dry.stdout)] == ["would_requeue"]
     assert (await job_states(sessionmaker, [job_ids[1]]))[job_ids[1]][0] is JobStatus.FAILED
     assert await letters.size(IMAGE_JOBS) == 1
-    done = await lumi(env, *replay)
+    done = await lumi(env, *command)
     assert done.returncode == 0, done.stderr
     assert [r["outcome"] for r in json.loads(done.stdout)] == ["requeued"]
-    twice = await lumi(env, *replay)
+    twice = await lumi(env, *command)
     assert twice.returncode == 1
     assert [r["outcome"] for r in json.loads(twice.stdout)] == ["missing"]
     assert await queued_events(sessionmaker, job_ids[1]) == 1
@@ -216,7 +204,7 @@ async def test_undecodable_messages_and_the_dlq_commands(
     assert {r["outcome"] for r in json.loads(nothing_to_run.stdout)} == {"no_job"}
 
     purge_one = await lumi(env, "dlq", "purge", "--stream", "image", "--id", rows[0]["id"])
-    assert purge_one.stdout.strip() == "removed 1"
+    assert purge_one.stdout.strip() == "removed 1 of 1 letters"
     purge_all = await lumi(env, "dlq", "purge", "--stream", "image", "--all")
     assert purge_all.returncode == 0
     assert await DeadLetters(redis, key_prefix=key_prefix).size(IMAGE_JOBS) == 0

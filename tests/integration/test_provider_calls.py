@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lumi_api.cli.errors import ExitCode
 from lumi_common.db.tables import GenerationRequest, ProviderCallRecord
 from lumi_common.errors import RetryableError
 from lumi_common.providers.calls import CallLog, LoggedCalls, call_scope
@@ -118,4 +119,5 @@ async def test_lumi_calls_lists_a_requests_calls_and_their_totals(
     assert any(t[:2] == ["tripo", "2"] and t[-2:] == ["0.0", "-"] for t in totals)
     assert any(t[:2] == ["tripo", "1"] and t[-2:] == ["30.0", "credits"] for t in totals)
     unknown = await asyncio.to_thread(lumi, "01NOSUCHREQUEST00000000000")
-    assert unknown.returncode == 1
+    assert unknown.returncode == ExitCode.NOT_FOUND
+    assert unknown.stderr.startswith("lumi: no provider calls recorded for request 01NOSUCH")

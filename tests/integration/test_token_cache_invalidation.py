@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from lumi_api.app import create_app
 from lumi_api.auth import service as auth_service
 from lumi_api.auth.invalidation import LISTENER
-from lumi_api.cli.tokens import TokenCliSettings, revoke_tokens
+from lumi_api.auth.operator import TokenCliSettings, revoke_tokens
 from lumi_api.keys import TOKEN_CACHE
 from lumi_api.settings import ApiSettings
 from tests.support.api import Client, issue, unique_email

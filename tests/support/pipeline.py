@@ -4,6 +4,7 @@ consumers and reconcilers in the background while a test breaks things."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -14,10 +15,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.db.tables import GenerationRequest, ImageJob, OutboxEvent
+from lumi_common.errors import PermanentError
 from lumi_common.jobs.kinds import JobKind
+from lumi_common.jobs.lifecycle import Claim
 from lumi_common.jobs.outcomes import RetryPolicy
 from lumi_common.jobs.reconciler import Reconciler
+from lumi_common.messages import JobMessage
 from lumi_common.outbox.relay import Relay, RelayConfig
+from lumi_common.pipeline.images import ImageJobs, complete_images
 from lumi_common.states import JobStatus
 from lumi_common.streams.consumer import Consumer, ConsumerConfig, Handler
 
@@ -91,6 +96,40 @@ async def drive(
             if not due:
                 return
             await asyncio.sleep(0.05)
+
+
+async def run_images(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    redis: Redis,
+    prefix: str,
+    *,
+    fail: bool,
+    runs: Counter[str],
+    concurrency: int = 4,
+) -> None:
+    """Run every queued image job to its end: each fails for good (`fail`, a dead letter
+    each), or completes."""
+    kind = ImageJobs(lease=LEASE)
+
+    async def handle(message: JobMessage, claim: Claim) -> None:
+        runs[message.job_id] += 1
+        if fail:
+            raise PermanentError("the image service refused the prompt")
+        async with sessionmaker.begin() as session:
+            await kind.lifecycle.complete(session, claim)
+            job = claim.job
+            assert isinstance(job, ImageJob)
+            await complete_images(session, [(job, f"images/{job.request_id}/x.png")])
+
+    run = consumer(
+        redis=redis,
+        sessionmaker=sessionmaker,
+        kind=kind,
+        prefix=prefix,
+        handler=handle,
+        concurrency=concurrency,
+    )
+    await drive(sessionmaker, redis, prefix, run)
 
 
 async def job_states(

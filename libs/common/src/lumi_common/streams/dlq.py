@@ -1,22 +1,23 @@
-"""Dead-letter streams, for operators: list, show, replay (through the outbox) and purge.
+"""Dead-letter streams, for operators (the `lumi dlq` commands and the admin API): list, show,
+purge; replaying needs the database and lives in `lumi_common.streams.dlq_replay`.
 
-A replay resets the failed job and queues it again in one transaction (`jobs.requeue`, which a
-user's retry shares); the entry is removed only after that commit. Replaying an entry twice queues
-the job once: the second time the job is no longer FAILED and nothing changes. When a user retries
-or deletes a task, its jobs' entries are removed the same way, after the commit (`discard_jobs`).
+Operations on a whole stream (`purge_all`, replaying all) work on the entries present when they
+start (up to the last entry id of that moment), page by page, and between two entries ask
+`stop()`: an interrupted run leaves every entry either done or untouched, and running it again
+carries on with what is left. Letters that arrive meanwhile are left for the next look.
+When a user retries or deletes a task, its jobs' entries are removed after the commit
+(`discard_jobs`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import re
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lumi_common.jobs.kinds import JobKind
-from lumi_common.jobs.requeue import requeue_job
 from lumi_common.messages import DeadLetter, UndecodableMessage, decode
 from lumi_common.streams.names import dlq_name, stream_key
 from lumi_common.streams.publish import DATA_FIELD
@@ -25,7 +26,22 @@ PAGE = 500
 # `discard_jobs` reads at most this many entries: a dead-letter stream is meant to be looked at
 # and emptied by operators, and an entry left behind is harmless (replaying it changes nothing)
 DISCARD_SCAN_LIMIT = 20 * PAGE
-Outcome = Literal["requeued", "would_requeue", "not_failed", "no_job", "unreadable", "missing"]
+# a stream entry id: milliseconds, optionally `-sequence`
+_ENTRY_ID = re.compile(r"^\d{1,20}(?:-\d{1,20})?$")
+
+
+class InvalidEntryId(ValueError):
+    """Not a stream entry id (`1733456789012-0`)."""
+
+
+def check_entry_id(entry_id: str) -> str:
+    if not _ENTRY_ID.match(entry_id):
+        raise InvalidEntryId(f"{entry_id!r} is not a dead-letter id (like 1733456789012-0)")
+    return entry_id
+
+
+def never() -> bool:
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +65,18 @@ class DeadLetterEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class ReplayResult:
-    entry_id: str
-    job_id: str | None
-    outcome: Outcome
+class Snapshot:
+    """How many entries a stream holds and the last one's id, read together."""
+
+    count: int
+    last_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeReport:
+    total: int
+    removed: int
+    interrupted: bool
 
 
 def _entry(stream: str, entry_id: bytes | str, fields: dict[bytes, bytes]) -> DeadLetterEntry:
@@ -62,8 +86,11 @@ def _entry(stream: str, entry_id: bytes | str, fields: dict[bytes, bytes]) -> De
     except UndecodableMessage:
         message = None
     letter = message if isinstance(message, DeadLetter) else None
-    identifier = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    return DeadLetterEntry(entry_id=identifier, stream=stream, letter=letter, raw=raw)
+    return DeadLetterEntry(entry_id=_text(entry_id), stream=stream, letter=letter, raw=raw)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 class DeadLetters:
@@ -77,83 +104,77 @@ class DeadLetters:
     async def size(self, stream: str) -> int:
         return int(await self.redis.xlen(self.key(stream)))
 
+    async def snapshot(self, stream: str) -> Snapshot:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xlen(self.key(stream))
+            pipe.xrevrange(self.key(stream), count=1)
+            count, last = await pipe.execute()
+        return Snapshot(int(count), _text(last[0][0]) if last else None)
+
     async def entries(self, stream: str, *, limit: int = PAGE) -> list[DeadLetterEntry]:
         entries: Any = await self.redis.xrange(self.key(stream), count=limit)
         return [_entry(stream, entry_id, fields) for entry_id, fields in entries]
 
     async def get(self, stream: str, entry_id: str) -> DeadLetterEntry | None:
+        check_entry_id(entry_id)
         entries: Any = await self.redis.xrange(self.key(stream), entry_id, entry_id)
         return _entry(stream, *entries[0]) if entries else None
 
-    async def purge(self, stream: str, entry_ids: list[str] | None = None) -> int:
-        """Delete the given entries, or every entry when `entry_ids` is None."""
-        if entry_ids is None:
-            return int(await self.redis.delete(self.key(stream)))
+    async def pages(
+        self, stream: str, *, end: str = "+", page: int = PAGE
+    ) -> AsyncIterator[list[DeadLetterEntry]]:
+        """The entries up to `end`, a page at a time, in id order. An entry removed while the
+        caller holds its page is not read again; the next page starts after the page's last."""
+        start = "-"
+        while True:
+            found: Any = await self.redis.xrange(self.key(stream), start, end, count=page)
+            if not found:
+                return
+            yield [_entry(stream, entry_id, fields) for entry_id, fields in found]
+            if len(found) < page:
+                return
+            start = "(" + _text(found[-1][0])
+
+    async def purge(self, stream: str, entry_ids: list[str]) -> int:
+        """Delete the given entries; how many there were."""
+        for entry_id in entry_ids:
+            check_entry_id(entry_id)
         return int(await self.redis.xdel(self.key(stream), *entry_ids)) if entry_ids else 0
+
+    async def purge_all(
+        self,
+        stream: str,
+        *,
+        stop: Callable[[], bool] = never,
+        on_removed: Callable[[int], None] | None = None,
+    ) -> PurgeReport:
+        """Delete the entries present now, a page per XDEL; `stop()` is asked between pages."""
+        snapshot = await self.snapshot(stream)
+        removed = 0
+        if snapshot.last_id is not None:
+            async for page in self.pages(stream, end=snapshot.last_id):
+                if stop():
+                    return PurgeReport(snapshot.count, removed, interrupted=True)
+                count = await self.purge(stream, [entry.entry_id for entry in page])
+                removed += count
+                if on_removed is not None:
+                    on_removed(count)
+        return PurgeReport(snapshot.count, removed, interrupted=False)
 
     async def discard_jobs(self, stream: str, job_ids: Collection[str]) -> int:
         """Delete the entries of these jobs (a user retried or deleted them); how many."""
-        wanted, removed, start, scanned = set(job_ids), 0, "-", 0
-        while wanted and scanned < DISCARD_SCAN_LIMIT:
-            page: Any = await self.redis.xrange(self.key(stream), start, "+", count=PAGE)
+        wanted, removed, scanned = set(job_ids), 0, 0
+        if not wanted:
+            return 0
+        async for page in self.pages(stream):
             matching = [
                 entry.entry_id
-                for entry in (_entry(stream, entry_id, fields) for entry_id, fields in page)
+                for entry in page
                 if entry.letter is not None and entry.letter.job_id in wanted
             ]
             if matching:
                 removed += int(await self.redis.xdel(self.key(stream), *matching))
-            if len(page) < PAGE:
-                break
             scanned += len(page)
-            last = page[-1][0]
-            start = "(" + (last.decode() if isinstance(last, bytes) else last)
+            if scanned >= DISCARD_SCAN_LIMIT:
+                break
         return removed
-
-    async def replay(
-        self,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        kind: JobKind,
-        entry_ids: list[str] | None,
-        *,
-        dry_run: bool = False,
-    ) -> list[ReplayResult]:
-        """Replay the given entries, or every entry of the stream when `entry_ids` is None."""
-        results: list[ReplayResult] = []
-        if entry_ids is None:
-            entries = await self.entries(kind.stream, limit=100_000)
-        else:
-            entries = []
-            for entry_id in entry_ids:
-                entry = await self.get(kind.stream, entry_id)
-                if entry is None:
-                    results.append(ReplayResult(entry_id, None, "missing"))
-                else:
-                    entries.append(entry)
-        for entry in entries:
-            results.append(await self._replay_one(sessionmaker, kind, entry, dry_run))
-        return results
-
-    async def _replay_one(
-        self,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        kind: JobKind,
-        entry: DeadLetterEntry,
-        dry_run: bool,
-    ) -> ReplayResult:
-        if entry.letter is None:
-            return ReplayResult(entry.entry_id, None, "unreadable")
-        job_id = entry.letter.job_id
-        if job_id is None:
-            return ReplayResult(entry.entry_id, None, "no_job")
-        async with sessionmaker.begin() as session:
-            if dry_run:
-                job = await kind.lifecycle.get(session, job_id)
-                failed = job is not None and job.status.value == "FAILED"
-                return ReplayResult(
-                    entry.entry_id, job_id, "would_requeue" if failed else "not_failed"
-                )
-            requeued = await requeue_job(session, kind, job_id) is not None
-        if requeued:
-            await self.redis.xdel(self.key(kind.stream), entry.entry_id)
-        return ReplayResult(entry.entry_id, job_id, "requeued" if requeued else "not_failed")

@@ -4,18 +4,16 @@ images, 3D model), with its outcome, duration and cost, and the totals."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from lumi_api.cli.errors import CliError, ExitCode, run_async
 
-from lumi_api.cli.context import connect, emit
-from lumi_common.db.tables import ProviderCallRecord
-from lumi_common.time import iso_ms
+if TYPE_CHECKING:
+    from lumi_api.cli.context import OpsSettings
+    from lumi_common.db.tables import ProviderCallRecord
 
 COLUMNS = ("at", "stage", "provider", "model", "operation", "outcome", "ms", "cost", "unit", "job")
-EXIT_NOT_FOUND = 1
 
 
 def register(commands: Any) -> None:
@@ -24,22 +22,33 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("request_id", help="the generation request (task) id")
     parser.add_argument("--json", action="store_true", help="rows as JSON for scripts")
-    parser.set_defaults(run=_run)
+    parser.set_defaults(run=run_async(_run))
 
 
-def _run(args: argparse.Namespace) -> int:
-    rows = asyncio.run(calls_of(args.request_id))
+async def _run(args: argparse.Namespace) -> int:
+    from lumi_api.cli import context
+
+    rows = await calls_of(context.load(context.OpsSettings), args.request_id)
     if not rows:
-        emit([], as_json=args.json, columns=COLUMNS)
-        return EXIT_NOT_FOUND
-    emit(rows, as_json=args.json, columns=COLUMNS)
+        raise CliError(
+            ExitCode.NOT_FOUND,
+            f"no provider calls recorded for request {args.request_id}",
+            "check the id (a task id, as the API returns it)",
+        )
+    context.emit(rows, as_json=args.json, columns=COLUMNS)
     if not args.json:
-        emit(totals(rows), as_json=False, columns=("provider", "calls", "ms", "cost", "unit"))
-    return 0
+        columns = ("provider", "calls", "ms", "cost", "unit")
+        context.emit(totals(rows), as_json=False, columns=columns)
+    return ExitCode.OK
 
 
-async def calls_of(request_id: str) -> list[dict[str, Any]]:
-    async with connect() as ops, ops.sessionmaker() as session:
+async def calls_of(settings: OpsSettings, request_id: str) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from lumi_api.cli import context
+    from lumi_common.db.tables import ProviderCallRecord
+
+    async with context.database(settings) as sessionmaker, sessionmaker() as session:
         records = await session.scalars(
             select(ProviderCallRecord)
             .where(ProviderCallRecord.request_id == request_id)
@@ -49,6 +58,8 @@ async def calls_of(request_id: str) -> list[dict[str, Any]]:
 
 
 def _row(record: ProviderCallRecord) -> dict[str, Any]:
+    from lumi_common.time import iso_ms
+
     return {
         "at": iso_ms(record.created_at),
         "stage": record.stage,

@@ -1,18 +1,21 @@
-"""`lumi streams`: per stream, its length, pending and lag, consumers and dead letters."""
+"""`lumi streams`: per stream, its length, pending and lag, consumers and dead letters, and the
+outbox backlog.
+
+Kept fast (docs/performance.md, "Operator CLI"): Redis, and the database through the driver
+(`lumi_common.db.probe`), never SQLAlchemy; the imports stay inside the handler.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from redis.asyncio import Redis
-from sqlalchemy import func, select
+from lumi_api.cli.errors import run_async
 
-from lumi_api.cli.context import STREAM_CHOICES, connect, emit
-from lumi_common.db.tables import OutboxEvent
-from lumi_common.streams.names import dlq_name, group_name, stream_key
-from lumi_common.time import utcnow
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from lumi_common.db.probe import Probe
 
 COLUMNS = ("stream", "length", "pending", "lag", "consumers", "dlq", "outbox_due")
 
@@ -20,35 +23,72 @@ COLUMNS = ("stream", "length", "pending", "lag", "consumers", "dlq", "outbox_due
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser("streams", help="stream health")
     parser.add_argument("--json", action="store_true", help="JSON for scripts")
-    parser.set_defaults(run=lambda a: asyncio.run(_streams(a)))
+    parser.set_defaults(run=run_async(_streams))
 
 
-async def stream_stats(redis: Redis, prefix: str, stream: str) -> dict[str, Any]:
+class StreamState(NamedTuple):  # not a dataclass, which `lumi --help` would import
+    key: str
+    length: int
+    has_group: bool
+    pending: int
+    lag: int | None  # None: Redis cannot tell (entries deleted inside the group's range)
+    consumers: int
+    dlq: int
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "stream": self.key,
+            "length": self.length,
+            "pending": self.pending,
+            "lag": self.lag,
+            "consumers": self.consumers,
+            "dlq": self.dlq,
+        }
+
+
+async def stream_state(redis: Redis, prefix: str, stream: str) -> StreamState:
+    """A job stream and its consumer group as XINFO sees them (lag needs Redis 7)."""
+    from lumi_common.streams.names import dlq_name, group_name, stream_key
+
     key = stream_key(prefix, stream)
-    row: dict[str, Any] = {"stream": key, "length": int(await redis.xlen(key))}
-    groups: list[dict[str, Any]] = (
-        await redis.xinfo_groups(key) if row["length"] or await redis.exists(key) else []
-    )
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.xlen(key)
+        pipe.exists(key)
+        pipe.xlen(stream_key(prefix, dlq_name(stream)))
+        length, exists, dead = await pipe.execute()
+    groups: list[dict[str, Any]] = await redis.xinfo_groups(key) if exists else []
     group = next((g for g in groups if g["name"].decode() == group_name(stream)), None)
-    row["pending"] = group["pending"] if group else 0
-    row["lag"] = group["lag"] if group else row["length"]
-    row["consumers"] = group["consumers"] if group else 0
-    row["dlq"] = int(await redis.xlen(stream_key(prefix, dlq_name(stream))))
-    return row
+    if group is None:
+        return StreamState(key, int(length), False, 0, int(length), 0, int(dead))
+    lag = None if group["lag"] is None else int(group["lag"])
+    return StreamState(
+        key, int(length), True, int(group["pending"]), lag, int(group["consumers"]), int(dead)
+    )
+
+
+async def outbox_due(connection: Probe) -> dict[str, int]:
+    """Unpublished outbox events that are due, per stream."""
+    from lumi_common.time import utcnow
+
+    rows = await connection.fetch(
+        "SELECT stream, COUNT(*) FROM outbox"
+        " WHERE published_at IS NULL AND available_at <= ? GROUP BY stream",
+        [connection.timestamp(utcnow())],
+    )
+    return {str(stream): int(count) for stream, count in rows}
 
 
 async def _streams(args: argparse.Namespace) -> int:
-    async with connect() as ops:
-        prefix = ops.settings.redis_key_prefix
-        rows = [await stream_stats(ops.redis, prefix, stream) for stream in STREAM_CHOICES.values()]
-        async with ops.sessionmaker() as session:
-            due = await session.execute(
-                select(OutboxEvent.stream, func.count())
-                .where(OutboxEvent.published_at.is_(None), OutboxEvent.available_at <= utcnow())
-                .group_by(OutboxEvent.stream)
-            )
-            backlog: dict[str, int] = dict(due.all())
-    for row, stream in zip(rows, STREAM_CHOICES.values(), strict=True):
+    from lumi_api.cli import context
+
+    settings = context.load(context.OpsSettings)
+    streams = list(context.STREAMS.values())
+    async with context.redis(settings) as redis:
+        states = [await stream_state(redis, settings.redis_key_prefix, s) for s in streams]
+    rows = [state.row() for state in states]
+    async with context.checked_probe(settings) as connection:
+        backlog = await outbox_due(connection)
+    for row, stream in zip(rows, streams, strict=True):
         row["outbox_due"] = backlog.get(stream, 0)
-    emit(rows, as_json=args.json, columns=COLUMNS)
+    context.emit(rows, as_json=args.json, columns=COLUMNS)
     return 0

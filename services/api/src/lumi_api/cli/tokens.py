@@ -1,26 +1,12 @@
-"""`lumi token create|revoke`: bearer tokens for operators, scripts and first users."""
+"""`lumi token create|revoke`: bearer tokens for operators, scripts and first users (the work is
+`lumi_api.auth.operator`'s; imported by the handlers only)."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sys
-from datetime import timedelta
 from typing import Any
 
-from lumi_api.auth import invalidation, service
-from lumi_api.settings import TokenSettings
-from lumi_common.db.engine import create_engine, create_sessionmaker
-from lumi_common.redis_client import create_redis
-from lumi_common.settings import DatabaseSettings, LogSettings, RedisSettings, load_settings
-from lumi_common.time import utcnow
-
-EXIT_NOT_FOUND = 1
-EXIT_USAGE = 2
-
-
-class TokenCliSettings(LogSettings, DatabaseSettings, RedisSettings, TokenSettings):
-    pass
+from lumi_api.cli.errors import CliError, ExitCode, run_async
 
 
 def register(commands: Any) -> None:
@@ -32,64 +18,54 @@ def register(commands: Any) -> None:
     create.add_argument("--email", required=True)
     create.add_argument("--admin", action="store_true", help="make the user an administrator")
     create.add_argument("--days", type=int, help="lifetime in days (default: TOKEN_TTL_DAYS)")
-    create.set_defaults(run=_create)
+    create.set_defaults(run=run_async(_create))
     revoke = actions.add_parser("revoke", help="revoke every token of a user")
     revoke.add_argument("--email", required=True)
-    revoke.set_defaults(run=_revoke)
+    revoke.set_defaults(run=run_async(_revoke))
 
 
-def _create(args: argparse.Namespace) -> int:
-    settings = load_settings(TokenCliSettings)
+def _bad_email(error: ValueError) -> CliError:
+    return CliError(ExitCode.BAD_INPUT, str(error), "give a valid e-mail address")
+
+
+async def _create(args: argparse.Namespace) -> int:
+    from lumi_api.auth import operator, service
+    from lumi_api.cli import context
+
+    settings = context.load(operator.TokenCliSettings)
     days = args.days if args.days is not None else settings.token_ttl_days
     if days < 1:
-        print("--days must be at least 1", file=sys.stderr)  # noqa: T201
-        return EXIT_USAGE
+        raise CliError(ExitCode.USAGE, f"--days {days} is not a lifetime", "give 1 or more days")
+    async with context.checked_probe(settings):
+        pass
     try:
-        issued = asyncio.run(create_token(settings, email=args.email, days=days, admin=args.admin))
-    except service.InvalidEmail as exc:
-        print(exc, file=sys.stderr)  # noqa: T201
-        return EXIT_USAGE
-    print(issued.header)  # noqa: T201
-    return 0
+        issued = await operator.create_token(
+            settings, email=args.email, days=days, admin=args.admin
+        )
+    except service.InvalidEmail as error:
+        raise _bad_email(error) from error
+    context.say(issued.header)
+    return ExitCode.OK
 
 
-def _revoke(args: argparse.Namespace) -> int:
-    settings = load_settings(TokenCliSettings)
+async def _revoke(args: argparse.Namespace) -> int:
+    import sys
+
+    from lumi_api.auth import operator, service
+    from lumi_api.cli import context
+
+    settings = context.load(operator.TokenCliSettings)
+    async with context.checked_probe(settings):
+        pass
     try:
-        revoked = asyncio.run(revoke_tokens(settings, email=args.email))
-    except service.InvalidEmail as exc:
-        print(exc, file=sys.stderr)  # noqa: T201
-        return EXIT_USAGE
+        revoked = await operator.revoke_tokens(settings, email=args.email)
+    except service.InvalidEmail as error:
+        raise _bad_email(error) from error
     if revoked is None:
-        print(f"no user with e-mail {args.email}", file=sys.stderr)  # noqa: T201
-        return EXIT_NOT_FOUND
-    print(f"revoked {revoked.count} token(s) of {args.email}", file=sys.stderr)  # noqa: T201
-    return 0
-
-
-async def create_token(
-    settings: DatabaseSettings, *, email: str, days: int, admin: bool = False
-) -> service.IssuedToken:
-    engine = create_engine(settings, pooled=False)
-    try:
-        async with create_sessionmaker(engine).begin() as session:
-            return await service.issue_token(
-                session, email=email, ttl=timedelta(days=days), now=utcnow(), admin=admin
-            )
-    finally:
-        await engine.dispose()
-
-
-async def revoke_tokens(settings: TokenCliSettings, *, email: str) -> service.Revoked | None:
-    """Revoke in the database, then tell the running API processes to drop the user's cached
-    tokens (`lumi_api.auth.invalidation`)."""
-    engine = create_engine(settings, pooled=False)
-    try:
-        async with create_sessionmaker(engine).begin() as session:
-            revoked = await service.revoke_all(session, email=email, now=utcnow())
-    finally:
-        await engine.dispose()
-    if revoked is not None:
-        async with create_redis(settings) as redis:
-            await invalidation.forget_user(redis, settings.redis_key_prefix, revoked.user_id)
-    return revoked
+        raise CliError(
+            ExitCode.NOT_FOUND,
+            f"no user with e-mail {args.email}",
+            "check the address (`lumi token create` makes users)",
+        )
+    sys.stderr.write(f"revoked {revoked.count} token(s) of {args.email}\n")
+    return ExitCode.OK
