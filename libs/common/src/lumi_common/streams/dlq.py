@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from lumi_common.messages import DeadLetter, UndecodableMessage, decode
 from lumi_common.streams.names import dlq_name, stream_key
@@ -105,11 +106,15 @@ class DeadLetters:
         return int(await self.redis.xlen(self.key(stream)))
 
     async def snapshot(self, stream: str) -> Snapshot:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xlen(self.key(stream))
-            pipe.xrevrange(self.key(stream), count=1)
-            count, last = await pipe.execute()
-        return Snapshot(int(count), _text(last[0][0]) if last else None)
+        # one command, so the count and the last id agree (and it works on a cluster)
+        try:
+            info: Any = await self.redis.xinfo_stream(self.key(stream))
+        except ResponseError as error:
+            if "no such key" in str(error):
+                return Snapshot(0, None)
+            raise
+        last = info.get("last-entry")
+        return Snapshot(int(info["length"]), _text(last[0]) if last else None)
 
     async def entries(self, stream: str, *, limit: int = PAGE) -> list[DeadLetterEntry]:
         entries: Any = await self.redis.xrange(self.key(stream), count=limit)
