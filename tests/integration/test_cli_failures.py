@@ -15,7 +15,7 @@ from lumi_api.cli.errors import ExitCode
 from lumi_common.db import migrate
 from lumi_common.db.engine import create_engine
 from lumi_common.settings import DatabaseSettings
-from lumi_common.streams.names import IMAGE_JOBS, dlq_name, stream_key
+from lumi_common.streams.names import IMAGE_JOBS, JOB_STREAMS, dlq_name, stream_key
 from tests.support.cli import cli_env, lumi, one_line, scratch_database
 from tests.support.processes import free_port
 
@@ -145,7 +145,8 @@ async def test_an_unreachable_redis_is_named_without_its_password(
 async def test_an_unknown_stream(env: dict[str, str], command: list[str]) -> None:
     result = await lumi(env, *command)
     assert result.returncode == ExitCode.UNKNOWN_STREAM
-    assert one_line(result) == "lumi: unknown stream 'pictures'; use image or model"
+    known = " or ".join(stream.removesuffix("-jobs") for stream in JOB_STREAMS)  # image or model…
+    assert one_line(result) == f"lumi: unknown stream 'pictures'; use {known}"
 
 
 @pytest.mark.parametrize(

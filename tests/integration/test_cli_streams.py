@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.messages import ImageJobRequested
 from lumi_common.outbox.writer import add_event
-from lumi_common.streams.names import IMAGE_JOBS, dlq_name, group_name, stream_key
+from lumi_common.streams.names import IMAGE_JOBS, JOB_STREAMS, dlq_name, group_name, stream_key
 from tests.support.cli import cli_env, lumi
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("empty_outbox")]
@@ -40,6 +40,7 @@ async def test_streams_shows_length_pending_lag_dlq_and_backlog(
     result = await lumi(env, "streams", "--json")
     assert result.returncode == 0, result.stderr
     rows: list[dict[str, Any]] = json.loads(result.stdout)
+    empty = {"length": 0, "pending": 0, "lag": 0, "consumers": 0, "dlq": 0, "outbox_due": 0}
     assert rows == [
         {
             "stream": key,
@@ -50,15 +51,7 @@ async def test_streams_shows_length_pending_lag_dlq_and_backlog(
             "dlq": 1,
             "outbox_due": 2,
         },
-        {
-            "stream": stream_key(key_prefix, "model-jobs"),
-            "length": 0,
-            "pending": 0,
-            "lag": 0,
-            "consumers": 0,
-            "dlq": 0,
-            "outbox_due": 0,
-        },
+        *({"stream": stream_key(key_prefix, s), **empty} for s in JOB_STREAMS[1:]),
     ]
 
 

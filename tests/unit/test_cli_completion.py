@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from lumi_common.streams.names import JOB_STREAMS
 from tests.support.backends import required
 from tests.support.processes import script
 
@@ -50,7 +51,10 @@ printf '%s\\n' "${{COMPREPLY[@]}}"
         (["lumi", ""], ["completion", "db", "dev", "dlq", "doctor", "relay", "streams", "token"]),
         (["lumi", "dl"], ["dlq"]),
         (["lumi", "dlq", ""], ["list", "purge", "replay", "show"]),
-        (["lumi", "dlq", "replay", "--stream", ""], ["image", "model"]),
+        (
+            ["lumi", "dlq", "replay", "--stream", ""],
+            sorted(s.removesuffix("-jobs") for s in JOB_STREAMS),
+        ),
         (["lumi", "dlq", "replay", "--a"], ["--all"]),
         (["lumi", "completion", ""], ["bash", "zsh"]),
     ],

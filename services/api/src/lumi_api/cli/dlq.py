@@ -11,12 +11,13 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from lumi_api.cli.errors import CliError, ExitCode, run_async
+from lumi_common.streams.names import JOB_STREAMS
 
 if TYPE_CHECKING:
     from lumi_common.streams.dlq_replay import ReplayReport
 
 LIST_COLUMNS = ("id", "job_id", "reason", "attempts", "failed_at", "error")
-STREAM_HELP = "image or model"
+STREAM_HELP = " or ".join(stream.removesuffix("-jobs") for stream in JOB_STREAMS)
 
 
 def register(commands: Any) -> None:
