@@ -48,7 +48,10 @@ printf '%s\\n' "${{COMPREPLY[@]}}"
 @pytest.mark.parametrize(
     ("words", "expected"),
     [
-        (["lumi", ""], ["completion", "db", "dev", "dlq", "doctor", "relay", "streams", "token"]),
+        (
+            ["lumi", ""],
+            ["calls", "completion", "db", "dev", "dlq", "doctor", "relay", "streams", "token"],
+        ),
         (["lumi", "dl"], ["dlq"]),
         (["lumi", "dlq", ""], ["list", "purge", "replay", "show"]),
         (

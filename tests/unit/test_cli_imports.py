@@ -51,6 +51,7 @@ def test_help_imports_no_heavy_library() -> None:
         ["doctor"],
         ["token", "create", "--email", "a@example.com"],
         ["completion", "bash"],
+        ["calls", "01REQUEST"],
     ],
 )
 def test_parsing_a_command_imports_none_of_its_work(argv: list[str]) -> None:
