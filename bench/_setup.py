@@ -18,7 +18,7 @@ from tests.support import backends
 
 from lumi_common.db import migrate
 from lumi_common.db.engine import create_engine
-from lumi_common.redis_client import create_redis
+from lumi_common.redis_client import RedisClient, create_redis
 from lumi_common.settings import DatabaseSettings, RedisSettings
 
 
@@ -40,7 +40,7 @@ class BenchEnv:
             )
         )
 
-    def redis(self) -> Redis:
+    def redis(self) -> RedisClient:
         """A client configured as the services configure theirs."""
         return create_redis(RedisSettings(redis_url=self.redis_url))
 

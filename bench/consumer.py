@@ -25,7 +25,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from redis.asyncio import Redis
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -39,6 +38,7 @@ from lumi_common.jobs.outcomes import RetryPolicy
 from lumi_common.logging import configure_logging
 from lumi_common.messages import ImageJobRequested, JobMessage, encode
 from lumi_common.pipeline.images import ImageJobs
+from lumi_common.redis_client import RedisClient
 from lumi_common.settings import LogSettings
 from lumi_common.states import JobStatus
 from lumi_common.streams.consumer import Consumer, ConsumerConfig
@@ -94,7 +94,7 @@ async def create_jobs(sessionmaker: Sessions, count: int) -> list[tuple[str, str
     return [(job, request) for job, _, request in jobs]
 
 
-async def publish(redis: Redis, prefix: str, jobs: list[tuple[str, str]]) -> None:
+async def publish(redis: RedisClient, prefix: str, jobs: list[tuple[str, str]]) -> None:
     key = stream_key(prefix, IMAGE_JOBS)
     for first in range(0, len(jobs), CHUNK):
         async with redis.pipeline(transaction=False) as pipe:
@@ -106,7 +106,7 @@ async def publish(redis: Redis, prefix: str, jobs: list[tuple[str, str]]) -> Non
 
 def consumer(
     sessionmaker: Sessions,
-    redis: Redis,
+    redis: RedisClient,
     prefix: str,
     *,
     kind: ImageJobs,
@@ -216,7 +216,9 @@ async def two_processes(env: BenchEnv, *, kind: str, concurrency: int, messages:
     )
 
 
-async def until(redis: Redis, key: str, value: int, children: list[subprocess.Popen[str]]) -> None:
+async def until(
+    redis: RedisClient, key: str, value: int, children: list[subprocess.Popen[str]]
+) -> None:
     """Wait for a counter in Redis to reach `value` (a start line across processes)."""
     while int(await redis.get(key) or 0) < value:
         if any(child.poll() is not None for child in children):

@@ -15,8 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from lumi_api.settings import ApiSettings
 from lumi_common.db import migrate
 from lumi_common.db.engine import create_engine, create_sessionmaker
-from lumi_common.settings import DatabaseSettings
+from lumi_common.redis_client import RedisClient, create_redis
+from lumi_common.settings import DatabaseSettings, RedisSettings
 from tests.support import backends as b
+from tests.support.redis_cluster import RedisClusterServers
+from tests.support.redis_cluster import binaries as cluster_binaries
+from tests.support.redis_cluster import redis_cluster as start_redis_cluster
 
 TEST_COOKIE_SECRET = secrets.token_urlsafe(40)
 
@@ -50,6 +54,18 @@ def redis_url() -> Iterator[str]:
         pytest.fail(f"CI=true but Redis is not reachable at {url}")
     with b.embedded_valkey() as embedded:
         yield embedded
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
+    """A real three-master Redis Cluster for the session, started only if a test asks for it
+    (the `cluster` folders name it their `redis_url`)."""
+    if cluster_binaries() is None:
+        if b.required():
+            pytest.fail("CI=true but redis-server/redis-cli are missing (apt: redis-server)")
+        pytest.skip("redis-server/redis-cli are not installed (apt: redis-server)")
+    with start_redis_cluster(tmp_path_factory.mktemp("redis-cluster")) as servers:
+        yield servers
 
 
 @pytest.fixture
@@ -113,8 +129,12 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @pytest_asyncio.fixture
-async def redis(redis_url: str, key_prefix: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
+async def redis(redis_url: str, key_prefix: str) -> AsyncIterator[RedisClient]:
+    client = (
+        create_redis(RedisSettings(redis_url=redis_url))
+        if RedisSettings(redis_url=redis_url).is_redis_cluster
+        else Redis.from_url(redis_url)
+    )
     yield client
     keys = [key async for key in client.scan_iter(match=f"{key_prefix}:*", count=500)]
     if keys:

@@ -274,9 +274,11 @@ async def dead_letters(services: Services, *, count: int) -> list[dict[str, Any]
 async def queued_events(
     sessionmaker: Sessions, redis: Redis, key_prefix: str, job_ids: list[str]
 ) -> tuple[int, int]:
-    """Outbox rows ever written for these jobs, and entries in the image stream."""
+    """Outbox rows ever written for these jobs, and entries ever added to the image stream
+    (not its length: the workers' housekeeping trims acknowledged entries at any time)."""
     async with sessionmaker() as session:
         rows = await session.scalar(
             select(func.count()).select_from(OutboxEvent).where(OutboxEvent.key.in_(job_ids))
         )
-    return int(rows or 0), int(await redis.xlen(stream_key(key_prefix, IMAGE_JOBS)))
+    stream: dict[str, Any] = await redis.xinfo_stream(stream_key(key_prefix, IMAGE_JOBS))
+    return int(rows or 0), int(stream["entries-added"])

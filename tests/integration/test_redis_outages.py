@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
-from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -19,7 +18,7 @@ from lumi_common.jobs.reconciler import Reconciler
 from lumi_common.outbox.relay import Relay, RelayConfig
 from lumi_common.outbox.signal import OutboxSignal
 from lumi_common.pipeline.images import ImageJobs
-from lumi_common.redis_client import create_redis
+from lumi_common.redis_client import RedisClient, create_redis
 from lumi_common.settings import RedisSettings
 from lumi_common.states import JobStatus
 from lumi_common.streams.consumer import Consumer
@@ -44,14 +43,16 @@ Sessions = async_sessionmaker[AsyncSession]
 
 
 @asynccontextmanager
-async def private_redis() -> AsyncIterator[tuple[PrivateValkey, Redis]]:
+async def private_redis() -> AsyncIterator[tuple[PrivateValkey, RedisClient]]:
     """A private server, and a client configured as the services configure theirs."""
     with private_valkey() as server:
         async with create_redis(RedisSettings(redis_url=server.url)) as redis:
             yield server, redis
 
 
-def fast_relay(sessionmaker: Sessions, redis: Redis, prefix: str, signal: OutboxSignal) -> Relay:
+def fast_relay(
+    sessionmaker: Sessions, redis: RedisClient, prefix: str, signal: OutboxSignal
+) -> Relay:
     config = RelayConfig(key_prefix=prefix, poll_seconds=0.1, max_backoff_seconds=1.0)
     return Relay(sessionmaker, redis, config, signal)
 

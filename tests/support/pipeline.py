@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,12 +22,13 @@ from lumi_common.jobs.reconciler import Reconciler
 from lumi_common.messages import JobMessage
 from lumi_common.outbox.relay import Relay, RelayConfig
 from lumi_common.pipeline.images import ImageJobs, complete_images
+from lumi_common.redis_client import RedisClient
 from lumi_common.states import JobStatus
 from lumi_common.streams.consumer import Consumer, ConsumerConfig, Handler
 
 
 async def relay_all(
-    sessionmaker: async_sessionmaker[AsyncSession], redis: Redis, prefix: str
+    sessionmaker: async_sessionmaker[AsyncSession], redis: RedisClient, prefix: str
 ) -> int:
     relay = Relay(sessionmaker, redis, RelayConfig(key_prefix=prefix))
     total = 0
@@ -39,7 +39,7 @@ async def relay_all(
 
 def consumer(
     *,
-    redis: Redis,
+    redis: RedisClient,
     sessionmaker: async_sessionmaker[AsyncSession],
     kind: JobKind,
     handler: Handler,
@@ -69,7 +69,7 @@ def consumer(
 LEASE = timedelta(seconds=5)
 
 
-async def stream_entries(redis: Redis, key: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
+async def stream_entries(redis: RedisClient, key: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
     """Every entry of a stream, typed (redis-py's own annotations are too loose to index)."""
     entries: Any = await redis.xrange(key)
     return [(entry_id, fields) for entry_id, fields in entries]
@@ -77,7 +77,7 @@ async def stream_entries(redis: Redis, key: str) -> list[tuple[bytes, dict[bytes
 
 async def drive(
     sessionmaker: async_sessionmaker[AsyncSession],
-    redis: Redis,
+    redis: RedisClient,
     prefix: str,
     run: Consumer,
     rounds: int = 20,
@@ -100,7 +100,7 @@ async def drive(
 
 async def run_images(
     sessionmaker: async_sessionmaker[AsyncSession],
-    redis: Redis,
+    redis: RedisClient,
     prefix: str,
     *,
     fail: bool,

@@ -18,15 +18,13 @@ import os
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from redis.asyncio import Redis
-
 from lumi_common.db.engine import create_engine, create_sessionmaker
 from lumi_common.jobs.lifecycle import Claim
 from lumi_common.jobs.outcomes import RetryPolicy
 from lumi_common.logging import configure_logging
 from lumi_common.messages import JobMessage
 from lumi_common.pipeline.images import ImageJobs
-from lumi_common.redis_client import create_redis
+from lumi_common.redis_client import RedisClient, create_redis
 from lumi_common.settings import DatabaseSettings, LogSettings, RedisSettings
 from lumi_common.streams.consumer import Consumer, ConsumerConfig, Handler
 from lumi_common.streams.worker import run_worker
@@ -67,7 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def counting(redis: Redis, prefix: str, handler: Handler) -> Handler:
+def counting(redis: RedisClient, prefix: str, handler: Handler) -> Handler:
     enter: Callable[..., Awaitable[object]] = redis.register_script(_ENTER)
 
     async def handle(message: JobMessage, claim: Claim) -> None:

@@ -8,13 +8,13 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.gallery_cache import bump_gallery
 from lumi_common.jobs.completions import Completions
 from lumi_common.pipeline.images import ImageJobs, complete_images
 from lumi_common.pipeline.models import ModelJobs
+from lumi_common.redis_client import RedisClient
 from lumi_common.storage.protocol import Storage
 from lumi_common.streams.consumer import Consumer
 from lumi_image_worker.handler import Deps as ImageDeps
@@ -35,7 +35,7 @@ class Workers:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
-        redis: Redis,
+        redis: RedisClient,
         prefix: str,
         storage: Storage,
     ) -> None:

@@ -8,8 +8,9 @@ the lists show makes every cached page unreachable at once (they expire on their
 from __future__ import annotations
 
 import structlog
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from lumi_common.redis_client import RedisClient
 
 log = structlog.get_logger(__name__)
 
@@ -22,7 +23,7 @@ def page_key(prefix: str, generation: int, *, sort: str, limit: int, offset: int
     return f"{prefix}:gallery:page:{generation}:{sort}:{limit}:{offset}"
 
 
-async def bump_gallery(redis: Redis, prefix: str) -> None:
+async def bump_gallery(redis: RedisClient, prefix: str) -> None:
     """Call after the commit. A failure is logged, not raised: the change is committed, and the
     cache's TTL bounds how long a stale page can be served."""
     try:

@@ -12,8 +12,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal, NoReturn, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from lumi_common.redis_url import parse_cluster_url
 
 EXIT_CONFIG_ERROR = 2
 DEFAULT_DATA_DIR = Path(".lumi")
@@ -87,17 +89,32 @@ class DatabaseSettings(LumiSettings):
         return self.database_url.startswith("sqlite")
 
 
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
+
+
 class RedisSettings(LumiSettings):
+    # one server (`redis://`, `rediss://`, `unix://`) or a Redis Cluster: `redis+cluster://` (or
+    # `rediss+cluster://`) with one or more seed nodes `host:port,host:port`, or a plain URL
+    # naming one seed node with `REDIS_CLUSTER=true` (declared first: the URL's check reads it)
+    redis_cluster: bool = False
     redis_url: str = "redis://127.0.0.1:6379/0"
     # prefix of every Redis key this deployment owns; tests give each run its own
     redis_key_prefix: str = Field(default="lumi", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
 
     @field_validator("redis_url")
     @classmethod
-    def _redis_scheme(cls, value: str) -> str:
-        if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+    def _redis_scheme(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("redis_cluster") or value.startswith(CLUSTER_SCHEMES):
+            parse_cluster_url(value)  # seed nodes, ports and database checked once
+        elif not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(
+                "must be a redis://, rediss://, unix://, redis+cluster:// or rediss+cluster:// URL"
+            )
         return value
+
+    @property
+    def is_redis_cluster(self) -> bool:
+        return self.redis_cluster or self.redis_url.startswith(CLUSTER_SCHEMES)
 
 
 class StorageSettings(LumiSettings):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aiohttp import web
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from lumi_api.auth.cache import TokenCache
@@ -13,12 +12,13 @@ from lumi_api.mail.sender import Mailer
 from lumi_api.settings import ApiSettings
 from lumi_common.outbox.signal import OutboxSignal
 from lumi_common.providers.prompts import PromptVariants
+from lumi_common.redis_client import RedisClient
 from lumi_common.storage import Storage
 
 SETTINGS = web.AppKey("settings", ApiSettings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER = web.AppKey[async_sessionmaker[AsyncSession]]("sessionmaker")
-REDIS = web.AppKey[Redis]("redis")
+REDIS = web.AppKey[RedisClient]("redis")
 OUTBOX_SIGNAL = web.AppKey("outbox_signal", OutboxSignal)
 FILE_URLS = web.AppKey("file_urls", FileUrls)
 PROMPTS = web.AppKey[PromptVariants]("prompts")

@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -29,6 +28,7 @@ from lumi_api.keys import REDIS, SETTINGS
 from lumi_api.routing import route_table
 from lumi_common.db.group_commit import GroupCommit
 from lumi_common.errors import RateLimited
+from lumi_common.redis_client import RedisClient
 from lumi_common.redis_scripts import BatchedScript
 
 WINDOW_SECONDS = 60
@@ -58,7 +58,7 @@ class HitCounter:
     pipeline of eight ~50 µs. Each request still waits for its own count, so limits stay exact
     across replicas. A Redis error reaches every request of the batch at once."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._group: GroupCommit[str, int] = GroupCommit(
             self._count, name="ratelimit", max_batch=128, in_flight=2, retry_alone=False

@@ -14,7 +14,6 @@ from datetime import timedelta
 from typing import cast
 
 import structlog
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from lumi_common.db.tables import OutboxEvent
 from lumi_common.outbox.after_commit import mark_published
 from lumi_common.outbox.signal import OutboxSignal
+from lumi_common.redis_client import RedisClient
 from lumi_common.settings import RelaySettings
 from lumi_common.streams.publish import StreamPublisher
 from lumi_common.time import utcnow
@@ -71,7 +71,7 @@ class Relay:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
-        redis: Redis,
+        redis: RedisClient,
         config: RelayConfig,
         signal: OutboxSignal | None = None,
     ) -> None:

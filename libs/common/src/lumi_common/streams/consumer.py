@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -40,6 +39,7 @@ from lumi_common.jobs.outcomes import (
     schedule_retry,
 )
 from lumi_common.messages import JobMessage, UndecodableMessage, decode, encode
+from lumi_common.redis_client import RedisClient
 from lumi_common.streams.names import dlq_name, group_name, stream_key
 from lumi_common.streams.publish import DATA_FIELD, StreamPublisher
 from lumi_common.streams.ratelimit import MinuteLimiter
@@ -77,7 +77,7 @@ class Consumer:
         self,
         *,
         config: ConsumerConfig,
-        redis: Redis,
+        redis: RedisClient,
         sessionmaker: async_sessionmaker[AsyncSession],
         kind: JobKind,
         handler: Handler,

@@ -16,10 +16,10 @@ from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from lumi_common.messages import DeadLetter, UndecodableMessage, decode
+from lumi_common.redis_client import RedisClient
 from lumi_common.streams.names import dlq_name, stream_key
 from lumi_common.streams.publish import DATA_FIELD
 
@@ -95,7 +95,7 @@ def _text(value: bytes | str) -> str:
 
 
 class DeadLetters:
-    def __init__(self, redis: Redis, *, key_prefix: str) -> None:
+    def __init__(self, redis: RedisClient, *, key_prefix: str) -> None:
         self.redis = redis
         self.prefix = key_prefix
 

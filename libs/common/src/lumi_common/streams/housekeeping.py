@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from redis.asyncio import Redis
 from redis.exceptions import ResponseError
+
+from lumi_common.redis_client import RedisClient
 
 log = structlog.get_logger(__name__)
 
@@ -23,7 +24,7 @@ def _parse(stream_id: bytes | str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-async def trim_floor(redis: Redis, key: str) -> tuple[int, int] | None:
+async def trim_floor(redis: RedisClient, key: str) -> tuple[int, int] | None:
     """The oldest id any group still needs, or None when there is no group yet."""
     if not await redis.exists(key):
         return None
@@ -39,7 +40,7 @@ async def trim_floor(redis: Redis, key: str) -> tuple[int, int] | None:
     return min(floors) if floors else None
 
 
-async def trim_acknowledged(redis: Redis, key: str) -> int:
+async def trim_acknowledged(redis: RedisClient, key: str) -> int:
     floor = await trim_floor(redis, key)
     if floor is None:
         return 0
@@ -50,7 +51,7 @@ async def trim_acknowledged(redis: Redis, key: str) -> int:
 
 
 async def remove_idle_consumers(
-    redis: Redis, key: str, group: str, *, keep: str, idle_ms: int = IDLE_CONSUMER_MS
+    redis: RedisClient, key: str, group: str, *, keep: str, idle_ms: int = IDLE_CONSUMER_MS
 ) -> list[str]:
     """Remove consumers idle for longer than `idle_ms` with nothing pending (never `keep`)."""
     try:
@@ -72,7 +73,7 @@ async def remove_idle_consumers(
     return removed
 
 
-async def housekeep(redis: Redis, key: str, group: str, *, me: str, every_s: int) -> bool:
+async def housekeep(redis: RedisClient, key: str, group: str, *, me: str, every_s: int) -> bool:
     """Run housekeeping unless another replica did within `every_s`; True if it ran."""
     if not await redis.set(f"{key}:housekeeping", me, nx=True, ex=every_s):
         return False

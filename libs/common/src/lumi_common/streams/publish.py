@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from redis.asyncio import Redis
-
+from lumi_common.redis_client import RedisClient
 from lumi_common.redis_scripts import BatchedScript
 from lumi_common.streams.names import stream_key
 
@@ -37,7 +36,7 @@ Events = Sequence[tuple[str, bytes | str]]  # (event id, data), in publishing or
 
 
 class StreamPublisher:
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: RedisClient, prefix: str) -> None:
         self.prefix = prefix
         self._redis = redis
 

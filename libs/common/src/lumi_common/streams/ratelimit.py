@@ -7,29 +7,34 @@ import contextlib
 import time
 from collections.abc import Callable
 
-from redis.asyncio import Redis
+from lumi_common.redis_client import RedisClient
+from lumi_common.redis_scripts import BatchedScript
 
 # grant up to `wanted` of what is left in this minute's window; the key expires with the window
-_TAKE = """
+_TAKE = BatchedScript("""
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
 local grant = math.min(tonumber(ARGV[2]), tonumber(ARGV[1]) - used)
 if grant <= 0 then return 0 end
 redis.call('INCRBY', KEYS[1], grant)
 redis.call('EXPIRE', KEYS[1], 120)
 return grant
-"""
+""")
 WINDOW_SECONDS = 60
 
 
 class MinuteLimiter:
     def __init__(
-        self, redis: Redis, key: str, per_minute: int, *, clock: Callable[[], float] = time.time
+        self,
+        redis: RedisClient,
+        key: str,
+        per_minute: int,
+        *,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.redis = redis
         self.key = key
         self.per_minute = per_minute
         self.clock = clock
-        self._take = redis.register_script(_TAKE)
         self._taken_from: str | None = None
 
     def _window(self) -> str:
@@ -41,7 +46,7 @@ class MinuteLimiter:
         if self.per_minute <= 0:
             return wanted
         window = self._window()
-        granted = int(await self._take(keys=[window], args=[self.per_minute, wanted]))
+        granted = int(await _TAKE.call(self.redis, [window], [self.per_minute, wanted]))
         if granted:
             self._taken_from = window
             return granted

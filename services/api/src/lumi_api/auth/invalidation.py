@@ -1,4 +1,5 @@
-"""Dropping cached tokens in every API process at once (Redis pub/sub).
+"""Dropping cached tokens in every API process at once (Redis pub/sub; sharded on a cluster,
+see `lumi_common.redis_pubsub`).
 
 Each process keeps resolved tokens for `TOKEN_CACHE_SECONDS` (`lumi_api.auth.cache`). A logout,
 a profile change or `lumi token revoke` in one place is announced on a channel after its commit,
@@ -17,11 +18,12 @@ from collections.abc import AsyncIterator
 
 import structlog
 from aiohttp import web
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from lumi_api.auth.cache import TokenCache
 from lumi_api.keys import REDIS, SETTINGS, TOKEN_CACHE
+from lumi_common.redis_client import RedisClient
+from lumi_common.redis_pubsub import publish, subscribe
 
 log = structlog.get_logger(__name__)
 
@@ -33,19 +35,19 @@ def channel(prefix: str) -> str:
     return f"{prefix}:auth:token-cache"
 
 
-async def forget_token(redis: Redis, prefix: str, token_hash: str) -> None:
+async def forget_token(redis: RedisClient, prefix: str, token_hash: str) -> None:
     """Every process drops this token (call after the revocation committed)."""
     await _announce(redis, prefix, _TOKEN + token_hash)
 
 
-async def forget_user(redis: Redis, prefix: str, user_id: str) -> None:
+async def forget_user(redis: RedisClient, prefix: str, user_id: str) -> None:
     """Every process drops the user's tokens (call after the change committed)."""
     await _announce(redis, prefix, _USER + user_id)
 
 
-async def _announce(redis: Redis, prefix: str, message: str) -> None:
+async def _announce(redis: RedisClient, prefix: str, message: str) -> None:
     try:
-        await redis.publish(channel(prefix), message)
+        await publish(redis, channel(prefix), message)
     except (RedisError, OSError) as exc:  # the cache window still bounds what other processes see
         log.warning("auth.cache_invalidation.unsent", error=repr(exc))
 
@@ -53,7 +55,7 @@ async def _announce(redis: Redis, prefix: str, message: str) -> None:
 class Listener:
     """Applies the announcements to this process's cache, resubscribing after any outage."""
 
-    def __init__(self, redis: Redis, prefix: str, cache: TokenCache) -> None:
+    def __init__(self, redis: RedisClient, prefix: str, cache: TokenCache) -> None:
         self.redis = redis
         self.channel = channel(prefix)
         self.cache = cache
@@ -75,15 +77,14 @@ class Listener:
                     await asyncio.wait_for(stop.wait(), backoff)
 
     async def _listen(self, stop: asyncio.Event) -> None:
-        async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-            await pubsub.subscribe(self.channel)
+        async with subscribe(self.redis, self.channel) as subscription:
             # announcements made while this process was not listening are lost: start afresh
             self.cache.clear()
             self.listening.set()
             while not stop.is_set():
-                message = await pubsub.get_message(timeout=1.0)
-                if message is not None:
-                    self.apply(message["data"])
+                data = await subscription.next_message(wait_seconds=1.0)
+                if data is not None:
+                    self.apply(data)
 
     def apply(self, data: bytes | str) -> None:
         text = data.decode() if isinstance(data, bytes) else data

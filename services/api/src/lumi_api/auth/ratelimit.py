@@ -11,18 +11,18 @@ import hashlib
 import math
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
 from lumi_api.auth.settings import LoginCodeSettings
 from lumi_common.errors import RateLimited
 from lumi_common.ids import new_id
+from lumi_common.redis_client import RedisClient
+from lumi_common.redis_scripts import BatchedScript
 
 HOUR_SECONDS = 3600
 # IPv6 clients are counted per /64: one host usually holds a whole /64
 
 # KEYS: one per limit; ARGV: window_ms, limit (per key), then the member to record.
 # Returns {index of the first full limit, ms until it frees} or {0, 0} once recorded.
-_TAKE = """
+_TAKE = BatchedScript("""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 for i, key in ipairs(KEYS) do
@@ -41,7 +41,7 @@ for i, key in ipairs(KEYS) do
   redis.call('PEXPIRE', key, tonumber(ARGV[2 * i - 1]))
 end
 return {0, 0}
-"""
+""")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +60,10 @@ class Grant:
 
 
 class SendCodeLimiter:
-    def __init__(self, redis: Redis, *, prefix: str, settings: LoginCodeSettings) -> None:
+    def __init__(self, redis: RedisClient, *, prefix: str, settings: LoginCodeSettings) -> None:
         self.redis = redis
         self.prefix = prefix
         self.settings = settings
-        self._take = redis.register_script(_TAKE)
 
     def limits(self, *, email: str, client: str) -> list[Limit]:
         s = self.settings
@@ -103,9 +102,8 @@ class SendCodeLimiter:
         args: list[str | int] = []
         for limit in limits:
             args += [limit.window_seconds * 1000, limit.limit]
-        index, wait_ms = await self._take(
-            keys=[limit.key for limit in limits], args=[*args, member]
-        )
+        keys = [limit.key for limit in limits]
+        index, wait_ms = await _TAKE.call(self.redis, keys, [*args, member])
         if int(index):
             full = limits[int(index) - 1]
             wait = max(1, math.ceil(int(wait_ms) / 1000))

@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from lumi_api.cli.errors import CliError, ExitCode, redis_unreachable, unknown_stream
 from lumi_common import jsonx
 from lumi_common.db import probe
-from lumi_common.redis_client import create_redis
+from lumi_common.redis_client import RedisClient, create_redis
 from lumi_common.settings import (
     DatabaseSettings,
     JobSettings,
@@ -66,7 +65,7 @@ def resolve_stream(name: str) -> str:
 
 
 @asynccontextmanager
-async def redis(settings: RedisSettings) -> AsyncIterator[Redis]:
+async def redis(settings: RedisSettings) -> AsyncIterator[RedisClient]:
     """A client that answered a PING, or `CliError` naming the URL (without its password)."""
     client = create_redis(settings)
     try:

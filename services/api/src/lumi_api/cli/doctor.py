@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 from lumi_api.cli.errors import CliError, ExitCode, run_async
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
+    from lumi_common.redis_client import RedisClient
     from lumi_common.settings import DatabaseSettings, RedisSettings, StorageSettings
 
 Status = Literal["ok", "warning", "problem", "skipped"]
@@ -121,7 +120,7 @@ async def _redis(settings: RedisSettings) -> list[Check]:
         return [Check.failed("redis", error), Check.skipped("streams", "Redis")]
 
 
-async def _stream(redis: Redis, prefix: str, stream: str) -> list[Check]:
+async def _stream(redis: RedisClient, prefix: str, stream: str) -> list[Check]:
     from lumi_api.cli.streams import stream_state
     from lumi_common.streams.names import group_name
 

@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from lumi_api.cli.errors import run_async
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from lumi_common.db.probe import Probe
+    from lumi_common.redis_client import RedisClient
 
 COLUMNS = ("stream", "length", "pending", "lag", "consumers", "dlq", "outbox_due")
 
@@ -46,7 +45,7 @@ class StreamState(NamedTuple):  # not a dataclass, which `lumi --help` would imp
         }
 
 
-async def stream_state(redis: Redis, prefix: str, stream: str) -> StreamState:
+async def stream_state(redis: RedisClient, prefix: str, stream: str) -> StreamState:
     """A job stream and its consumer group as XINFO sees them (lag needs Redis 7)."""
     from lumi_common.streams.names import dlq_name, group_name, stream_key
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from lumi_api.keys import REDIS, SETTINGS
 from lumi_common.gallery_cache import bump_gallery, generation_key, page_key
+from lumi_common.redis_client import RedisClient
 
 # how long a process serves a page from memory; the Redis TTL bounds staleness otherwise
 MEMORY_SECONDS = 5.0
@@ -66,7 +66,12 @@ RECENT_PAGES = web.AppKey("gallery_recent_pages", RecentPages)
 
 class GalleryCache:
     def __init__(
-        self, redis: Redis, *, prefix: str, ttl_seconds: int, recent: RecentPages | None = None
+        self,
+        redis: RedisClient,
+        *,
+        prefix: str,
+        ttl_seconds: int,
+        recent: RecentPages | None = None,
     ) -> None:
         self.redis = redis
         self.prefix = prefix

@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import structlog
 from aiohttp import web
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,30 +27,30 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from lumi_api.gallery.repository import GalleryRepository
 from lumi_api.keys import REDIS, SESSIONMAKER, SETTINGS
 from lumi_common.db.transactions import in_transaction
+from lumi_common.redis_client import RedisClient
+from lumi_common.redis_scripts import BatchedScript
 
 log = structlog.get_logger(__name__)
 
 # longer than any flush takes; if it ever runs out, the atomic take still prevents double counts
 FLUSH_LOCK_SECONDS = 60
 
-_TAKE = """
+_TAKE = BatchedScript("""
 local counts = redis.call('HGETALL', KEYS[1])
 redis.call('DEL', KEYS[1])
 return counts
-"""
-_RELEASE = """
+""")
+_RELEASE = BatchedScript("""
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
-"""
+""")
 
 
 class ViewCounter:
-    def __init__(self, redis: Redis, *, prefix: str) -> None:
+    def __init__(self, redis: RedisClient, *, prefix: str) -> None:
         self.redis = redis
         self.key = f"{prefix}:gallery:views"
         self.lock_key = f"{prefix}:gallery:views:lock"
-        self._take = redis.register_script(_TAKE)
-        self._release = redis.register_script(_RELEASE)
 
     async def record(self, model_id: str) -> int:
         """Count one view; returns the model's views not yet in the database."""
@@ -69,10 +68,10 @@ class ViewCounter:
                 await self._write(sessionmaker, counts)
             return sum(counts.values())
         finally:
-            await self._release(keys=[self.lock_key], args=[token])
+            await _RELEASE.call(self.redis, [self.lock_key], [token])
 
     async def _take_all(self) -> dict[str, int]:
-        flat = await self._take(keys=[self.key])
+        flat = await _TAKE.call(self.redis, [self.key], [])
         return {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
 
     async def _write(
