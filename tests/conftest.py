@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from lumi_api.settings import ApiSettings
 from lumi_common.db import migrate
 from lumi_common.db.engine import create_engine, create_sessionmaker
-from lumi_common.redis_client import RedisClient, create_redis
+from lumi_common.redis_client import RedisClient, open_redis
 from lumi_common.settings import DatabaseSettings, RedisSettings
 from tests.support import backends as b
 from tests.support.redis_cluster import RedisClusterServers
@@ -130,11 +130,8 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 @pytest_asyncio.fixture
 async def redis(redis_url: str, key_prefix: str) -> AsyncIterator[RedisClient]:
-    client = (
-        create_redis(RedisSettings(redis_url=redis_url))
-        if RedisSettings(redis_url=redis_url).is_redis_cluster
-        else Redis.from_url(redis_url)
-    )
+    settings = RedisSettings(redis_url=redis_url)
+    client = await open_redis(settings) if settings.is_redis_cluster else Redis.from_url(redis_url)
     yield client
     keys = [key async for key in client.scan_iter(match=f"{key_prefix}:*", count=500)]
     if keys:

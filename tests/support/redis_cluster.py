@@ -106,6 +106,7 @@ class RedisClusterServers:
             "dir": self.directory,
             "save": "",
             "appendonly": "no",
+            "repl-diskless-sync-delay": 0,  # replicas copy their master at once
             "logfile": log_path,
         }
         process = subprocess.Popen(
@@ -119,15 +120,23 @@ class RedisClusterServers:
         return Node(port, bus_port, process, log_path)
 
     def wait_until_healthy(self, *, within: float = READY_TIMEOUT_SECONDS) -> None:
-        """Until every running node says the cluster is ok, with every slot served."""
+        """Until every running node says the cluster is ok, with every slot served, and every
+        replica has copied its master's data (one that never did could not take over: it would
+        count as disconnected for too long)."""
         deadline = time.monotonic() + within
-        while not all(_healthy(node, len(self.nodes)) for node in self.nodes if node.running):
+        replicas = self.masters * self.replicas
+        while True:
+            states = [_state(node, len(self.nodes)) for node in self.nodes if node.running]
+            if all(state is not None for state in states):
+                in_sync = sum(state == "replica" for state in states)
+                if in_sync >= min(replicas, len(states) - self.masters):
+                    return
             assert time.monotonic() < deadline, f"the cluster is not ready after {within}s"
             time.sleep(0.1)
 
     def master_of(self, key: str) -> Node:
-        """The node serving `key`'s slot now."""
-        with self.nodes[0].client() as client:
+        """The node serving `key`'s slot now, as a running node sees it."""
+        with next(node for node in self.nodes if node.running).client() as client:
             slot = int(client.execute_command("CLUSTER KEYSLOT", key))
             for start, end, master, *_ in client.execute_command("CLUSTER SLOTS"):
                 if int(start) <= slot <= int(end):
@@ -158,13 +167,24 @@ def _wait_for_ping(node: Node) -> None:
                 time.sleep(0.05)
 
 
-def _healthy(node: Node, known: int) -> bool:
+def _state(node: Node, known: int) -> str | None:
+    """ "master" or "replica" (with its master's data) when the node sees a healthy cluster."""
     try:
         with node.client() as client:
             info = client.cluster("INFO")
+            replication = client.info("replication")
     except redis.RedisError:
-        return False
-    return bool(info.get("cluster_state") == "ok" and int(info.get("cluster_slots_ok", 0)) == SLOTS)
+        return None
+    healthy = (
+        info.get("cluster_state") == "ok"
+        and int(info.get("cluster_slots_ok", 0)) == SLOTS
+        and int(info.get("cluster_known_nodes", 0)) == known
+    )
+    if not healthy:
+        return None
+    if replication["role"] == "master":
+        return "master"
+    return "replica" if replication.get("master_link_status") == "up" else None
 
 
 @contextmanager

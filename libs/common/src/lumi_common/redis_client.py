@@ -11,11 +11,15 @@ from __future__ import annotations
 
 from typing import Any, TypeAlias
 
+import structlog
 from redis.asyncio import Redis, RedisCluster
-from redis.asyncio.cluster import ClusterNode
+from redis.asyncio.cluster import ClusterNode, ClusterPipeline
 from redis.asyncio.connection import SSLConnection, parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.event import EventDispatcherInterface
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, RedisError, SlotNotCoveredError
 
 from lumi_common.redis_url import parse_cluster_url
 from lumi_common.settings import RedisSettings
@@ -24,6 +28,12 @@ RedisClient: TypeAlias = Redis | RedisCluster
 
 SOCKET_TIMEOUT_SECONDS = 5.0
 CONNECT_TIMEOUT_SECONDS = 2.0
+# redis-py's cluster client keeps at most this many connections per node and refuses a command
+# beyond it (MaxConnectionsError, 100 by default) instead of waiting; one server's client has no
+# such limit, and neither should a node's
+CLUSTER_MAX_CONNECTIONS_PER_NODE = 2**31
+
+log = structlog.get_logger(__name__)
 
 
 def create_redis(
@@ -51,7 +61,68 @@ def _cluster(url: str, options: dict[str, Any]) -> RedisCluster:
     if shared.pop("connection_class", None) is SSLConnection:
         shared["ssl"] = True
     nodes = [ClusterNode(host, port) for host, port in seeds.nodes]
-    return RedisCluster(startup_nodes=nodes, **shared, **options)
+    return _Cluster(
+        startup_nodes=nodes, max_connections=CLUSTER_MAX_CONNECTIONS_PER_NODE, **shared, **options
+    )
+
+
+class ClusterUnavailable(RedisConnectionError):
+    """No node of the cluster could be reached, or a slot has no master (a failover under way)."""
+
+
+class _Cluster(RedisCluster):
+    """redis-py's cluster client, whose outages are `RedisError`s like one server's.
+
+    redis-py raises `RedisClusterException` when no node answers and `SlotNotCoveredError` while
+    a slot has no master, and neither is a `RedisError`: every `except RedisError` that keeps a
+    loop alive through a Redis outage (the relay, consumers, the token listener, the limits and
+    caches that let requests through) would let them escape. Cross-slot mistakes keep their type.
+    """
+
+    async def initialize(self, *args: Any, **kwargs: Any) -> RedisCluster:
+        try:
+            return await super().initialize(*args, **kwargs)
+        except RedisClusterException as exc:  # discovering the cluster failed: nobody answered
+            raise ClusterUnavailable(str(exc)) from exc
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().execute_command(*args, **kwargs)
+        except SlotNotCoveredError as exc:
+            raise ClusterUnavailable(str(exc)) from exc
+
+    def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> Any:
+        if shard_hint:
+            raise RedisClusterException("shard_hint is deprecated in cluster mode")
+        return _ClusterPipeline(self, transaction)
+
+
+class _ClusterPipeline(ClusterPipeline):
+    # declared by redis-py's command protocol, which the pipeline never sets (nor reads)
+    _event_dispatcher: EventDispatcherInterface
+
+    async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
+        try:
+            return await super().execute(raise_on_error, allow_redirections)
+        except SlotNotCoveredError as exc:
+            raise ClusterUnavailable(str(exc)) from exc
+
+
+async def open_redis(
+    settings: RedisSettings, *, socket_timeout: float | None = SOCKET_TIMEOUT_SECONDS
+) -> RedisClient:
+    """`create_redis` for a process that sends many commands at once: a cluster client learns
+    the cluster's layout now. redis-py 8.1's cluster client, first used by concurrent commands,
+    races its own discovery: some commands fail and some are sent twice (an INCR counted twice;
+    `tests/integration/cluster/test_client.py`). A cluster unreachable now is discovered on first
+    use instead, as one server's client connects on first use."""
+    redis = create_redis(settings, socket_timeout=socket_timeout)
+    if isinstance(redis, RedisCluster):
+        try:
+            await redis.initialize()
+        except (RedisError, OSError) as exc:
+            log.warning("redis.cluster.unreachable", error=repr(exc))
+    return redis
 
 
 def is_cluster(redis: RedisClient) -> bool:

@@ -25,8 +25,9 @@ from redis.asyncio import RedisCluster
 from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import ClusterPubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import SlotNotCoveredError
 
-from lumi_common.redis_client import RedisClient
+from lumi_common.redis_client import ClusterUnavailable, RedisClient
 
 
 class SubscriptionLost(RedisConnectionError):
@@ -54,7 +55,10 @@ async def subscribe(redis: RedisClient, channel: str) -> AsyncIterator[Subscript
         await redis.nodes_manager.initialize()  # a resubscription: where the slot is now
         sharded = redis.pubsub()
         try:
-            await sharded.ssubscribe(channel)
+            try:
+                await sharded.ssubscribe(channel)
+            except SlotNotCoveredError as exc:  # a failover under way: not a RedisError
+                raise ClusterUnavailable(str(exc)) from exc
             yield _Sharded(sharded)
         finally:
             await sharded.aclose()

@@ -36,7 +36,7 @@ from lumi_api.users.profile import routes as profile_routes
 from lumi_common.db.engine import create_engine, create_sessionmaker
 from lumi_common.outbox.signal import OutboxSignal
 from lumi_common.providers.prompts import OfflinePromptVariants
-from lumi_common.redis_client import create_redis
+from lumi_common.redis_client import open_redis
 from lumi_common.storage import LocalStorage
 
 
@@ -83,7 +83,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
-    redis = create_redis(app[SETTINGS])
+    redis = await open_redis(app[SETTINGS])
     app[REDIS] = redis
     yield
     await redis.aclose()

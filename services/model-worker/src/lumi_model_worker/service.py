@@ -11,7 +11,7 @@ from lumi_common.gallery_cache import bump_gallery
 from lumi_common.pipeline.models import ModelJobs
 from lumi_common.providers.calls import CallLog, LoggedCalls
 from lumi_common.providers.stored_calls import StoredCalls
-from lumi_common.redis_client import create_redis
+from lumi_common.redis_client import open_redis
 from lumi_common.storage.local import LocalStorage
 from lumi_common.streams.consumer import Handler
 from lumi_common.streams.worker import consumer_config, serve_jobs
@@ -25,7 +25,7 @@ async def run(settings: ModelWorkerSettings, *, burst: bool = False) -> None:
     kind = ModelJobs(lease=timedelta(seconds=settings.job_lease_seconds))
     storage = LocalStorage(settings.storage_dir)
     # a command client of its own: the consumer's client blocks on stream reads
-    redis = create_redis(settings)
+    redis = await open_redis(settings)
 
     def handler(sessionmaker: async_sessionmaker[AsyncSession]) -> Handler:
         calls = CallLog((StoredCalls(sessionmaker), LoggedCalls()))

@@ -17,7 +17,7 @@ from lumi_common.db.engine import create_engine, create_sessionmaker
 from lumi_common.jobs.kinds import JobKind
 from lumi_common.jobs.outcomes import RetryPolicy
 from lumi_common.jobs.reconciler import Reconciler
-from lumi_common.redis_client import create_redis
+from lumi_common.redis_client import open_redis
 from lumi_common.settings import WorkerSettings
 from lumi_common.streams.consumer import Consumer, ConsumerConfig, Handler
 from lumi_common.streams.health import serve_health
@@ -63,7 +63,7 @@ async def serve_jobs(
 ) -> None:
     """A worker process's whole life: connections, consumer, reconciler, then clean-up."""
     engine = create_engine(settings)
-    redis = create_redis(settings, socket_timeout=stream_redis_timeout(config))
+    redis = await open_redis(settings, socket_timeout=stream_redis_timeout(config))
     sessionmaker = create_sessionmaker(engine)
     consumer = Consumer(
         config=config,
