@@ -33,8 +33,19 @@ def binaries() -> tuple[str, str] | None:
 class Node:
     port: int
     bus_port: int
-    process: subprocess.Popen[bytes]
+    argv: list[str]
     log_path: Path
+    process: subprocess.Popen[bytes] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.start()
+
+    def start(self) -> None:
+        """Start the server (again: same port, same cluster identity from its config file, and
+        no data, as after a crash without persistence)."""
+        self.process = subprocess.Popen(
+            self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
 
     @property
     def address(self) -> str:
@@ -109,15 +120,8 @@ class RedisClusterServers:
             "repl-diskless-sync-delay": 0,  # replicas copy their master at once
             "logfile": log_path,
         }
-        process = subprocess.Popen(
-            [
-                server,
-                *(part for name, value in options.items() for part in (f"--{name}", str(value))),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        return Node(port, bus_port, process, log_path)
+        argv = [server, *(part for name, value in options.items() for part in (f"--{name}", value))]
+        return Node(port, bus_port, [str(part) for part in argv], log_path)
 
     def wait_until_healthy(self, *, within: float = READY_TIMEOUT_SECONDS) -> None:
         """Until every running node says the cluster is ok, with every slot served, and every

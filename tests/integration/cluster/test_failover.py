@@ -19,6 +19,8 @@ from pytest_aiohttp import AiohttpClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_api.auth.invalidation import LISTENER, channel
+from lumi_api.auth.service import hash_token
+from lumi_api.keys import TOKEN_CACHE
 from lumi_api.settings import ApiSettings
 from lumi_common.jobs.reconciler import Reconciler
 from lumi_common.outbox.relay import Relay, RelayConfig
@@ -146,3 +148,33 @@ async def test_token_announcements_reach_a_replica_again_after_a_failover(
 
 async def lost(listening: asyncio.Event) -> bool:
     return not listening.is_set()
+
+
+async def test_a_replica_that_lost_the_whole_cluster_listens_again_with_an_empty_cache(
+    aiohttp_client: AiohttpClient,
+    settings_factory: Callable[..., ApiSettings],
+    sessionmaker: Sessions,
+    cluster: RedisClusterServers,
+) -> None:
+    """Every node down (redis-py says `RedisClusterException`, not a `RedisError`): the listener
+    keeps trying, and once the cluster is back it listens again, having forgotten what it
+    cached (announcements made meanwhile were lost)."""
+    settings = settings_factory(token_cache_seconds=CACHE_SECONDS, redis_url=cluster.url)
+    one, two = await replica(aiohttp_client, settings), await replica(aiohttp_client, settings)
+    token = await issue(sessionmaker)
+    assert await status(two, token.header) == 200
+    listener = two.app[LISTENER]
+
+    for node in cluster.nodes:
+        node.kill()
+    await wait_until(lambda: lost(listener.listening), within=30)
+    await asyncio.sleep(3)  # several attempts to subscribe again fail meanwhile
+    for node in cluster.nodes:
+        node.start()  # empty, as after a crash without persistence
+    await asyncio.to_thread(cluster.wait_until_healthy)
+
+    await asyncio.wait_for(listener.listening.wait(), 60)
+    assert two.app[TOKEN_CACHE].get(hash_token(token.token)) is None  # forgotten
+    await asyncio.wait_for(one.app[LISTENER].listening.wait(), 60)
+    await one.post("/api/auth/logout", headers={"Authorization": token.header})
+    assert await refused_within(two, token.header, 5) < 5

@@ -123,7 +123,3 @@ async def open_redis(
         except (RedisError, OSError) as exc:
             log.warning("redis.cluster.unreachable", error=repr(exc))
     return redis
-
-
-def is_cluster(redis: RedisClient) -> bool:
-    return isinstance(redis, RedisCluster)

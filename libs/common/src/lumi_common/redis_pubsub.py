@@ -25,7 +25,7 @@ from redis.asyncio import RedisCluster
 from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import ClusterPubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import SlotNotCoveredError
+from redis.exceptions import RedisClusterException
 
 from lumi_common.redis_client import ClusterUnavailable, RedisClient
 
@@ -51,13 +51,13 @@ async def publish(redis: RedisClient, channel: str, message: str | bytes) -> int
 async def subscribe(redis: RedisClient, channel: str) -> AsyncIterator[Subscription]:
     """Listen to one channel until the block ends."""
     if isinstance(redis, RedisCluster):
-        await redis.initialize()  # the first time: discover the cluster
-        await redis.nodes_manager.initialize()  # a resubscription: where the slot is now
         sharded = redis.pubsub()
         try:
             try:
+                await redis.initialize()  # the first time: discover the cluster
+                await redis.nodes_manager.initialize()  # again: where the slot lives now
                 await sharded.ssubscribe(channel)
-            except SlotNotCoveredError as exc:  # a failover under way: not a RedisError
+            except RedisClusterException as exc:  # no node answers, a slot without a master
                 raise ClusterUnavailable(str(exc)) from exc
             yield _Sharded(sharded)
         finally:

@@ -8,7 +8,7 @@ owning their keys' slots (a pipeline per node, in parallel), some of which may h
 and some not: resending the whole batch would run the others twice.
 
 All keys of one call must share a hash tag (`{…}`), so they are in one cluster slot; that is
-checked for every script against a real cluster (`tests/cluster/test_script_slots.py`).
+checked for every script against a real cluster (`tests/integration/cluster/test_script_slots.py`).
 """
 
 from __future__ import annotations
