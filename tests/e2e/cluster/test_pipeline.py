@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.test_pipeline import (
-    client,
     test_a_failing_provider_dead_letters_every_image_and_a_replay_finishes_them,
     test_a_prompt_becomes_four_images_then_a_printable_model,
 )
@@ -23,7 +22,6 @@ pytestmark = [
 ]
 
 __all__ = [
-    "client",
     "test_a_failing_provider_dead_letters_every_image_and_a_replay_finishes_them",
     "test_a_prompt_becomes_four_images_then_a_printable_model",
 ]
