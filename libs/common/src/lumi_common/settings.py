@@ -138,7 +138,15 @@ class JobSettings(LumiSettings):
     reconcile_after_seconds: float = Field(default=600.0, ge=1)
 
 
-class WorkerSettings(LogSettings, DatabaseSettings, RedisSettings, StorageSettings, JobSettings):
+class MetricsSettings(LumiSettings):
+    # Prometheus metrics at /metrics (the API) and on HEALTH_PORT (workers); off only to
+    # measure what they cost
+    metrics_enabled: bool = True
+
+
+class WorkerSettings(
+    LogSettings, DatabaseSettings, RedisSettings, StorageSettings, JobSettings, MetricsSettings
+):
     """What every worker process needs; each worker adds its stream's concurrency and limits."""
 
     health_port: int = Field(default=0, ge=0, le=65535)

@@ -16,6 +16,7 @@ from lumi_common.settings import (
     JobSettings,
     LogSettings,
     LumiSettings,
+    MetricsSettings,
     RedisSettings,
     RelaySettings,
     SigningSettings,
@@ -50,6 +51,7 @@ class ApiSettings(
     LoginCodeSettings,
     EmailSettings,
     GallerySettings,
+    MetricsSettings,
 ):
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)

@@ -47,5 +47,6 @@ async def run(settings: ImageWorkerSettings, *, burst: bool = False) -> None:
         stream=kind.stream,
         concurrency=settings.image_queue_concurrency,
         jobs_per_minute=settings.image_jobs_per_minute,
+        provider=settings.image_provider,
     )
     await serve_jobs(settings, kind=kind, config=config, handler=handler, burst=burst)

@@ -49,6 +49,7 @@ async def run(settings: ModelWorkerSettings, *, burst: bool = False) -> None:
         stream=kind.stream,
         concurrency=settings.model_queue_concurrency,
         jobs_per_minute=settings.model_jobs_per_minute,
+        provider=settings.model_provider,
     )
     try:
         await serve_jobs(settings, kind=kind, config=config, handler=handler, burst=burst)

@@ -3,8 +3,9 @@ took, how it ended and what it cost where the provider says.
 
 Adapters wrap each call in `CallLog.track(...)`; the handler of a job sets the `call_scope`
 (request, job, stage) once, so adapters need not know about requests. What happens to a record
-is up to the recorders: a row in `provider_calls` (read by `lumi requests calls`), a log line,
-and later a metrics exporter — add one by implementing `CallRecorder`.
+is up to the recorders: a row in `provider_calls` (read by `lumi requests calls`), a log line
+— add one by implementing `CallRecorder`. Every call is also observed in the
+`lumi_provider_call_duration_seconds` histogram, whatever the recorders.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Protocol
 import structlog
 
 from lumi_common.errors import PermanentError, RetryableError
+from lumi_common.metrics.series import PROVIDER_CALL_DURATION
 from lumi_common.providers.errors import ContentRefused, RateLimited, ResultExpired
 
 log = structlog.get_logger()
@@ -129,6 +131,9 @@ class CallLog:
             cost_unit=tracked.cost_unit,
             provider_job_id=tracked.provider_job_id,
             error=None if error is None else _detail(error)[:MAX_ERROR_CHARS],
+        )
+        PROVIDER_CALL_DURATION.labels(provider, operation, call.outcome).observe(
+            call.duration_ms / 1000
         )
         for recorder in self.recorders:
             await recorder.record(call)

@@ -39,6 +39,7 @@ from lumi_common.jobs.outcomes import (
     schedule_retry,
 )
 from lumi_common.messages import JobMessage, UndecodableMessage, decode, encode
+from lumi_common.metrics.jobs import NO_PROVIDER, JobMetrics
 from lumi_common.redis_client import RedisClient
 from lumi_common.streams.names import dlq_name, group_name, stream_key
 from lumi_common.streams.publish import DATA_FIELD, StreamPublisher
@@ -70,6 +71,7 @@ class ConsumerConfig:
     block_ms: int = 2000
     shutdown_grace_seconds: float = 30.0
     name: str = field(default_factory=unique_consumer_name)
+    provider: str = NO_PROVIDER  # the provider the handler calls, a label of the job metrics
 
 
 class Consumer:
@@ -103,6 +105,8 @@ class Consumer:
         self._next_reclaim = 0.0
         self._limiter = MinuteLimiter(redis, f"{self.key}:rate", config.jobs_per_minute)
         self._publisher = StreamPublisher(redis, config.key_prefix)
+        # every outcome is recorded once, here in the runtime (one call each, below)
+        self.metrics = JobMetrics(stream=config.stream, provider=config.provider)
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -362,6 +366,7 @@ class Consumer:
         if isinstance(claim, Refusal):
             return self._refused(claim, deliveries)
         self._held[message_id] = claim
+        self.metrics.claimed()
         structlog.contextvars.bind_contextvars(attempt=claim.attempt)
         if claim.attempt > self.config.retry.max_attempts:
             error = f"attempt {claim.attempt - 1} stopped without an outcome (the worker died)"
@@ -405,7 +410,7 @@ class Consumer:
         started = time.perf_counter()
         log.info("job.started")
         try:
-            await self.handler(message, claim)
+            await self._handle(message, claim)
         except LeaseLost:
             log.warning("job.lease_lost")
             return True
@@ -419,7 +424,15 @@ class Consumer:
                 message, claim, str(exc) or repr(exc), code, deliveries
             )
         log.info("job.completed", duration_ms=round((time.perf_counter() - started) * 1000, 2))
+        self.metrics.completed()
         return True
+
+    async def _handle(self, message: JobMessage, claim: Claim) -> None:
+        started = time.perf_counter()
+        try:
+            await self.handler(message, claim)
+        finally:
+            self.metrics.ran(time.perf_counter() - started)
 
     async def _retry_or_fail(
         self, message: JobMessage, claim: Claim, error: str, code: str, deliveries: int
@@ -437,6 +450,7 @@ class Consumer:
             await in_transaction(self.sessionmaker, write)
         except LeaseLost:
             return True
+        self.metrics.retried()
         log.warning("job.retry_scheduled", error=error, code=code, delay_s=round(delay, 2))
         return True
 
@@ -463,6 +477,8 @@ class Consumer:
             return await dead_letter(session, self.kind, message, _with_attempts(failure, attempts))
 
         failed = await in_transaction(self.sessionmaker, write)
+        if failed:
+            self.metrics.dead_lettered(reason)
         log.error("job.dead_lettered" if failed else "job.skipped", reason=reason, error=error)
         return True
 
@@ -485,6 +501,7 @@ class Consumer:
         await self._publisher.publish(
             dlq_name(self.config.stream), f"raw-{message_id}", encode(letter)
         )
+        self.metrics.dead_lettered("undecodable", job_failed=False)
         log.error("job.dead_lettered", reason="undecodable")
 
 

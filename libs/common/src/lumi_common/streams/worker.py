@@ -17,6 +17,9 @@ from lumi_common.db.engine import create_engine, create_sessionmaker
 from lumi_common.jobs.kinds import JobKind
 from lumi_common.jobs.outcomes import RetryPolicy
 from lumi_common.jobs.reconciler import Reconciler
+from lumi_common.metrics.exposition import Exposition
+from lumi_common.metrics.jobs import NO_PROVIDER
+from lumi_common.metrics.streams import StreamStats
 from lumi_common.redis_client import open_redis
 from lumi_common.settings import WorkerSettings
 from lumi_common.streams.consumer import Consumer, ConsumerConfig, Handler
@@ -30,7 +33,12 @@ REDIS_TIMEOUT_MARGIN_S = 5.0
 
 
 def consumer_config(
-    settings: WorkerSettings, *, stream: str, concurrency: int, jobs_per_minute: int
+    settings: WorkerSettings,
+    *,
+    stream: str,
+    concurrency: int,
+    jobs_per_minute: int,
+    provider: str = NO_PROVIDER,
 ) -> ConsumerConfig:
     return ConsumerConfig(
         key_prefix=settings.redis_key_prefix,
@@ -45,6 +53,7 @@ def consumer_config(
         max_deliveries=settings.job_max_deliveries,
         jobs_per_minute=jobs_per_minute,
         shutdown_grace_seconds=settings.shutdown_grace_seconds,
+        provider=provider,
     )
 
 
@@ -75,12 +84,14 @@ async def serve_jobs(
     reconciler = Reconciler(
         sessionmaker, kind, after=timedelta(seconds=settings.reconcile_after_seconds)
     )
+    streams = StreamStats(redis, key_prefix=settings.redis_key_prefix, streams=[config.stream])
     try:
         await run_worker(
             consumer,
             reconciler=reconciler,
             reconcile_every_s=min(60.0, max(1.0, settings.reconcile_after_seconds / 4)),
             health_port=settings.health_port,
+            metrics=Exposition([streams]) if settings.metrics_enabled else None,
             burst=burst,
         )
     finally:
@@ -94,6 +105,7 @@ async def run_worker(
     reconciler: Reconciler | None,
     reconcile_every_s: float,
     health_port: int = 0,
+    metrics: Exposition | None = None,
     burst: bool = False,
 ) -> None:
     loop = asyncio.get_running_loop()
@@ -103,7 +115,10 @@ async def run_worker(
     background = [asyncio.create_task(_housekeeping(consumer))]
     if reconciler is not None and not burst:
         background.append(asyncio.create_task(reconciler.run(stop, every=reconcile_every_s)))
-    health = await serve_health(health_port, consumer.healthy) if health_port else None
+    render = metrics.render if metrics is not None else None
+    health = (
+        await serve_health(health_port, consumer.healthy, metrics=render) if health_port else None
+    )
     try:
         await consumer.run(burst=burst)
     finally:
