@@ -90,6 +90,8 @@ def build_settings(
         "relay_enabled": False,
         # likewise the file sweep, which takes every due row; tests run it by hand
         "file_sweep_seconds": 0,
+        # every scrape reads afresh: tests compare scrapes taken moments apart
+        "metrics_cache_seconds": 0,
     }
     values.update(overrides)
     return ApiSettings(**values)

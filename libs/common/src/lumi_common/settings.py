@@ -142,6 +142,9 @@ class MetricsSettings(LumiSettings):
     # Prometheus metrics at /metrics (the API) and on HEALTH_PORT (workers); off only to
     # measure what they cost
     metrics_enabled: bool = True
+    # scrapes within this long of a read of Redis and the database (stream and outbox gauges)
+    # answer from it: several Prometheus replicas scraping together cost one read
+    metrics_cache_seconds: float = Field(default=2.0, ge=0, le=60)
 
 
 class WorkerSettings(

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from lumi_api import health, unimplemented
+from lumi_api import health, metrics, unimplemented
 from lumi_api.auth import routes as auth_routes
 from lumi_api.files import cleanup as file_cleanup
 from lumi_api.files import routes as file_routes
@@ -61,6 +61,7 @@ def create_app(settings: ApiSettings) -> web.Application:
         ]
     )
     health.setup(app)
+    metrics.setup(app)
     auth_routes.setup(app)
     profile_routes.setup(app)
     task_routes.setup(app)

@@ -6,7 +6,8 @@ safely, `FOR UPDATE SKIP LOCKED`) bound with SO_REUSEPORT, so the kernel spreads
 over them. The parent only supervises: it passes SIGTERM and SIGINT on as SIGTERM, and when one
 process exits unasked it stops the others and exits non-zero, so the orchestrator restarts the
 set instead of a host quietly serving at part of its capacity. A process whose parent is gone
-(killed with SIGKILL) stops by itself.
+(killed with SIGKILL) stops by itself. Metrics are summed over the processes through the files of
+prometheus_client's multi-process mode (`MetricsDir`), so any process answers a scrape whole.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import structlog
 from aiohttp import web
 
 from lumi_api.app import create_app
+from lumi_api.metrics_dir import MetricsDir
 from lumi_api.settings import ApiSettings
 from lumi_common.logging import configure_logging
 
@@ -71,18 +73,27 @@ class Supervisor:
             context.Process(target=_child, args=(settings, os.getpid()), name=f"lumi-api-{i}")
             for i in range(settings.api_processes)
         ]
+        self.metrics = MetricsDir(enabled=settings.metrics_enabled)
         self.stop_by: float | None = None  # set once a stop was passed on
         self.exit_code = 0
 
     def run(self) -> int:
         """Start the processes and wait for them; the exit code."""
+        with self.metrics:
+            return self._run()
+
+    def _run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         for child in self.children:
             child.start()
         if self.stop_by is not None:  # a signal came while they were starting
             self._terminate()
-        log.info("api.processes.started", pids=[child.pid for child in self.children])
+        log.info(
+            "api.processes.started",
+            pids=[child.pid for child in self.children],
+            metrics_dir=str(self.metrics.path) if self.metrics.path else None,
+        )
         running = list(self.children)
         while running:
             timeout = None if self.stop_by is None else max(0.0, self.stop_by - time.monotonic())
@@ -98,6 +109,8 @@ class Supervisor:
         return self.exit_code
 
     def _exited(self, child: BaseProcess) -> None:
+        if child.pid is not None:
+            self.metrics.process_exited(child.pid)
         if self.stop_by is None:
             log.error("api.process.exited", pid=child.pid, exit_code=child.exitcode)
             self.exit_code = 1

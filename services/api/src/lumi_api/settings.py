@@ -71,6 +71,8 @@ class ApiSettings(
     file_sweep_seconds: float = Field(default=60.0, ge=0, le=86400)
     # the slicing profile of a slice request that names none (one the slice worker ships)
     slice_profile: SliceProfile = DEFAULT_SLICE_PROFILE
+    # GET /metrics on this port alone (every API process binds it), not on PORT; 0 = on PORT
+    metrics_port: int = Field(default=0, ge=0, le=65535)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -93,6 +95,8 @@ class ApiSettings(
             raise ValueError("CORS_ORIGINS must list the allowed origins in production")
         if self.is_production and not self.public_base_url:
             raise ValueError("PUBLIC_BASE_URL is required in production")
+        if self.metrics_port and self.metrics_port == self.port:
+            raise ValueError("METRICS_PORT must differ from PORT (0 serves /metrics on PORT)")
         return self
 
     @property

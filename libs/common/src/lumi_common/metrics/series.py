@@ -60,7 +60,9 @@ PROVIDER_CALL_DURATION = Histogram(
 
 RELAY_PUBLISH_LATENCY = Histogram(
     "lumi_relay_publish_latency_seconds",
-    "Outbox events from written (or due, when delayed) to added to their stream",
+    "Outbox events from committed (or due, when delayed) to added to their stream, by who "
+    "published them: the writer right after its commit, or the relay",
+    ("publisher",),
     buckets=RELAY_BUCKETS,
 )
 GALLERY_CACHE_LOOKUPS = Counter(

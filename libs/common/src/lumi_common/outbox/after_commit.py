@@ -12,6 +12,7 @@ second publish add nothing, so the outbox's promise does not depend on this path
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any, cast
 
@@ -20,11 +21,13 @@ from sqlalchemy import Table, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.db.tables import OutboxEvent
+from lumi_common.metrics.series import RELAY_PUBLISH_LATENCY
 from lumi_common.outbox.signal import OutboxSignal
 from lumi_common.streams.publish import StreamPublisher
 from lumi_common.time import utcnow
 
 log = structlog.get_logger(__name__)
+_BY_WRITER = RELAY_PUBLISH_LATENCY.labels("writer")
 
 _OUTBOX = cast(Table, OutboxEvent.__table__)
 # built once (the relay marks its rows with it too)
@@ -73,12 +76,16 @@ class AfterCommit:
             by_stream.setdefault(event["stream"], []).append((event["id"], event["payload"]))
         if not by_stream:
             return
+        committed = time.perf_counter()  # called right after the commit
         try:
             await self.publisher.publish_many(by_stream)
         except Exception as exc:  # noqa: BLE001 - see above: Redis down, a bug, all the same here
             log.warning("outbox.publish_after_commit.failed", error=repr(exc))
             self.relay.wake()
             return
+        latency = time.perf_counter() - committed
+        for _ in range(sum(map(len, by_stream.values()))):
+            _BY_WRITER.observe(latency)
         self._unmarked.extend(event_id for events in by_stream.values() for event_id, _ in events)
 
     async def mark_pending(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import cast
 
 import structlog
@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.db.tables import OutboxEvent
+from lumi_common.metrics.series import RELAY_PUBLISH_LATENCY
 from lumi_common.outbox.after_commit import mark_published
 from lumi_common.outbox.signal import OutboxSignal
 from lumi_common.redis_client import RedisClient
@@ -28,11 +29,18 @@ from lumi_common.streams.publish import StreamPublisher
 from lumi_common.time import utcnow
 
 log = structlog.get_logger(__name__)
+_BY_RELAY = RELAY_PUBLISH_LATENCY.labels("relay")
 
 _OUTBOX = cast(Table, OutboxEvent.__table__)
 # built once: Core statements with bound parameters (no ORM compile step per cycle)
 _DUE = (
-    select(_OUTBOX.c.id, _OUTBOX.c.stream, _OUTBOX.c.payload)
+    select(
+        _OUTBOX.c.id,
+        _OUTBOX.c.stream,
+        _OUTBOX.c.payload,
+        _OUTBOX.c.created_at,
+        _OUTBOX.c.available_at,
+    )
     .where(
         _OUTBOX.c.published_at.is_(None),
         _OUTBOX.c.available_at <= bindparam("now", type_=_OUTBOX.c.available_at.type),
@@ -125,6 +133,7 @@ class Relay:
             for row in rows:  # in id order, which each stream keeps
                 by_stream.setdefault(row.stream, []).append((row.id, row.payload))
             await self.publisher.publish_many(by_stream)
+            _observe_latency([max(row.created_at, row.available_at) for row in rows])
             await mark_published(session, [row.id for row in rows])
         log.debug("relay.published", count=len(rows))
         return len(rows)
@@ -145,3 +154,11 @@ class Relay:
         if ids:
             log.info("relay.swept", count=len(ids))
         return len(ids)
+
+
+def _observe_latency(due_since: list[datetime]) -> None:
+    """Commit → XADD of each event just published; a delayed event counts from when it fell
+    due (its wait was asked for)."""
+    now = utcnow()
+    for since in due_since:
+        _BY_RELAY.observe(max(0.0, (now - since).total_seconds()))

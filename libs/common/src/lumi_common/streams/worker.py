@@ -84,7 +84,12 @@ async def serve_jobs(
     reconciler = Reconciler(
         sessionmaker, kind, after=timedelta(seconds=settings.reconcile_after_seconds)
     )
-    streams = StreamStats(redis, key_prefix=settings.redis_key_prefix, streams=[config.stream])
+    streams = StreamStats(
+        redis,
+        key_prefix=settings.redis_key_prefix,
+        streams=[config.stream],
+        max_age=settings.metrics_cache_seconds,
+    )
     try:
         await run_worker(
             consumer,

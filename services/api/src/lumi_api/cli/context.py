@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings
 from redis.exceptions import RedisError
 
@@ -22,6 +22,7 @@ from lumi_common.settings import (
     DatabaseSettings,
     JobSettings,
     LogSettings,
+    MetricsSettings,
     RedisSettings,
     RelaySettings,
     describe_errors,
@@ -41,6 +42,12 @@ S = TypeVar("S", bound=BaseSettings)
 
 class OpsSettings(LogSettings, DatabaseSettings, RedisSettings, JobSettings, RelaySettings):
     pass
+
+
+class RelayProcessSettings(OpsSettings, MetricsSettings):
+    """`lumi relay` as its own long-running process: a probe and /metrics like a worker's."""
+
+    health_port: int = Field(default=0, ge=0, le=65535)
 
 
 def load(cls: type[S]) -> S:

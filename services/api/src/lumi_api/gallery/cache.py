@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from lumi_api.keys import REDIS, SETTINGS
 from lumi_common.gallery_cache import bump_gallery, generation_key, page_key
+from lumi_common.metrics.series import GALLERY_CACHE_LOOKUPS
 from lumi_common.redis_client import RedisClient
 
 # how long a process serves a page from memory; the Redis TTL bounds staleness otherwise
@@ -26,6 +27,7 @@ MEMORY_SECONDS = 5.0
 MEMORY_PAGES = 256
 
 log = structlog.get_logger(__name__)
+HITS, MISSES = GALLERY_CACHE_LOOKUPS.labels("hit"), GALLERY_CACHE_LOOKUPS.labels("miss")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,15 +86,18 @@ class GalleryCache:
         try:
             generation = int(await self.redis.get(generation_key(self.prefix)) or 0)
             if (data := self.recent.get(generation, key)) is not None:
+                HITS.inc()
                 return Lookup(data=data, generation=generation)
             raw = await self.redis.get(self._page_key(generation, key))
         except RedisError as exc:
             log.warning("gallery.cache.read_failed", error=repr(exc))
+            MISSES.inc()
             return Lookup(data=None, generation=None)
         if isinstance(raw, str):  # a client made with decode_responses
             raw = raw.encode()
         if raw is not None:
             self.recent.put(generation, key, raw)
+        (MISSES if raw is None else HITS).inc()
         return Lookup(data=raw, generation=generation)
 
     async def store(self, lookup: Lookup, key: PageKey, data: bytes) -> None:
