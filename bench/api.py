@@ -14,7 +14,9 @@ Cases, each at every concurrency, each bounded in time:
   (`lumi_common.db.mysql_escape`: PyMySQL's escaping done with C-speed string calls), so the
   API can be compared with both.
 The API cases run once per `--api-processes` value (`API_PROCESSES`: 1 process, then 2 on one
-port), each its own labelled configuration; the CPU per request adds up all API processes.
+port), each its own labelled configuration; the CPU per request adds up all API processes. With
+`--compare-metrics` each of them runs twice, `METRICS_ENABLED=true` and `false`, measured in the
+same interleaved rounds: what the Prometheus metrics cost.
 The load comes from `wrk` (one thread) when it is installed, else from `python -m bench.api
 load …`, a separate process: an aiohttp client with one connection per concurrent caller.
 The API logs at INFO (its access log on), as deployed; the rate limiter is on with a limit no
@@ -423,6 +425,7 @@ async def main(
     overrides: dict[str, str],
     processes: list[int],
     generator: str,
+    compare_metrics: bool = False,
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         async with bench_env(Path(tmp)) as env:
@@ -437,10 +440,15 @@ async def main(
                 print(f"API settings: {overrides}")
             apis: list[Api] = []
             try:
-                for count in processes:
+                for count, metrics in configurations(processes, compare_metrics):
                     port = free_port()
-                    process = await start_api(env, port, {"API_PROCESSES": str(count), **overrides})
+                    values = {"API_PROCESSES": str(count), **overrides, **metrics}
+                    process = await start_api(env, port, values)
                     label = f"{count} process{'es' if count > 1 else ''}"
+                    if metrics:
+                        label += (
+                            f", metrics {'on' if metrics['METRICS_ENABLED'] == 'true' else 'off'}"
+                        )
                     apis.append(Api(label, process, f"http://127.0.0.1:{port}"))
                 slices = await measure(
                     apis, env, token, user_id, seconds / rounds, rounds, concurrencies, cases,
@@ -465,6 +473,13 @@ async def main(
                 if ("raw-ours", c) in slices:
                     ours = combine(slices[("raw-ours", c)])
                     print(row("raw create, the API's escaping", c, ours))
+
+
+def configurations(processes: list[int], compare_metrics: bool) -> list[tuple[int, dict[str, str]]]:
+    """Each `API_PROCESSES` value, with metrics on and off when they are compared."""
+    if not compare_metrics:
+        return [(count, {}) for count in processes]
+    return [(n, {"METRICS_ENABLED": flag}) for n in processes for flag in ("true", "false")]
 
 
 async def measure(
@@ -547,6 +562,11 @@ def cli() -> None:
     parser.add_argument(
         "--api-env", action="append", default=[], help="NAME=value for the API (repeatable)"
     )
+    parser.add_argument(
+        "--compare-metrics",
+        action="store_true",
+        help="each API configuration with METRICS_ENABLED=true and =false, interleaved",
+    )
     args = parser.parse_args()
     if args.command == "load":
         result = asyncio.run(
@@ -570,7 +590,16 @@ def cli() -> None:
     if load_with == "auto":
         load_with = "wrk" if shutil.which("wrk") else "python"
     asyncio.run(
-        main(args.seconds, args.rounds, concurrencies, cases, overrides, processes, load_with)
+        main(
+            args.seconds,
+            args.rounds,
+            concurrencies,
+            cases,
+            overrides,
+            processes,
+            load_with,
+            compare_metrics=args.compare_metrics,
+        )
     )
     print(f"done in {time.perf_counter() - started:.1f}s")
 
