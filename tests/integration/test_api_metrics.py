@@ -44,6 +44,7 @@ async def test_requests_are_counted_by_route_template_and_status(
     assert (await client.get(f"/api/v1/tasks/{unknown}", headers=auth(token))).status == 404
     assert (await client.get(f"/api/v1/tasks/{new_id()}", headers=auth(token))).status == 404
     assert (await client.get("/no/such/page")).status == 404
+    assert (await client.request("TRACE", "/no/such/pot")).status == 404
     after = await metrics(client)
 
     def delta(name: str, **labels: str) -> float:
@@ -53,7 +54,8 @@ async def test_requests_are_counted_by_route_template_and_status(
     assert delta("lumi_http_requests_total", status="401", **get_task) == 1
     assert delta("lumi_http_requests_total", status="404", **get_task) == 2
     assert delta("lumi_http_request_duration_seconds_count", **get_task) == 3
-    assert delta("lumi_http_requests_total", route="unmatched", status="404") == 1
+    assert delta("lumi_http_requests_total", method="GET", route="unmatched", status="404") == 1
+    assert delta("lumi_http_requests_total", method="OTHER", route="unmatched") == 1
     assert after.families["lumi_http_request_duration_seconds"] == "histogram"
     routes = {dict(labels).get("route", "") for _, labels in after.samples}
     assert not any(unknown in route or "/no/such" in route for route in routes)
