@@ -49,4 +49,4 @@ check lumi-api lumi_api lumi-api lumi
 absent lumi-api pillow numpy trimesh
 check lumi-image-worker lumi_image_worker lumi-image-worker
 check lumi-model-worker lumi_model_worker lumi-model-worker
-check lumi-slice-worker lumi_slice_worker
+check lumi-slice-worker lumi_slice_worker lumi-slice-worker

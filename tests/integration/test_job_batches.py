@@ -115,6 +115,7 @@ async def test_completions_write_each_jobs_values_and_drop_the_lost_ones(
 
     async def complete(number: int, claimed: Claim | Refusal) -> None:
         assert isinstance(claimed, Claim)
+        assert isinstance(claimed.job, ImageJob)
         key = f"images/{claimed.job.request_id}/{number}.png"
         await completions.complete(claimed, key, provider_name="p", duration_ms=number)
 

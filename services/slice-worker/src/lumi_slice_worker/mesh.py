@@ -97,8 +97,9 @@ def prepare(
     return PreparedMesh(
         stl=stl,
         size_mm=(x, y, z),
-        scale=scale * fit,
-        fitted_to_bed=fit < 1.0,
+        # plain Python numbers: numpy's do not serialise to JSON
+        scale=float(scale * fit),
+        fitted_to_bed=bool(fit < 1.0),
         faces=len(mesh.faces),
     )
 

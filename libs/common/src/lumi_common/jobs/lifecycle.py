@@ -17,13 +17,13 @@ from typing import Any, cast
 from sqlalchemy import Table, Update, and_, bindparam, case, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lumi_common.db.tables import ImageJob, ModelJob
+from lumi_common.db.tables import ImageJob, ModelJob, SliceJob
 from lumi_common.db.types import UtcDateTime
 from lumi_common.states import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, JobStatus
 from lumi_common.time import truncate_ms, utcnow
 
-JobTable = type[ImageJob] | type[ModelJob]
-JobRow = ImageJob | ModelJob
+JobTable = type[ImageJob] | type[ModelJob] | type[SliceJob]
+JobRow = ImageJob | ModelJob | SliceJob
 ERROR_MESSAGE_LIMIT = 2000
 
 
@@ -284,9 +284,10 @@ class JobLifecycle:
     async def cancel_active(self, session: AsyncSession, *, request_id: str) -> int:
         """Cancel the request's queued, running and retrying jobs: a delivery then finds nothing
         to claim, and a worker mid-job loses its lease, so its outcome is dropped."""
-        t, now = self.table, utcnow()
+        # the Core table: slice jobs have no request column, and are never cancelled this way
+        t, now = self._core.c, utcnow()
         result = await session.execute(
-            update(t)
+            update(self._core)
             .where(t.request_id == request_id, t.status.in_(ACTIVE_JOB_STATUSES))
             .values(
                 status=JobStatus.CANCELLED,

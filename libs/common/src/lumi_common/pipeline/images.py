@@ -102,13 +102,12 @@ class ImageJobs:
         return ImageJobRequested(job_id=job.id, request_id=job.request_id, attempt=attempt, **extra)
 
     async def on_claimed(self, session: AsyncSession, jobs: Sequence[JobRow]) -> None:
-        requests = await _lock(session, {job.request_id for job in jobs})
+        image_jobs = [job for job in jobs if isinstance(job, ImageJob)]
+        requests = await _lock(session, {job.request_id for job in image_jobs})
         starting = [
             job
-            for job in jobs
-            if isinstance(job, ImageJob)
-            and job.request_id in requests
-            and requests[job.request_id].status in IMAGE_OUTCOMES
+            for job in image_jobs
+            if job.request_id in requests and requests[job.request_id].status in IMAGE_OUTCOMES
         ]
         if not starting:
             return
@@ -150,13 +149,14 @@ class ImageJobs:
         await refresh_request(session, request, job.request_id)
 
 
-async def complete_images(session: AsyncSession, done: Sequence[tuple[JobRow, str]]) -> None:
+async def complete_images(session: AsyncSession, results: Sequence[tuple[JobRow, str]]) -> None:
     """Record generated images (job, storage key) and what they mean for their requests."""
-    requests = await _lock(session, {job.request_id for job, _ in done})
-    done = [(job, key) for job, key in done if job.request_id in requests]
+    images = [(job, key) for job, key in results if isinstance(job, ImageJob)]
+    requests = await _lock(session, {job.request_id for job, _ in images})
+    done = [(job, key) for job, key in images if job.request_id in requests]
     if not done:
         return
-    keys = {_image_id(job): key for job, key in done}
+    keys = {job.image_id: key for job, key in done}
     storage_key = next(iter(keys.values())) if len(keys) == 1 else case(keys, value=IMAGES.c.id)
     await session.execute(
         _COMPLETE.values(storage_key=storage_key), {"_ids": list(keys), "_now": utcnow()}
@@ -237,11 +237,6 @@ async def _lock(session: AsyncSession, request_ids: set[str]) -> dict[str, Reque
     so the last one always sees the others when it decides the status."""
     rows = await session.execute(_LOCK, {"_ids": sorted(request_ids)})
     return {row.id: row for row in rows}
-
-
-def _image_id(job: JobRow) -> str:
-    assert isinstance(job, ImageJob)
-    return job.image_id
 
 
 async def _set_image(session: AsyncSession, job: ImageJob, **values: Any) -> None:

@@ -36,6 +36,7 @@ class ModelJobs:
         return message if isinstance(message, ModelJobRequested) else None
 
     async def message_for(self, session: AsyncSession, job: JobRow, *, attempt: int) -> JobMessage:
+        assert isinstance(job, ModelJob)
         trace = await session.scalar(
             select(GenerationRequest.trace_id).where(GenerationRequest.id == job.request_id)
         )
@@ -44,11 +45,12 @@ class ModelJobs:
 
     async def on_claimed(self, session: AsyncSession, jobs: Sequence[JobRow]) -> None:
         # model jobs take minutes, so a batch rarely holds two; request locks in one order
-        for job in sorted(jobs, key=lambda job: job.request_id):
-            assert isinstance(job, ModelJob)
+        model_jobs = [job for job in jobs if isinstance(job, ModelJob)]
+        for job in sorted(model_jobs, key=lambda job: job.request_id):
             await record_progress(session, job)
 
     async def on_failed(self, session: AsyncSession, job: JobRow, error: str) -> None:
+        assert isinstance(job, ModelJob)
         request = await lock_request(session, job.request_id)
         model = await _model_of(session, job)
         if request is None or model is None:

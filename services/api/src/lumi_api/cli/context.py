@@ -27,7 +27,7 @@ from lumi_common.settings import (
     RelaySettings,
     describe_errors,
 )
-from lumi_common.streams.names import IMAGE_JOBS, JOB_STREAMS, MODEL_JOBS
+from lumi_common.streams.names import IMAGE_JOBS, JOB_STREAMS, MODEL_JOBS, SLICE_JOBS
 from lumi_common.urls import redact_url
 
 if TYPE_CHECKING:
@@ -113,9 +113,14 @@ def job_kind(settings: JobSettings, stream: str) -> JobKind:
     """What replaying a letter of `stream` means for the database."""
     from lumi_common.pipeline.images import ImageJobs
     from lumi_common.pipeline.models import ModelJobs
+    from lumi_common.pipeline.slices import SliceJobs
 
     lease = timedelta(seconds=settings.job_lease_seconds)
-    kinds: dict[str, Callable[..., JobKind]] = {IMAGE_JOBS: ImageJobs, MODEL_JOBS: ModelJobs}
+    kinds: dict[str, Callable[..., JobKind]] = {
+        IMAGE_JOBS: ImageJobs,
+        MODEL_JOBS: ModelJobs,
+        SLICE_JOBS: SliceJobs,
+    }
     if stream not in kinds:
         raise CliError(
             ExitCode.UNKNOWN_STREAM,

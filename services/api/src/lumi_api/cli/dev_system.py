@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import os
 import secrets
+import shutil
 import signal
 import sys
 from contextlib import AsyncExitStack
@@ -25,6 +26,7 @@ SECRET_FILE = DEFAULT_DATA_DIR / "cookie_secret"
 VALKEY_DIR = DEFAULT_DATA_DIR / "valkey"
 STOP_GRACE_SECONDS = 15.0
 SERVICES = ("lumi-api", "lumi-image-worker", "lumi-model-worker")
+SLICE_WORKER = "lumi-slice-worker"
 _COLOURS = ("\033[36m", "\033[35m", "\033[33m", "\033[32m")
 _RESET = "\033[0m"
 
@@ -45,7 +47,20 @@ async def run_dev() -> int:
         )
         await migrate.upgrade(database)
         _say(f"database ready at {database.database_url}; redis at {env['REDIS_URL']}")
-        return await _supervise(SERVICES, env)
+        return await _supervise((*SERVICES, *_slice_worker(env)), env)
+
+
+def _slice_worker(env: dict[str, str]) -> tuple[str, ...]:
+    """The slice worker when its slicer is installed: without it the worker refuses to start,
+    which would stop everything else; slice requests then wait in their stream."""
+    binary = env.get("SLICER_BINARY", "prusa-slicer")
+    if shutil.which(binary, path=env.get("PATH")) is not None:
+        return (SLICE_WORKER,)
+    _say(
+        f"{binary} is not installed: {SLICE_WORKER} not started, slice requests wait in their "
+        "stream (apt-get install prusa-slicer, then restart)"
+    )
+    return ()
 
 
 def _local_secret() -> str:

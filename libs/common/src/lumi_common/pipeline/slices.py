@@ -1,0 +1,112 @@
+"""Slice jobs: what finishing, failing and replaying a slice means for its model and its task.
+
+The model row carries its latest slice as the apps know it (`sliceTaskId`, `sliceStatus`,
+`printStatus`, its G-code): PROCESSING / SLICING from the request on, then COMPLETED /
+SLICE_COMPLETE with a G-code, or FAILED / FAILED. The job row holds the rest (`GET /slices/:id`).
+The model's task is bumped with every change, since its `model` shows the print status to
+clients polling with `?since=`. Locks: the task first, then the model, as the model stage takes
+them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lumi_common import jsonx
+from lumi_common.db.tables import GenerationRequest, Model, SliceJob
+from lumi_common.jobs.lifecycle import Claim, JobLifecycle, JobRow
+from lumi_common.messages import JobMessage, SliceJobRequested
+from lumi_common.pipeline.requests import lock_request, touch
+from lumi_common.states import PrintStatus, SliceStatus
+from lumi_common.streams.names import SLICE_JOBS
+
+
+class SliceJobs:
+    """The slice job kind, as the consumer runtime and operators see it."""
+
+    stream = SLICE_JOBS
+
+    def __init__(self, *, lease: timedelta) -> None:
+        self.lifecycle = JobLifecycle(SliceJob, lease=lease)
+
+    def parse(self, message: object) -> JobMessage | None:
+        return message if isinstance(message, SliceJobRequested) else None
+
+    async def message_for(self, session: AsyncSession, job: JobRow, *, attempt: int) -> JobMessage:
+        assert isinstance(job, SliceJob)
+        row = (
+            await session.execute(
+                select(Model.request_id, GenerationRequest.trace_id)
+                .outerjoin(GenerationRequest, GenerationRequest.id == Model.request_id)
+                .where(Model.id == job.model_id)
+            )
+        ).first()
+        request_id = row.request_id if row is not None and row.request_id else job.model_id
+        extra = {"trace_id": row.trace_id} if row is not None and row.trace_id else {}
+        return SliceJobRequested(
+            job_id=job.id, request_id=request_id, model_id=job.model_id, attempt=attempt, **extra
+        )
+
+    async def on_claimed(self, session: AsyncSession, jobs: Sequence[JobRow]) -> None:
+        """Nothing to show: the model says PROCESSING from the slice request on."""
+
+    async def on_failed(self, session: AsyncSession, job: JobRow, error: str) -> None:
+        assert isinstance(job, SliceJob)
+        model = await _lock_model_of(session, job)
+        if model is not None:
+            model.slice_status, model.print_status = SliceStatus.FAILED, PrintStatus.FAILED
+
+    async def on_requeued(self, session: AsyncSession, job: JobRow) -> None:
+        assert isinstance(job, SliceJob)
+        model = await _lock_model_of(session, job)
+        if model is not None:
+            model.slice_status, model.print_status = SliceStatus.PROCESSING, PrintStatus.SLICING
+
+
+@dataclass(frozen=True, slots=True)
+class SliceFiles:
+    gcode_key: str
+    gcode_size: int
+    thumbnail_key: str | None
+    metadata: dict[str, Any]  # `gcodeMetadata`, as `GcodeSummary.metadata()` and the mesh give it
+
+
+async def complete_slice(
+    session: AsyncSession, kind: SliceJobs, claim: Claim, files: SliceFiles, *, duration_ms: int
+) -> None:
+    """The job COMPLETED with its files and the model showing them, in the caller's transaction;
+    raises LeaseLost (nothing written) when the job is no longer ours."""
+    job = claim.job
+    assert isinstance(job, SliceJob)
+    model = await _lock_model_of(session, job)
+    await kind.lifecycle.complete(
+        session,
+        claim,
+        gcode_key=files.gcode_key,
+        gcode_size=files.gcode_size,
+        thumbnail_key=files.thumbnail_key,
+        gcode_metadata=jsonx.dumps_str(files.metadata),
+        duration_ms=duration_ms,
+    )
+    if model is not None:
+        model.slice_status, model.print_status = SliceStatus.COMPLETED, PrintStatus.SLICE_COMPLETE
+        model.gcode_key = files.gcode_key
+
+
+async def _lock_model_of(session: AsyncSession, job: SliceJob) -> Model | None:
+    """The model, locked after its task, when this job is still its latest slice (a replaced or
+    deleted slice changes nothing); its task is bumped."""
+    request_id = await session.scalar(select(Model.request_id).where(Model.id == job.model_id))
+    request = await lock_request(session, request_id) if request_id else None
+    model = await session.get(Model, job.model_id, populate_existing=True, with_for_update=True)
+    if model is None or model.slice_task_id != job.id:
+        return None
+    if request is not None:
+        touch(request)
+    return model
