@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from tests.support import backends
 from tests.support.api import unique_email
 from tests.support.lumi_client import LumiClient, TaskWatch, status_is
 from tests.support.processes import clean_env, free_port
@@ -47,6 +49,12 @@ async def test_lumi_dev_takes_a_prompt_to_a_printable_model(dev: Services) -> No
         assert model["generationJob"]["progress"] == 100
         for field in ("modelUrl", "mtlUrl", "textureUrl", "glbUrl"):
             assert (await client.download(model[field])).status == 200, field
+        if shutil.which("prusa-slicer") is not None or backends.required():  # required in CI
+            sliced = await client.until_sliced(
+                (await client.print_task(created["id"]))["sliceTaskId"]
+            )
+            assert sliced["sliceStatus"] == "COMPLETED", sliced
+            assert (await client.download(sliced["gcodeUrl"])).status == 200
 
     assert system.stop() == 0, system.tail()
     assert "a service exited" not in "\n".join(system.lines())  # a stop is not a crash

@@ -19,6 +19,8 @@ from lumi_common.time import parse_iso
 
 Task = dict[str, Any]
 POLL_INTERVAL_SECONDS = 0.2
+# the web app polls every 5 s; tests ask more often, to finish sooner
+SLICE_POLL_SECONDS = 0.3
 FAILED_STATUSES = frozenset({"IMAGE_FAILED", "MODEL_FAILED", "FAILED", "CANCELLED"})
 
 
@@ -62,6 +64,32 @@ class LumiClient:
         assert body["status"] == "success", body
         task: Task = body["data"]
         return task
+
+    async def slice(self, model_id: str, **body: Any) -> dict[str, Any]:
+        """`POST /api/slices`, the web app's slice button."""
+        return await self._call(
+            "POST", "/api/slices", json={"modelId": model_id, **body}, expect=201
+        )
+
+    async def print_task(self, task_id: str) -> dict[str, Any]:
+        """`POST /api/tasks/:id/print {}`, the web app's one-click print."""
+        return await self._call("POST", f"/api/tasks/{task_id}/print", json={})
+
+    async def slice_task(self, slice_id: str) -> dict[str, Any]:
+        return await self._call("GET", f"/api/slices/{slice_id}")
+
+    async def until_sliced(
+        self, slice_id: str, *, within: float = 120.0, interval: float = SLICE_POLL_SECONDS
+    ) -> dict[str, Any]:
+        """Poll `GET /api/slices/:id` as the web app does, until COMPLETED or FAILED."""
+        deadline = time.monotonic() + within
+        while True:
+            state = await self.slice_task(slice_id)
+            if state["sliceStatus"] in ("COMPLETED", "FAILED"):
+                return state
+            if time.monotonic() > deadline:
+                raise AssertionError(f"slice {slice_id} not finished after {within}s: {state}")
+            await asyncio.sleep(interval)
 
     async def download(self, url: str) -> Download:
         """A file URL as the apps fetch it: verbatim, without the bearer header."""
