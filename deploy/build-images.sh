@@ -4,6 +4,7 @@
 # installed). Debian packages a service needs at run time are listed in its pyproject.toml:
 #   [tool.lumi.image]
 #   apt-packages = ["prusa-slicer"]
+#   apt-prune = ["/usr/share/locale"]   # what those packages install but the service never loads
 # Environment:
 #   BASE_IMAGE   base of both stages (default python:3.11-slim-bookworm; the local base made by
 #                deploy/base-image.sh on machines that reach no image registry)
@@ -18,14 +19,15 @@ base=${BASE_IMAGE:-python:3.11-slim-bookworm}
 prefix=${IMAGE_PREFIX:-}
 ca=${HOST_CA:-/etc/ssl/certs/ca-certificates.crt}
 
-service_line() {  # pyproject.toml -> "name version apt-packages" when the package is a service
+service_line() {  # pyproject.toml -> "name version apt-packages apt-prune" for a service
   python3 - "$1" <<'PY'
 import sys, tomllib
 pyproject = tomllib.load(open(sys.argv[1], "rb"))
 project = pyproject["project"]
 if project["name"] in project.get("scripts", {}):
-    apt = pyproject.get("tool", {}).get("lumi", {}).get("image", {}).get("apt-packages", [])
-    print(project["name"], project["version"], ",".join(apt) or "-")
+    image = pyproject.get("tool", {}).get("lumi", {}).get("image", {})
+    apt, prune = image.get("apt-packages", []), image.get("apt-prune", [])
+    print(project["name"], project["version"], ",".join(apt) or "-", ",".join(prune) or "-")
 PY
 }
 
@@ -35,15 +37,16 @@ options=()
 [ "$(basename "$engine")" = podman ] && options+=(--format docker)
 
 for pyproject in services/*/pyproject.toml; do
-  read -r package version apt <<<"$(service_line "$pyproject")"
+  read -r package version apt prune <<<"$(service_line "$pyproject")"
   [ -n "$package" ] || continue
   [ -n "${SERVICES:-}" ] && [[ " $SERVICES " != *" $package "* ]] && continue
   [ "$apt" = - ] && apt=""
+  [ "$prune" = - ] && prune=""
   echo "== $prefix$package:$version (base $base${apt:+, apt: $apt})"
   started=$(date +%s)
   "$engine" build --file deploy/Containerfile "${options[@]}" \
     --build-arg "BASE_IMAGE=$base" --build-arg "PACKAGE=$package" --build-arg "VERSION=$version" \
-    --build-arg "APT_PACKAGES=${apt//,/ }" \
+    --build-arg "APT_PACKAGES=${apt//,/ }" --build-arg "APT_PRUNE=${prune//,/ }" \
     --tag "$prefix$package:$version" --tag "$prefix$package:latest" .
   echo "== $prefix$package:$version built in $(( $(date +%s) - started ))s"
 done

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.containers import (
-    SIZE_LIMIT_BYTES,
+    SIZE_LIMIT_MB,
     ServicePackage,
     inspect_image,
     run_once,
@@ -30,10 +30,15 @@ def test_there_is_an_image_for_the_api_and_each_worker() -> None:
     assert {"lumi-api", "lumi-image-worker", "lumi-model-worker"} <= names
 
 
-def test_the_image_is_at_most_350_mb(service: ServicePackage) -> None:
+def test_the_image_is_within_its_size_limit(service: ServicePackage) -> None:
     size = int(inspect_image(service.image)["Size"])
-    print(f"\n{service.image}: {size / 1e6:.0f} MB")
-    assert size <= SIZE_LIMIT_BYTES, f"{service.image} is {size / 1e6:.0f} MB"
+    print(f"\n{service.image}: {size / 1e6:.0f} MB (limit {service.size_limit_mb} MB)")
+    assert size <= service.size_limit_mb * 1e6, f"{service.image} is {size / 1e6:.0f} MB"
+
+
+def test_only_an_image_that_says_why_may_exceed_350_mb() -> None:
+    larger = {p.name for p in PACKAGES if p.size_limit_mb > SIZE_LIMIT_MB}
+    assert larger <= {"lumi-slice-worker"}  # PrusaSlicer's libraries: deploy/README.md
 
 
 def test_the_service_runs_as_a_non_root_user(service: ServicePackage) -> None:

@@ -33,8 +33,9 @@ from tests.support.processes import free_port
 from tests.support.services import lumi_env
 
 Sessions = async_sessionmaker[AsyncSession]
-API, IMAGE_WORKER, MODEL_WORKER = (
-    package(name) for name in ("lumi-api", "lumi-image-worker", "lumi-model-worker")
+API, IMAGE_WORKER, MODEL_WORKER, SLICE_WORKER = (
+    package(name)
+    for name in ("lumi-api", "lumi-image-worker", "lumi-model-worker", "lumi-slice-worker")
 )
 CONCURRENCY = 2
 DRAIN_GRACE_SECONDS = 30
@@ -121,10 +122,10 @@ async def start_worker(lumi: Containers, role: str, image: str, **env: str) -> C
     return worker
 
 
-# -- 1. prompt -> 4 images -> select -> model, every file fetched --------------------------------
+# -- 1. prompt -> 4 images -> select -> model, every file fetched, then G-code -------------------
 
 
-async def test_a_prompt_becomes_four_images_then_a_model_in_containers(
+async def test_a_prompt_becomes_four_images_then_a_model_then_gcode_in_containers(
     lumi: Containers, tmp_path: Path
 ) -> None:
     client = await start_api(lumi)
@@ -140,6 +141,15 @@ async def test_a_prompt_becomes_four_images_then_a_model_in_containers(
         watch = TaskWatch(client, created["id"], since=chosen["task"]["updatedAt"])
         done = await watch.until(lambda t: t["status"] == "COMPLETED", within=120)
         await check_model_files(client, done["model"], tmp_path / "download", client.base_url)
+        # the slice worker's image: PrusaSlicer as installed there (with its pruned files gone)
+        workers.append(await start_worker(lumi, "slice", SLICE_WORKER.image))
+        started = await client.print_task(created["id"])
+        sliced = await client.until_sliced(started["sliceTaskId"], within=180)
+        assert sliced["sliceStatus"] == "COMPLETED", sliced
+        assert sliced["gcodeMetadata"]["layerCount"] > 0
+        gcode = await client.download(sliced["gcodeUrl"])
+        assert gcode.status == 200
+        assert b"\nG1 X" in gcode.body
     # every container stops cleanly on SIGTERM (podman stop sends the image's STOPSIGNAL)
     for container in lumi.started:
         assert container.stop(timeout=DRAIN_GRACE_SECONDS + 10) == 0, container.tail()

@@ -18,7 +18,7 @@ from typing import Any
 from tests.support.services import json_events
 
 ROOT = Path(__file__).resolve().parents[2]
-SIZE_LIMIT_BYTES = 350 * 1000 * 1000  # 350 MB, as podman and docker count image sizes
+SIZE_LIMIT_MB = 350  # MB (10^6 bytes), as podman and docker count image sizes
 LOG_TAIL_LINES = 60
 
 
@@ -30,6 +30,9 @@ class ServicePackage:
     name: str
     version: str
     scripts: tuple[str, ...]
+    # SIZE_LIMIT_MB unless its pyproject says otherwise ([tool.lumi.image] size-limit-mb), with
+    # the reason there and in deploy/README.md
+    size_limit_mb: int = SIZE_LIMIT_MB
 
     @property
     def image(self) -> str:
@@ -49,9 +52,12 @@ def service_packages(*, runnable: bool = True) -> list[ServicePackage]:
     runnable ones: a package gets its image once it has its console script)."""
     found = []
     for path in sorted(ROOT.glob("services/*/pyproject.toml")):
-        project = tomllib.loads(path.read_text())["project"]
+        pyproject = tomllib.loads(path.read_text())
+        project = pyproject["project"]
         scripts = tuple(project.get("scripts", {}))
-        found.append(ServicePackage(project["name"], project["version"], scripts))
+        image = pyproject.get("tool", {}).get("lumi", {}).get("image", {})
+        limit = int(image.get("size-limit-mb", SIZE_LIMIT_MB))
+        found.append(ServicePackage(project["name"], project["version"], scripts, limit))
     return [p for p in found if p.runnable or not runnable]
 
 
