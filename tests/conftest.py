@@ -21,8 +21,10 @@ from tests.support import backends as b
 from tests.support.redis_cluster import RedisClusterServers
 from tests.support.redis_cluster import binaries as cluster_binaries
 from tests.support.redis_cluster import redis_cluster as start_redis_cluster
+from tests.support.s3 import S3Server, moto_s3
 
 TEST_COOKIE_SECRET = secrets.token_urlsafe(40)
+TEST_FILE_URL_SECRET = secrets.token_urlsafe(40)
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -68,6 +70,13 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClu
         yield servers
 
 
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real S3 server (moto's) for the session, started only if a test asks for it."""
+    with moto_s3(tmp_path_factory.mktemp("moto")) as server:
+        yield server
+
+
 @pytest.fixture
 def key_prefix() -> str:
     """Each test owns the Redis keys under its prefix, so tests never see each other's streams."""
@@ -84,6 +93,7 @@ def build_settings(
         "redis_url": redis_url,
         "redis_key_prefix": key_prefix,
         "cookie_secret": TEST_COOKIE_SECRET,
+        "file_url_secret": TEST_FILE_URL_SECRET,
         "storage_dir": storage_dir,
         "log_format": "json",
         # a relay publishes every due row of the shared test database: only where asked for

@@ -61,7 +61,7 @@ async def world(
         server = TestServer(create_app(settings), host="127.0.0.1", port=port)
         await server.start_server()
         try:
-            workers = Workers(sessionmaker, redis, prefix, LocalStorage(settings.storage_dir))
+            workers = Workers(sessionmaker, redis, prefix, LocalStorage(root / "storage"))
             world = World(f"http://127.0.0.1:{port}", http, inbox, workers, root / "relief")
             await world.populate()
             yield world

@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 
 from lumi_common import jsonx
+from lumi_common.storage import LocalStorage
 from lumi_image_worker.providers.images import OfflineImageGenerator
 from lumi_model_worker.providers.meshes import MeshGenerator, OfflineReliefGenerator
 from tests.support.smtp import Inbox
@@ -125,7 +126,7 @@ class World:
         await self.workers.images(OfflineImageGenerator())
 
     async def run_models(self, meshes: MeshGenerator | None = None) -> None:
-        await self.workers.models(meshes or OfflineReliefGenerator(self.relief_dir))
+        await self.workers.models(meshes or OfflineReliefGenerator(LocalStorage(self.relief_dir)))
 
     async def selectable_task(self, client: str) -> str:
         task_id = await self.new_task(client)

@@ -7,6 +7,7 @@ import json
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import pytest_asyncio
@@ -18,6 +19,7 @@ from lumi_common.settings import DatabaseSettings
 from lumi_common.streams.names import JOB_STREAMS, group_name, stream_key
 from tests.support.cli import cli_env, lumi, scratch_database
 from tests.support.processes import free_port
+from tests.support.s3 import S3Server
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +40,7 @@ async def healthy(
         database_url=database_url,
         redis_url=redis_url,
         key_prefix=key_prefix,
-        STORAGE_DIR=str(storage),
+        STORAGE_URL=storage.as_uri(),
     )
 
 
@@ -134,11 +136,31 @@ async def test_streams_without_their_groups(healthy: dict[str, str]) -> None:
 async def test_storage_that_cannot_be_written(healthy: dict[str, str], tmp_path: Path) -> None:
     occupied = tmp_path / "a-file"
     occupied.write_text("not a folder")
-    code, report = await doctor({**healthy, "STORAGE_DIR": str(occupied / "storage")})
+    code, report = await doctor({**healthy, "STORAGE_URL": (occupied / "storage").as_uri()})
     assert code == ExitCode.STORAGE
     assert report["storage"]["status"] == "problem"
     assert "cannot write to the storage" in report["storage"]["detail"]
-    assert "STORAGE_DIR" in report["storage"]["fix"]
+    assert "STORAGE_URL" in report["storage"]["fix"]
+
+
+async def test_the_deprecated_storage_dir_still_works(healthy: dict[str, str]) -> None:
+    local = urlsplit(healthy.pop("STORAGE_URL")).path
+    code, report = await doctor({**healthy, "STORAGE_DIR": local})
+    assert code == ExitCode.OK
+    assert "STORAGE_DIR is deprecated" in report["storage"]["detail"]
+
+
+async def test_a_missing_bucket(healthy: dict[str, str], s3_server: S3Server) -> None:
+    code, report = await doctor({**healthy, **s3_server.env("no-such-bucket")})
+    assert code == ExitCode.STORAGE
+    assert "'no-such-bucket' does not exist" in report["storage"]["detail"]
+
+
+async def test_an_s3_bucket(healthy: dict[str, str], s3_server: S3Server) -> None:
+    bucket = await s3_server.create_bucket()
+    code, report = await doctor({**healthy, **s3_server.env(bucket, "doctor")})
+    assert code == ExitCode.OK
+    assert report["storage"]["detail"] == f"s3://{bucket}/doctor/: written, read back, deleted"
 
 
 async def test_the_first_problem_sets_the_exit_code(healthy: dict[str, str]) -> None:

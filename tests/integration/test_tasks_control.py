@@ -34,6 +34,7 @@ from lumi_common.pipeline.images import ImageJobs, complete_images
 from lumi_common.states import InteractionType, JobStatus
 from lumi_common.storage.deletions import FileSweeper
 from lumi_common.storage.local import LocalStorage
+from lumi_common.storage_url import LocalLocation
 from lumi_common.streams.names import IMAGE_JOBS, MODEL_JOBS, dlq_name, stream_key
 from lumi_common.time import parse_iso, utcnow
 from lumi_image_worker.handler import Deps as ImageDeps
@@ -80,7 +81,9 @@ class Pipeline:
             redis,
             key_prefix,
         )
-        self.storage_root = Path(client.app[SETTINGS].storage_dir)
+        location = client.app[SETTINGS].storage_location
+        assert isinstance(location, LocalLocation)
+        self.storage_root = location.root
         self.storage = LocalStorage(self.storage_root)
         self.workers = Workers(sessionmaker, redis, key_prefix, self.storage)
 
@@ -310,7 +313,7 @@ async def test_retrying_a_failed_model_queues_it_again_and_a_completed_one_is_re
     assert parse_iso(data["updatedAt"]) > parse_iso(failed["updatedAt"])
     assert await pipeline.dead_letters(MODEL_JOBS) == set()
 
-    await pipeline.model(OfflineReliefGenerator(tmp_path / "relief"), tmp_path)
+    await pipeline.model(OfflineReliefGenerator(LocalStorage(tmp_path / "relief")), tmp_path)
     done = await pipeline.task(alice, failed["id"])
     assert done["status"] == "COMPLETED"
     assert done["model"]["modelUrl"] is not None
@@ -377,7 +380,9 @@ async def test_only_the_owner_can_retry(
 async def test_delete_removes_the_task_with_its_rows_and_files(
     pipeline: Pipeline, alice: IssuedToken, bob: IssuedToken, tmp_path: Path
 ) -> None:
-    task = await pipeline.modelled(alice, tmp_path, OfflineReliefGenerator(tmp_path / "relief"))
+    task = await pipeline.modelled(
+        alice, tmp_path, OfflineReliefGenerator(LocalStorage(tmp_path / "relief"))
+    )
     assert task["status"] == "COMPLETED"
     model_id = task["model"]["id"]
     async with pipeline.sessionmaker.begin() as session:  # bob liked it in the gallery

@@ -13,6 +13,7 @@ from lumi_common.settings import describe_errors
 
 PRODUCTION: dict[str, Any] = {
     "cookie_secret": "s" * 32,
+    "file_url_secret": "f" * 32,
     "app_env": "production",
     "public_base_url": "https://api.example.com",
     "cors_origins": "https://lumi.example.com",

@@ -10,6 +10,7 @@ import trimesh
 from PIL import Image
 
 from lumi_common.errors import PermanentError
+from lumi_common.storage import LocalStorage
 from lumi_image_worker.providers.images import InstantImageGenerator, OfflineImageGenerator
 from lumi_model_worker.providers.meshes import MeshGenerator, OfflineReliefGenerator, PollResult
 from lumi_model_worker.providers.model_files import (
@@ -38,7 +39,7 @@ def work_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def generator(work_dir: Path) -> MeshGenerator:
-    return OfflineReliefGenerator(work_dir)
+    return OfflineReliefGenerator(LocalStorage(work_dir))
 
 
 @pytest.fixture
@@ -132,8 +133,10 @@ async def test_glb_loads_with_the_texture(artifacts: MeshArtifacts) -> None:
 
 
 async def test_a_restarted_worker_picks_up_a_submitted_job(work_dir: Path, picture: bytes) -> None:
-    job_id = await OfflineReliefGenerator(work_dir).submit(picture, job_key="model-job-2")
-    fresh = OfflineReliefGenerator(work_dir)
+    job_id = await OfflineReliefGenerator(LocalStorage(work_dir)).submit(
+        picture, job_key="model-job-2"
+    )
+    fresh = OfflineReliefGenerator(LocalStorage(work_dir))
     assert (await fresh.poll(job_id)).state == "done"
     assert (await fresh.fetch(job_id)).vertex_count > 0
 
@@ -188,7 +191,7 @@ async def test_transparent_areas_stay_flat_and_the_aspect_is_kept(work_dir: Path
 
 async def test_even_a_one_pixel_picture_makes_a_solid(work_dir: Path) -> None:
     tiny = (await InstantImageGenerator().generate("x", seed=0)).data
-    generator = OfflineReliefGenerator(work_dir, spec=ReliefSpec(grid=8))
+    generator = OfflineReliefGenerator(LocalStorage(work_dir), spec=ReliefSpec(grid=8))
     artifacts = await generator.fetch(await generator.submit(tiny, job_key="model-job-6"))
     mesh = load_glb(artifacts)
     assert mesh.is_watertight
@@ -200,5 +203,5 @@ async def relief_of(
 ) -> MeshArtifacts:
     out = io.BytesIO()
     picture.save(out, format="PNG")
-    generator = OfflineReliefGenerator(work_dir, spec=spec)
+    generator = OfflineReliefGenerator(LocalStorage(work_dir), spec=spec)
     return await generator.fetch(await generator.submit(out.getvalue(), job_key="relief-of"))

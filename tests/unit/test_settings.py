@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
 from lumi_api.settings import ApiSettings
-from lumi_common.settings import DatabaseSettings, describe_errors
+from lumi_common.settings import DatabaseSettings, StorageSettings, describe_errors
+from lumi_common.storage_url import LocalLocation, S3Location
 
 SECRET = "s" * 32
 # production refuses the console e-mail backend; these tests are about the other rules
@@ -12,7 +15,7 @@ MAIL = {"email_backend": "smtp", "smtp_host": "smtp.example.com", "smtp_from": "
 
 
 def api(**values: object) -> ApiSettings:
-    return ApiSettings(**{"cookie_secret": SECRET, **MAIL, **values})  # type: ignore[arg-type]
+    return ApiSettings(**{"cookie_secret": SECRET, "file_url_secret": SECRET, **MAIL, **values})  # type: ignore[arg-type]
 
 
 def error_lines(**values: object) -> list[str]:
@@ -105,3 +108,44 @@ def test_origins_must_look_like_origins() -> None:
 def test_public_base_url_defaults_to_the_local_port() -> None:
     assert api(port=4000).base_url == "http://127.0.0.1:4000"
     assert api(public_base_url="https://api.example.com/").base_url == "https://api.example.com"
+
+
+def test_production_needs_a_file_url_secret() -> None:
+    lines = error_lines(
+        cookie_secret=SECRET,
+        app_env="production",
+        public_base_url="https://api.example.com",
+        cors_origins="https://lumi.example.com",
+    )
+    assert any("FILE_URL_SECRET" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("file:///srv/lumi/files", LocalLocation(Path("/srv/lumi/files"))),
+        ("file:relative/files", LocalLocation(Path("relative/files"))),
+        ("s3://lumi-files", S3Location("lumi-files", "")),
+        ("s3://lumi-files/", S3Location("lumi-files", "")),
+        ("s3://lumi-files/prod/eu", S3Location("lumi-files", "prod/eu/")),
+    ],
+)
+def test_storage_urls(url: str, expected: object) -> None:
+    assert StorageSettings(storage_url=url).storage_location == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/srv/files", "http://x/y", "file://host/x", "s3://", "s3://Upper", "s3://b/../x", "s3:b"],
+)
+def test_bad_storage_urls_are_refused(url: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        StorageSettings(storage_url=url)
+    assert describe_errors(caught.value)[0].startswith("configuration error: STORAGE_URL:")
+
+
+def test_storage_dir_is_a_deprecated_alias_not_combined_with_storage_url() -> None:
+    assert StorageSettings(storage_dir=Path("/x")).storage_location == LocalLocation(Path("/x"))
+    assert StorageSettings().storage_location == LocalLocation(Path(".lumi/storage"))
+    with pytest.raises(ValidationError, match="not both"):
+        StorageSettings(storage_dir=Path("/x"), storage_url="file:///y")

@@ -10,15 +10,30 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal, NoReturn, TypeVar
+from typing import Annotated, Literal, NoReturn, Self, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lumi_common.redis_url import parse_cluster_url
+from lumi_common.storage_url import (
+    DEFAULT_STORAGE_DIR,
+    LocalLocation,
+    StorageLocation,
+    parse_storage_url,
+)
 
 EXIT_CONFIG_ERROR = 2
 DEFAULT_DATA_DIR = Path(".lumi")
+# where a process that is not the API finds it when PUBLIC_BASE_URL is unset (its default port)
+DEFAULT_API_URL = "http://127.0.0.1:3000"
 
 _DRIVERS = {
     "mysql": "mysql+aiomysql",
@@ -118,7 +133,52 @@ class RedisSettings(LumiSettings):
 
 
 class StorageSettings(LumiSettings):
-    storage_dir: Path = DEFAULT_DATA_DIR / "storage"
+    """Where files live (`lumi_common.storage.open_storage` builds the backend from these)."""
+
+    # file:///path (a local folder) or s3://bucket/prefix; unset: the folder below
+    storage_url: str | None = None
+    # deprecated alias of STORAGE_URL=file://<dir>, still honoured (a warning is logged)
+    storage_dir: Path | None = None
+    # S3-compatible services other than AWS name their endpoint (http://minio:9000, moto, …)
+    s3_endpoint_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    # bucket in the path (http://host/bucket/key): what most self-hosted S3 servers need
+    s3_force_path_style: bool = False
+    # the API's public address: file URLs it returns, and what local signed URLs point at
+    public_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    # the path under which returned file URLs point at the API (both paths are always served):
+    # /api/proxy/files/ is what the web app's image optimizer allows
+    files_path_prefix: Literal["/files/", "/api/proxy/files/"] = "/files/"
+    # signs the API's short-lived file URLs (private models, unchosen images); required in
+    # production, made once under ./.lumi/ otherwise
+    file_url_secret: SecretStr | None = Field(default=None, min_length=32)
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_scheme(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_storage_url(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_storage(self) -> Self:
+        if self.storage_url is not None and self.storage_dir is not None:
+            raise ValueError("set STORAGE_URL or the deprecated STORAGE_DIR, not both")
+        return self
+
+    @property
+    def storage_location(self) -> StorageLocation:
+        if self.storage_url is not None:
+            return parse_storage_url(self.storage_url)
+        return LocalLocation(self.storage_dir or DEFAULT_STORAGE_DIR)
+
+    @property
+    def api_files_url(self) -> str:
+        """Where the API serves files, ending with `/`: `https://api.example.com/files/`."""
+        base = (self.public_base_url or DEFAULT_API_URL).rstrip("/")
+        return base + self.files_path_prefix
 
 
 class SigningSettings(LumiSettings):

@@ -37,7 +37,7 @@ from lumi_common.db.engine import create_engine, create_sessionmaker
 from lumi_common.outbox.signal import OutboxSignal
 from lumi_common.providers.prompts import OfflinePromptVariants
 from lumi_common.redis_client import open_redis
-from lumi_common.storage import LocalStorage
+from lumi_common.storage.opening import open_storage_or_exit
 
 
 def create_app(settings: ApiSettings) -> web.Application:
@@ -48,10 +48,10 @@ def create_app(settings: ApiSettings) -> web.Application:
     app[SETTINGS] = settings
     app[OUTBOX_SIGNAL] = OutboxSignal()
     app[FILE_URLS] = FileUrls(settings.base_url)
-    app[STORAGE] = LocalStorage(settings.storage_dir)
     app[PROMPTS] = OfflinePromptVariants()
     app.cleanup_ctx.extend(
         [
+            storage_ctx,
             database_ctx,
             redis_ctx,
             hit_counter_ctx,
@@ -73,6 +73,15 @@ def create_app(settings: ApiSettings) -> web.Application:
     unimplemented.setup(app)
     openapi_routes.setup(app)
     return app
+
+
+async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    files_url = settings.base_url + settings.files_path_prefix
+    storage = await open_storage_or_exit(settings, files_url=files_url)
+    app[STORAGE] = storage
+    yield
+    await storage.aclose()
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:

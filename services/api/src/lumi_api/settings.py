@@ -57,8 +57,10 @@ class ApiSettings(
     port: int = Field(default=3000, ge=1, le=65535)
     # API processes serving the port (SO_REUSEPORT), each with its own relay: one per core
     api_processes: int = Field(default=1, ge=1, le=64)
-    # absolute base of every URL the API returns; files must be fetchable without auth
-    public_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    # public files at a CDN or bucket website instead of the API's own /files/ (docs/operations.md)
+    public_files_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    # how long the signed URLs of private files that the API returns stay valid
+    signed_url_seconds: int = Field(default=900, ge=30, le=7 * 86400)
     cors_origins: CsvList = Field(default_factory=list)
     cors_allow_credentials: bool = False
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
@@ -97,6 +99,8 @@ class ApiSettings(
             raise ValueError("PUBLIC_BASE_URL is required in production")
         if self.metrics_port and self.metrics_port == self.port:
             raise ValueError("METRICS_PORT must differ from PORT (0 serves /metrics on PORT)")
+        if self.is_production and self.file_url_secret is None:
+            raise ValueError("FILE_URL_SECRET (at least 32 characters) is required in production")
         return self
 
     @property

@@ -11,7 +11,7 @@ from lumi_common.jobs.completions import Completions
 from lumi_common.pipeline.images import ImageJobs, complete_images
 from lumi_common.providers.calls import CallLog, LoggedCalls
 from lumi_common.providers.stored_calls import StoredCalls
-from lumi_common.storage.local import LocalStorage
+from lumi_common.storage.opening import open_storage_or_exit
 from lumi_common.streams.consumer import Handler
 from lumi_common.streams.worker import consumer_config, serve_jobs
 from lumi_image_worker.handler import Deps, handle_image_job
@@ -22,7 +22,7 @@ from lumi_image_worker.steps import Limits
 
 async def run(settings: ImageWorkerSettings, *, burst: bool = False) -> None:
     kind = ImageJobs(lease=timedelta(seconds=settings.job_lease_seconds))
-    storage = LocalStorage(settings.storage_dir)
+    storage = await open_storage_or_exit(settings)
     limits = Limits(
         poll_interval=timedelta(seconds=settings.image_poll_interval_seconds),
         max_polls=settings.image_max_polls,
@@ -49,4 +49,7 @@ async def run(settings: ImageWorkerSettings, *, burst: bool = False) -> None:
         jobs_per_minute=settings.image_jobs_per_minute,
         provider=settings.image_provider,
     )
-    await serve_jobs(settings, kind=kind, config=config, handler=handler, burst=burst)
+    try:
+        await serve_jobs(settings, kind=kind, config=config, handler=handler, burst=burst)
+    finally:
+        await storage.aclose()

@@ -12,7 +12,7 @@ from lumi_common.pipeline.models import ModelJobs
 from lumi_common.providers.calls import CallLog, LoggedCalls
 from lumi_common.providers.stored_calls import StoredCalls
 from lumi_common.redis_client import open_redis
-from lumi_common.storage.local import LocalStorage
+from lumi_common.storage.opening import open_storage_or_exit
 from lumi_common.streams.consumer import Handler
 from lumi_common.streams.worker import consumer_config, serve_jobs
 from lumi_model_worker.handler import Deps, handle_model_job
@@ -23,7 +23,7 @@ from lumi_model_worker.steps import Limits
 
 async def run(settings: ModelWorkerSettings, *, burst: bool = False) -> None:
     kind = ModelJobs(lease=timedelta(seconds=settings.job_lease_seconds))
-    storage = LocalStorage(settings.storage_dir)
+    storage = await open_storage_or_exit(settings)
     # a command client of its own: the consumer's client blocks on stream reads
     redis = await open_redis(settings)
 
@@ -32,7 +32,7 @@ async def run(settings: ModelWorkerSettings, *, burst: bool = False) -> None:
         deps = Deps(
             sessionmaker=sessionmaker,
             storage=storage,
-            meshes=mesh_generator(settings, calls=calls),
+            meshes=mesh_generator(settings, calls=calls, storage=storage),
             kind=kind,
             provider_name=settings.model_provider,
             limits=Limits(
@@ -55,3 +55,4 @@ async def run(settings: ModelWorkerSettings, *, burst: bool = False) -> None:
         await serve_jobs(settings, kind=kind, config=config, handler=handler, burst=burst)
     finally:
         await redis.aclose()
+        await storage.aclose()

@@ -10,14 +10,23 @@ import tempfile
 from pathlib import Path
 
 from lumi_common.storage.keys import check_key, check_prefix
-from lumi_common.storage.protocol import ObjectNotFound, StoredFile
+from lumi_common.storage.protocol import ObjectNotFound, SigningUnavailable, StoredFile
+from lumi_common.storage.signing import FileSigner
 
 
 class LocalStorage:
-    """Files under `root`, written atomically; blocking file I/O runs in a thread."""
+    """Files under `root`, written atomically; blocking file I/O runs in a thread.
 
-    def __init__(self, root: Path) -> None:
+    Signed URLs point at the API, which serves the folder: `files_url` is its public
+    `…/files/` address and `signer` holds FILE_URL_SECRET (the API checks with the same).
+    """
+
+    def __init__(
+        self, root: Path, *, signer: FileSigner | None = None, files_url: str | None = None
+    ) -> None:
         self._root = root.resolve()
+        self._signer = signer
+        self._files_url = files_url
 
     @property
     def root(self) -> Path:
@@ -51,6 +60,14 @@ class LocalStorage:
     async def delete_prefix(self, prefix: str) -> int:
         folder = self._path(check_prefix(prefix)[:-1])
         return await asyncio.to_thread(_remove_tree, folder)
+
+    async def signed_url(self, key: str, *, expires_in: float) -> str:
+        if self._signer is None or self._files_url is None:
+            raise SigningUnavailable("local storage signs URLs only with FILE_URL_SECRET set")
+        return self._signer.url(self._files_url, check_key(key), expires_in=expires_in)
+
+    async def aclose(self) -> None:
+        return None
 
     def _path(self, key: str) -> Path:
         path = self._root / check_key(key)

@@ -17,6 +17,16 @@ class ObjectNotFound(LookupError):
     """No file is stored under the key."""
 
 
+class StorageError(OSError):
+    """The storage could not do it (unreachable, refused, timed out after its retries).
+
+    An `OSError`, like a local disk's failures, so callers handle both backends alike."""
+
+
+class SigningUnavailable(RuntimeError):
+    """This storage cannot sign URLs (a local store without FILE_URL_SECRET)."""
+
+
 class Storage(Protocol):
     """Files addressed by `/`-separated keys such as `images/<request>/0.png`.
 
@@ -44,4 +54,13 @@ class Storage(Protocol):
 
     async def delete_prefix(self, prefix: str) -> int:
         """Remove every file under `prefix` (which ends with `/`); returns how many were removed."""
+        ...
+
+    async def signed_url(self, key: str, *, expires_in: float) -> str:
+        """A URL anyone holding it can GET the file with for `expires_in` seconds, no longer:
+        an S3 presigned GET, or the API's `/files/<key>?exp=…&sig=…` on a local store."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; the storage is not used afterwards."""
         ...

@@ -154,21 +154,25 @@ async def _storage(settings: StorageSettings) -> Check:
     """Write, read back and delete a small file through the services' storage backend."""
     import secrets
 
-    from lumi_common.storage import LocalStorage
+    from lumi_common.storage import StorageError, open_storage
 
-    storage = LocalStorage(settings.storage_dir)
     key = f"{STORAGE_PROBE_PREFIX}-{secrets.token_hex(8)}.txt"  # top level: no folder left
     payload = b"lumi doctor"
-    where = str(settings.storage_dir)
+    where = str(settings.storage_location)
     try:
-        await storage.put(key, payload, "text/plain")
-        readable = await storage.get(key) == payload
-        await storage.delete(key)
-    except OSError as error:
+        storage = await open_storage(settings)
+        try:
+            await storage.put(key, payload, "text/plain")
+            readable = await storage.get(key) == payload
+            await storage.delete(key)
+        finally:
+            await storage.aclose()
+    except OSError as error:  # StorageError (S3) is an OSError too
+        reason = str(error) if isinstance(error, StorageError) else error.strerror or error
         problem = CliError(
             ExitCode.STORAGE,
-            f"cannot write to the storage {where}: {error.strerror or error}",
-            "check STORAGE_DIR and its permissions",
+            f"cannot write to the storage {where}: {reason}",
+            "check STORAGE_URL (or the deprecated STORAGE_DIR), the S3_* settings and permissions",
         )
         return Check.failed("storage", problem)
     if not readable:
@@ -176,4 +180,7 @@ async def _storage(settings: StorageSettings) -> Check:
             ExitCode.STORAGE, f"the storage {where} returned other bytes", "check the storage"
         )
         return Check.failed("storage", problem)
-    return Check("storage", "ok", f"{where}: written, read back, deleted")
+    detail = f"{where}: written, read back, deleted"
+    if settings.storage_dir is not None:
+        detail += f" (STORAGE_DIR is deprecated: set STORAGE_URL={where})"
+    return Check("storage", "ok", detail)

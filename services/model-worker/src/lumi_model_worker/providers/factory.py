@@ -7,6 +7,7 @@ from yarl import URL
 from lumi_common.providers.calls import CallLog
 from lumi_common.providers.http import BearerApi
 from lumi_common.providers.tencent import TencentApi
+from lumi_common.storage.protocol import Storage
 from lumi_model_worker.providers import hunyuan3d
 from lumi_model_worker.providers.hosted import HostedMeshGenerator, MeshService, ModelOutput
 from lumi_model_worker.providers.meshes import MeshGenerator, OfflineReliefGenerator
@@ -14,8 +15,6 @@ from lumi_model_worker.providers.meshy import Meshy
 from lumi_model_worker.providers.tripo import Tripo
 from lumi_model_worker.settings import ModelWorkerSettings
 
-# the offline provider keeps submitted pictures here between submit and fetch
-RELIEF_WORK_DIR = "tmp/relief"
 # where each provider's result files live (subdomains included), besides its API's host
 RESULT_HOSTS = {
     "tripo": frozenset({"tripo3d.ai", "tripo3d.com"}),
@@ -24,9 +23,12 @@ RESULT_HOSTS = {
 }
 
 
-def mesh_generator(settings: ModelWorkerSettings, *, calls: CallLog) -> MeshGenerator:
+def mesh_generator(
+    settings: ModelWorkerSettings, *, calls: CallLog, storage: Storage
+) -> MeshGenerator:
     if settings.model_provider == "offline":
-        return OfflineReliefGenerator(settings.storage_dir / RELIEF_WORK_DIR)
+        # submitted pictures wait in the shared storage: a poll may reach another replica
+        return OfflineReliefGenerator(storage)
     service, base_url = mesh_service(settings)
     hosts = RESULT_HOSTS[settings.model_provider] | {URL(base_url).host or ""}
     return HostedMeshGenerator(

@@ -7,29 +7,31 @@ provider works), then fetches the files. `OfflineReliefGenerator` follows the sa
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import io
 import re
-import time
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal, Protocol
 
 from PIL import Image
 
 from lumi_common.errors import PermanentError
-from lumi_common.storage.local import write_atomically
+from lumi_common.storage.protocol import ObjectNotFound, Storage
 from lumi_model_worker.providers.model_files import MeshArtifacts, convert
 from lumi_model_worker.providers.relief import ReliefSpec, build_relief, texture_for
 
 # larger pictures are refused before they are decoded (a decompression bomb costs memory)
 MAX_SOURCE_PIXELS = 40_000_000
-# submitted pictures older than this are removed: every job has fetched or failed long before
-WORK_RETENTION_SECONDS = 24 * 3600.0
+# submitted pictures wait here (not under /files: only the worker reads them)
+WORK_PREFIX = "work/relief/"
+# a day's pictures are removed this many days later: every job has fetched or failed long before
+WORK_RETENTION_DAYS = 2
+# a process that was down for a while still removes the folders of this many days before
+PRUNE_LOOKBACK_DAYS = 14
 
 PollState = Literal["running", "done", "failed"]
-_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+_JOB_ID = re.compile(r"^20[0-9]{6}[0-9a-f]{32}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,52 +55,62 @@ class MeshGenerator(Protocol):
 class OfflineReliefGenerator:
     """A relief of the picture, built locally.
 
-    Stateless between calls: the job id is a digest of the job key and the picture, and the
-    picture waits in `work_dir`, so a restarted worker (or another replica sharing the
-    directory) polls and fetches what an earlier process submitted.
+    Stateless between calls: the job id is the submission day plus a digest of the job key and
+    the picture, and the picture waits in the storage every replica shares (a local folder or
+    the bucket), so a restarted worker, or another replica, polls and fetches what an earlier
+    process submitted. Each day's pictures share a folder that is deleted whole after
+    `WORK_RETENTION_DAYS`, which works on any storage (no listing by age).
     """
 
-    def __init__(self, work_dir: Path, *, spec: ReliefSpec | None = None) -> None:
-        self._work_dir = work_dir
+    def __init__(self, storage: Storage, *, spec: ReliefSpec | None = None) -> None:
+        self._storage = storage
         self._spec = spec or ReliefSpec()
+        self._pruned_on: date | None = None
 
     async def submit(self, image: bytes, *, job_key: str) -> str:
         await asyncio.to_thread(_check_image, image)
-        job_id = hashlib.sha256(job_key.encode() + b"\x00" + image).hexdigest()[:32]
-        await asyncio.to_thread(self._store, job_id, image)
+        today = datetime.now(UTC).date()
+        digest = hashlib.sha256(job_key.encode() + b"\x00" + image).hexdigest()[:32]
+        job_id = f"{today:%Y%m%d}{digest}"
+        await self._prune(today)
+        await self._storage.put(_work_key(job_id), image, "application/octet-stream")
         return job_id
 
     async def poll(self, provider_job_id: str) -> PollResult:
-        if await asyncio.to_thread(self._exists, provider_job_id):
+        if _JOB_ID.match(provider_job_id) and await self._storage.exists(
+            _work_key(provider_job_id)
+        ):
             return PollResult(state="done", progress=100)
         return PollResult(
             state="failed", progress=0, error="unknown job (never submitted or expired)"
         )
 
     async def fetch(self, provider_job_id: str) -> MeshArtifacts:
-        if not await asyncio.to_thread(self._exists, provider_job_id):
+        # the id arrives from a message: only our own ids may become a key
+        if not _JOB_ID.match(provider_job_id):
             raise PermanentError(f"unknown offline relief job {provider_job_id!r}")
-        image = await asyncio.to_thread(self._path(provider_job_id).read_bytes)
+        try:
+            image = await self._storage.get(_work_key(provider_job_id))
+        except ObjectNotFound:
+            raise PermanentError(f"unknown offline relief job {provider_job_id!r}") from None
         return await asyncio.to_thread(build_artifacts, image, self._spec)
 
-    def _store(self, job_id: str, image: bytes) -> None:
-        self._prune()
-        write_atomically(self._path(job_id), image)
+    async def _prune(self, today: date) -> None:
+        """Once a day per process: delete the folders of the days past retention."""
+        if self._pruned_on == today:
+            return
+        for age in range(WORK_RETENTION_DAYS + 1, WORK_RETENTION_DAYS + PRUNE_LOOKBACK_DAYS):
+            await self._storage.delete_prefix(_day_prefix(today - timedelta(days=age)))
+        self._pruned_on = today
 
-    def _exists(self, provider_job_id: str) -> bool:
-        # the id arrives from a message: only our own digests may become a path
-        return bool(_JOB_ID.match(provider_job_id)) and self._path(provider_job_id).is_file()
 
-    def _path(self, job_id: str) -> Path:
-        return self._work_dir / f"{job_id}.image"
+def _work_key(job_id: str) -> str:
+    day = datetime.strptime(job_id[:8], "%Y%m%d").replace(tzinfo=UTC).date()
+    return f"{_day_prefix(day)}{job_id[8:]}.image"
 
-    def _prune(self) -> None:
-        expired = time.time() - WORK_RETENTION_SECONDS
-        for path in self._work_dir.glob("*.image"):
-            # another replica sharing the directory may prune the same file meanwhile
-            with contextlib.suppress(FileNotFoundError):
-                if path.stat().st_mtime < expired:
-                    path.unlink()
+
+def _day_prefix(day: date) -> str:
+    return f"{WORK_PREFIX}{day:%Y%m%d}/"
 
 
 def build_artifacts(image: bytes, spec: ReliefSpec) -> MeshArtifacts:
