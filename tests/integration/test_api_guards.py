@@ -88,9 +88,9 @@ class Walk:
             return task
         if name == "model_id":
             return await self._completed_model(token)
-        if name == "key":
-            key = f"images/{new_id()}/0.png"
-            await self.client.app[STORAGE].put(key, b"\x89PNG", "image/png")
+        if name == "key":  # a listed model's file: public
+            key = f"models/{await self._completed_model(token)}/model.obj"
+            await self.client.app[STORAGE].put(key, b"v 0 0 0\n", "text/plain")
             return key
         return new_id()  # printers: not built yet
 

@@ -1,4 +1,5 @@
-"""`GET /files/<key>`: stored files at public, cacheable URLs, and nothing outside the store."""
+"""`GET /files/<key>`: stored files with their type, and nothing outside the store. Who may fetch
+what (public, private, signed) is tests/integration/test_file_access.py."""
 
 from __future__ import annotations
 
@@ -7,25 +8,36 @@ from yarl import URL
 
 from lumi_api.keys import STORAGE
 from lumi_api.settings import ApiSettings
+from lumi_common.storage.signing import FileSigner
+from tests.conftest import TEST_FILE_URL_SECRET
 from tests.support.api import Client
 
+SIGNER = FileSigner(TEST_FILE_URL_SECRET)
 
-async def test_a_stored_file_is_served_publicly_with_its_type(
-    client: Client, api_settings: ApiSettings
-) -> None:
+
+def signed(key: str) -> str:
+    return f"/files/{key}?{SIGNER.query(key, expires_in=60)}"
+
+
+async def test_a_stored_file_is_served_with_its_type(client: Client) -> None:
     storage = client.app[STORAGE]
     await storage.put("images/01TASK/0.png", b"\x89PNG fake", "image/png")
-    await storage.put("models/01MODEL/model.obj", b"v 0 0 0\n", "text/plain")
-    response = await client.get("/files/images/01TASK/0.png", headers={"Origin": "https://x.test"})
+    # (a model's files are served while its row exists: test_file_access)
+    await storage.put("work/01TASK/model.obj", b"v 0 0 0\n", "text/plain")
+    response = await client.get(signed("images/01TASK/0.png"), headers={"Origin": "https://x.test"})
     assert response.status == 200
     assert await response.read() == b"\x89PNG fake"
     assert response.headers["Content-Type"] == "image/png"
-    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert response.headers["Cache-Control"] == "private, max-age=300"
     assert response.headers["Access-Control-Allow-Origin"] == "*"
-    obj = await client.get("/files/models/01MODEL/model.obj")
+    obj = await client.get(signed("work/01TASK/model.obj"))
     assert obj.headers["Content-Type"] == "text/plain; charset=utf-8"
     assert await obj.text() == "v 0 0 0\n"
-    assert (await client.head("/files/images/01TASK/0.png")).status == 200
+    assert (await client.head(signed("images/01TASK/0.png"))).status == 200
+    proxied = await client.get(
+        signed("images/01TASK/0.png").replace("/files/", "/api/proxy/files/")
+    )
+    assert (proxied.status, await proxied.read()) == (200, b"\x89PNG fake")
 
 
 @pytest.mark.parametrize(
@@ -38,6 +50,7 @@ async def test_a_stored_file_is_served_publicly_with_its_type(
         "/files/%2Fetc%2Fpasswd",
         "/files/images/.hidden.png",
         "/files/images/01TASK",  # a folder is not a file
+        "/api/proxy/files/images/%2e%2e/%2e%2e/etc/passwd",
     ],
 )
 async def test_missing_and_escaping_keys_are_a_jsend_404(client: Client, path: str) -> None:
@@ -50,15 +63,19 @@ async def test_missing_and_escaping_keys_are_a_jsend_404(client: Client, path: s
     assert (body["status"], body["data"]["code"]) == ("fail", "NOT_FOUND")
 
 
+async def test_a_signed_missing_file_is_a_404(client: Client) -> None:
+    assert (await client.get(signed("images/01TASK/9.png"))).status == 404
+
+
 async def test_an_mtl_names_its_texture_by_an_absolute_url(
     client: Client, api_settings: ApiSettings
 ) -> None:
     storage = client.app[STORAGE]
-    await storage.put(
-        "models/01MODEL/material.mtl", b"newmtl m\nmap_Kd material.png\n", "text/plain"
-    )
-    response = await client.get("/files/models/01MODEL/material.mtl")
+    await storage.put("work/01MODEL/material.mtl", b"newmtl m\nmap_Kd material.png\n", "text/plain")
+    response = await client.get(signed("work/01MODEL/material.mtl"))
     assert response.status == 200
     assert response.headers["Access-Control-Allow-Origin"] == "*"
-    texture = f"{api_settings.base_url}/files/models/01MODEL/material.png"
-    assert await response.text() == f"newmtl m\nmap_Kd {texture}\n"
+    texture = f"{api_settings.base_url}/files/work/01MODEL/material.png?exp="
+    statement, url = (await response.text()).splitlines()[1].split()
+    assert statement == "map_Kd"
+    assert url.startswith(texture)

@@ -37,7 +37,7 @@ from lumi_common.db.engine import create_engine, create_sessionmaker
 from lumi_common.outbox.signal import OutboxSignal
 from lumi_common.providers.prompts import OfflinePromptVariants
 from lumi_common.redis_client import open_redis
-from lumi_common.storage.opening import open_storage_or_exit
+from lumi_common.storage.opening import file_signer, open_storage_or_exit
 
 
 def create_app(settings: ApiSettings) -> web.Application:
@@ -47,7 +47,7 @@ def create_app(settings: ApiSettings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[OUTBOX_SIGNAL] = OutboxSignal()
-    app[FILE_URLS] = FileUrls(settings.base_url)
+    app[FILE_URLS] = file_urls(settings)
     app[PROMPTS] = OfflinePromptVariants()
     app.cleanup_ctx.extend(
         [
@@ -73,6 +73,18 @@ def create_app(settings: ApiSettings) -> web.Application:
     unimplemented.setup(app)
     openapi_routes.setup(app)
     return app
+
+
+def file_urls(settings: ApiSettings) -> FileUrls:
+    signer = file_signer(settings)
+    if signer is None:  # the production check of the settings already refused this
+        raise RuntimeError("FILE_URL_SECRET is required in production")
+    return FileUrls(
+        files_url=settings.base_url + settings.files_path_prefix,
+        public_files_url=settings.public_files_base_url,
+        signer=signer,
+        signed_seconds=settings.signed_url_seconds,
+    )
 
 
 async def storage_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -29,14 +29,20 @@ class FileSigner:
     def __init__(self, secret: str) -> None:
         self._key = hmac.new(secret.encode(), _PURPOSE, hashlib.sha256).digest()
 
-    def query(self, key: str, *, expires_in: float, now: float | None = None) -> str:
-        """`exp=…&sig=…` for `key`, valid `expires_in` seconds from now."""
-        expires_at = int((time.time() if now is None else now) + expires_in)
+    def query(
+        self, key: str, *, expires_in: float, now: float | None = None, step: int = 1
+    ) -> str:
+        """`exp=…&sig=…` for `key`, valid at least `expires_in` seconds from now. The expiry
+        is rounded up to a multiple of `step`: within a step the URL is the same, so a page
+        that names a file twice (or a browser that loads it again) gets one URL, one cache."""
+        at = (time.time() if now is None else now) + expires_in
+        expires_at = -(-int(at) // step) * step
         return f"exp={expires_at}&sig={self._mac(key, expires_at)}"
 
-    def url(self, files_url: str, key: str, *, expires_in: float) -> str:
+    def url(self, files_url: str, key: str, *, expires_in: float, step: int = 1) -> str:
         """`files_url` is where the API serves files, ending with `/` (`https://host/files/`)."""
-        return f"{files_url}{quote(key, safe='/')}?{self.query(key, expires_in=expires_in)}"
+        query = self.query(key, expires_in=expires_in, step=step)
+        return f"{files_url}{quote(key, safe='/')}?{query}"
 
     def check(
         self, key: str, exp: str | None, sig: str | None, *, now: float | None = None

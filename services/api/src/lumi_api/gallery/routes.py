@@ -137,14 +137,14 @@ async def get_model(request: web.Request) -> web.Response:
         record = await ModelRepository(session).load(model_id)
     if record is None:
         raise ModelNotFound()
-    out = ModelOut.from_record(record, request.app[FILE_URLS])
+    user = await optional_user(request)
+    viewer = None if user is None else user.id
+    out = ModelOut.from_record(record, request.app[FILE_URLS]).seen_by(viewer)
     if is_listed(record.model):
         pending = await _count_view(request, model_id)
         out = out.model_copy(update={"view_count": out.view_count + pending})
-    else:
-        user = await optional_user(request)
-        if user is None or user.id != record.model.user_id:
-            raise ModelNotFound()
+    elif viewer != record.model.user_id:
+        raise ModelNotFound()
     return jsend.success(out.to_json())
 
 

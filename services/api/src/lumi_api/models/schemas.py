@@ -116,6 +116,7 @@ class ModelOut(ApiModel):
     def build(
         cls, model: Model, *, owner_name: str, job: ModelJob | None, urls: FileUrls
     ) -> ModelOut:
+        link = urls.of_model(model)
         return cls(
             id=model.id,
             external_user_id=model.user_id,
@@ -124,13 +125,13 @@ class ModelOut(ApiModel):
             source_image_id=model.source_image_id,
             name=model.name,
             description=model.description,
-            model_url=urls(model.model_key),
-            mtl_url=urls(model.mtl_key),
-            texture_url=urls(model.texture_key),
-            glb_url=urls(model.glb_key),
-            stl_url=urls(model.stl_key),
+            model_url=link(model.model_key),
+            mtl_url=link(model.mtl_key),
+            texture_url=link(model.texture_key),
+            glb_url=link(model.glb_key),
+            stl_url=link(model.stl_key),
             print_size_mm=PrintSize.of(model),
-            preview_image_url=urls(model.preview_key),
+            preview_image_url=urls.preview(model),
             format=model.format,
             file_size=model.file_size,
             vertex_count=model.vertex_count,
@@ -143,7 +144,7 @@ class ModelOut(ApiModel):
             download_count=model.download_count,
             slice_task_id=model.slice_task_id,
             slice_status=model.slice_status,
-            gcode_url=urls(model.gcode_key),
+            gcode_url=link(model.gcode_key),
             print_status=model.print_status,
             created_at=model.created_at,
             updated_at=model.updated_at,
@@ -158,6 +159,13 @@ class ModelOut(ApiModel):
     def from_record(cls, record: ModelRecord, urls: FileUrls) -> ModelOut:
         return cls.build(record.model, owner_name=record.owner_name, job=record.job, urls=urls)
 
+    def seen_by(self, viewer: str | None) -> ModelOut:
+        """As someone else than its owner sees it: without the request id, which names the
+        task's pictures (the unchosen ones are the owner's alone)."""
+        if viewer == self.external_user_id:
+            return self
+        return self.model_copy(update={"request_id": None})
+
 
 class ModelListOut(RootModel[list[ModelOut]]):
     """A plain array of models: what both apps read from `/users/favorites`, `/users/likes`
@@ -166,8 +174,10 @@ class ModelListOut(RootModel[list[ModelOut]]):
     model_config = ConfigDict(frozen=True)
 
     @classmethod
-    def from_records(cls, records: list[ModelRecord], urls: FileUrls) -> ModelListOut:
-        return cls([ModelOut.from_record(record, urls) for record in records])
+    def from_records(
+        cls, records: list[ModelRecord], urls: FileUrls, *, viewer: str
+    ) -> ModelListOut:
+        return cls([ModelOut.from_record(record, urls).seen_by(viewer) for record in records])
 
     def to_json(self) -> list[dict[str, Any]]:
         data: list[dict[str, Any]] = self.model_dump(mode="json", by_alias=True)

@@ -104,9 +104,9 @@ class SliceOut(ApiModel):
             model_id=job.model_id,
             slice_status=status,
             profile=job.profile,
-            gcode_url=urls(job.gcode_key),
+            gcode_url=urls.signed(job.gcode_key),  # the owner's only
             gcode_size=job.gcode_size,
-            thumbnail_url=urls(job.thumbnail_key),
+            thumbnail_url=urls.signed(job.thumbnail_key),
             gcode_metadata=metadata,
             error_message=job.error_message if status is SliceStatus.FAILED else None,
             created_at=job.created_at,

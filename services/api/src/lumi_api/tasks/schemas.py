@@ -110,7 +110,7 @@ class ImageOut(ApiModel):
             id=image.id,
             request_id=image.request_id,
             index=image.image_index,
-            image_url=urls(image.storage_key),
+            image_url=urls.signed(image.storage_key),  # the owner's only
             image_prompt=image.image_prompt,
             image_status=image.status,
             created_at=image.created_at,

@@ -106,7 +106,7 @@ async def _interacted(request: web.Request, kind: InteractionType) -> web.Respon
         records = await ModelRepository(session).interacted(
             user.id, kind, limit=query.limit, offset=query.offset
         )
-    return jsend.success(_models(request, records).to_json())
+    return jsend.success(_models(request, records, user.id).to_json())
 
 
 async def my_models(request: web.Request) -> web.Response:
@@ -114,7 +114,7 @@ async def my_models(request: web.Request) -> web.Response:
     query = parse_query(request, OwnModelsQuery)
     async with request.app[SESSIONMAKER]() as session:
         records = await _owned(ModelRepository(session), user.id, query)
-    return jsend.success(_models(request, records).to_json())
+    return jsend.success(_models(request, records, user.id).to_json())
 
 
 async def models_page(request: web.Request) -> web.Response:
@@ -125,7 +125,7 @@ async def models_page(request: web.Request) -> web.Response:
         records = await _owned(repo, user.id, query)
         total, public = await repo.owned_counts(user.id, visibility=query.visibility)
     out = UserModelsPageOut(
-        items=_models(request, records).root,
+        items=_models(request, records, user.id).root,
         total=total,
         public_count=public,
         has_more=query.offset + len(records) < total,
@@ -143,5 +143,5 @@ async def _owned(repo: ModelRepository, user_id: str, query: OwnModelsQuery) -> 
     )
 
 
-def _models(request: web.Request, records: list[ModelRecord]) -> ModelListOut:
-    return ModelListOut.from_records(records, request.app[FILE_URLS])
+def _models(request: web.Request, records: list[ModelRecord], viewer: str) -> ModelListOut:
+    return ModelListOut.from_records(records, request.app[FILE_URLS], viewer=viewer)
