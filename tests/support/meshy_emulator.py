@@ -12,7 +12,7 @@ from functools import partial
 
 from aiohttp import web
 
-from tests.support.provider_emulation import Emulation, Task, bearer_auth
+from tests.support.provider_emulation import Emulation, Task, bearer_auth, fetch_picture
 
 KEY = "msy_test_key"
 CREDITS_PER_MODEL = 20
@@ -40,7 +40,15 @@ class MeshyEmulator:
         if trouble := await self.emulation.trouble("submit"):
             return trouble
         body = await request.json()
-        prefix, _, data = str(body.get("image_url", "")).partition(";base64,")
+        image_url = str(body.get("image_url", ""))
+        if image_url.startswith(("http://", "https://")):  # Meshy downloads it
+            picture = await fetch_picture(image_url)
+            if picture is None:
+                return meshy_error(400, "invalid_input", "invalid_image_url", "cannot fetch it")
+            self.images.append(picture)
+            task = self.emulation.new_task(body)
+            return web.json_response(self.task_object(task, "PENDING"), status=202)
+        prefix, _, data = image_url.partition(";base64,")
         if not prefix.startswith("data:image/") or not data:
             return meshy_error(400, "invalid_input", "invalid_image_url", "image_url is invalid")
         if self.emulation.script.refuse:

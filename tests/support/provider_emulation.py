@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import aiohttp
 import numpy as np
 import trimesh
 from aiohttp import web
@@ -183,3 +184,14 @@ class MemoryCalls:
     @property
     def outcomes(self) -> list[tuple[str, str]]:
         return [(call.operation, call.outcome) for call in self.calls]
+
+
+async def fetch_picture(url: str) -> bytes | None:
+    """What a provider does with an image URL: download it (None when it cannot)."""
+    try:
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            if response.status != 200:
+                return None
+            return await response.read()
+    except aiohttp.ClientError:
+        return None

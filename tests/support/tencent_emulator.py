@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.support.provider_emulation import Emulation, Task, png_bytes_of
+from tests.support.provider_emulation import Emulation, Task, fetch_picture, png_bytes_of
 
 SECRET_ID = "AKIDtestsecretid0123456789"
 SECRET_KEY = "test-secret-key-0123456789"
@@ -116,6 +116,11 @@ class TencentEmulator:
             return tencent_error("InvalidParameter", "ImageBase64 or ImageUrl is required")
         if params.get("ImageBase64"):
             self.images.append(base64.b64decode(params["ImageBase64"]))
+        else:  # the service downloads ImageUrl
+            picture = await fetch_picture(str(params["ImageUrl"]))
+            if picture is None:
+                return tencent_error("InvalidParameter", "ImageUrl cannot be downloaded")
+            self.images.append(picture)
         return answer(JobId=self.emulation.new_task(params).id)
 
     async def query_3d(self, params: dict[str, Any]) -> web.Response:

@@ -79,7 +79,7 @@ class Workers:
 class BrokenMeshes:
     """A 3D service that accepts the picture, then reports that it failed."""
 
-    async def submit(self, image: bytes, *, job_key: str) -> str:
+    async def submit(self, image: bytes, *, job_key: str, image_url: str | None = None) -> str:
         return "broken-job"
 
     async def poll(self, provider_job_id: str) -> PollResult:

@@ -11,6 +11,7 @@ from typing import Protocol
 
 import pytest
 import trimesh
+from aiohttp import web
 from pydantic import SecretStr
 from pytest_aiohttp import AiohttpServer
 
@@ -128,6 +129,23 @@ async def until_done(case: Case, task_id: str) -> None:
         if (await case.generator.poll(task_id)).state == "done":
             return
     raise AssertionError("the task never finished")
+
+
+async def test_a_signed_url_is_fetched_by_the_providers_that_take_one(
+    case: Case, aiohttp_server: AiohttpServer
+) -> None:
+    """The chosen picture by its signed URL (the model worker passes one on S3, or when the API
+    is public): Meshy and Hunyuan 3D download it; Tripo's v3 wants an upload either way."""
+    async def picture(_: web.Request) -> web.Response:
+        return web.Response(body=PICTURE, content_type="image/png")
+
+    served = web.Application()
+    served.router.add_get("/files/picture.png", picture)
+    server = await aiohttp_server(served, host="127.0.0.1")
+    url = str(server.make_url("/files/picture.png?exp=1&sig=x"))
+    task_id = await case.generator.submit(PICTURE, job_key="job-url", image_url=url)
+    assert case.emulator.images == [PICTURE]
+    assert task_id
 
 
 async def test_the_whole_state_sequence_ends_in_viewer_files_and_an_stl(case: Case) -> None:

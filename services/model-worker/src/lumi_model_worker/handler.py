@@ -36,7 +36,7 @@ from lumi_model_worker.providers.model_files import (
     TEXTURE_FILE,
     MeshArtifacts,
 )
-from lumi_model_worker.steps import DONE, FETCHED, Limits, next_step
+from lumi_model_worker.steps import DONE, FETCHED, Limits, Picture, next_step
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,9 @@ class Deps:
     # called after a model completed (and, if public, entered the gallery): the API's cached
     # gallery pages must notice, and the worker cannot import the API
     gallery_changed: Callable[[], Awaitable[None]]
+    # how long the signed URL of the chosen picture given to a hosted provider lives; None: the
+    # provider gets the bytes (the offline one, or a URL nobody outside could fetch)
+    picture_url_seconds: float | None = None
 
 
 async def handle_model_job(deps: Deps, message: JobMessage, claim: Claim) -> None:
@@ -75,7 +78,7 @@ async def handle_model_job(deps: Deps, message: JobMessage, claim: Claim) -> Non
     await deps.gallery_changed()
 
 
-async def _source_image(deps: Deps, job: ModelJob) -> bytes:
+async def _source_image(deps: Deps, job: ModelJob) -> Picture:
     async with deps.sessionmaker() as session:
         key = await session.scalar(
             select(GeneratedImage.storage_key)
@@ -84,7 +87,12 @@ async def _source_image(deps: Deps, job: ModelJob) -> bytes:
         )
     if key is None:
         raise PermanentError("the chosen image of this model is missing")
-    return await deps.storage.get(key)
+    data = await deps.storage.get(key)
+    if deps.picture_url_seconds is None:
+        return Picture(data)
+    # the providers' one way to a stored file: a signed URL (S3 presigned GET, or the API's)
+    url = await deps.storage.signed_url(key, expires_in=deps.picture_url_seconds)
+    return Picture(data, url)
 
 
 async def _record(deps: Deps, claim: Claim, **values: object) -> None:

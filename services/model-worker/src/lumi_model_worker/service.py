@@ -12,6 +12,7 @@ from lumi_common.pipeline.models import ModelJobs
 from lumi_common.providers.calls import CallLog, LoggedCalls
 from lumi_common.providers.stored_calls import StoredCalls
 from lumi_common.redis_client import open_redis
+from lumi_common.storage import S3Storage, Storage
 from lumi_common.storage.opening import open_storage_or_exit
 from lumi_common.streams.consumer import Handler
 from lumi_common.streams.worker import consumer_config, serve_jobs
@@ -41,6 +42,7 @@ async def run(settings: ModelWorkerSettings, *, burst: bool = False) -> None:
                 max_resubmits=settings.model_resubmits,
             ),
             gallery_changed=partial(bump_gallery, redis, settings.redis_key_prefix),
+            picture_url_seconds=picture_url_seconds(settings, storage),
         )
         return partial(handle_model_job, deps)
 
@@ -56,3 +58,15 @@ async def run(settings: ModelWorkerSettings, *, burst: bool = False) -> None:
     finally:
         await redis.aclose()
         await storage.aclose()
+
+
+def picture_url_seconds(settings: ModelWorkerSettings, storage: Storage) -> float | None:
+    """Hosted providers fetch the chosen picture by URL when one reaches them: a presigned S3
+    URL, or the API's signed URL once PUBLIC_BASE_URL says where the API is public."""
+    minutes = settings.model_image_url_minutes
+    if settings.model_provider == "offline" or minutes == 0:
+        return None
+    if isinstance(storage, S3Storage):
+        return minutes * 60.0
+    signs = settings.file_url_secret is not None or not settings.is_production
+    return minutes * 60.0 if settings.public_base_url and signs else None

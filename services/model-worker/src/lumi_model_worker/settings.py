@@ -27,6 +27,9 @@ class ModelWorkerSettings(WorkerSettings, ProviderSettings):
     model_max_faces: int = Field(default=200_000, ge=1_000, le=5_000_000)
     # the largest dimension of a hosted model's print STL (the relief keeps its own size)
     model_print_size_mm: float = Field(default=100.0, gt=0, le=1000)
+    # hosted providers fetch the chosen picture by a signed URL valid this long (0 = the picture
+    # goes inline in the request, as it does whenever the URL would not be reachable from outside)
+    model_image_url_minutes: int = Field(default=30, ge=0, le=7 * 24 * 60)
     tripo_api_key: SecretStr | None = None
     tripo_base_url: str = Field(default="https://openapi.tripo3d.ai/v3", pattern=URL)
     tripo_model: str = "v3.0-20250812"

@@ -36,6 +36,14 @@ class Fetched:
 
 
 @dataclass(frozen=True, slots=True)
+class Picture:
+    """The chosen picture, and a signed URL of it a hosted provider may fetch (None: inline)."""
+
+    data: bytes
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Limits:
     poll_interval: timedelta
     max_polls: int
@@ -46,7 +54,7 @@ async def next_step(
     meshes: MeshGenerator,
     job: ModelJob,
     *,
-    picture: Callable[[], Awaitable[bytes]],
+    picture: Callable[[], Awaitable[Picture]],
     record: Record,
     limits: Limits,
     provider_name: str,
@@ -54,7 +62,8 @@ async def next_step(
     try:
         task_id = job.provider_job_id
         if job.stage not in ("poll", "fetch") or task_id is None:
-            task_id = await meshes.submit(await picture(), job_key=job.id)
+            chosen = await picture()
+            task_id = await meshes.submit(chosen.data, job_key=job.id, image_url=chosen.url)
             await record(
                 stage="poll",
                 progress=SUBMITTED,

@@ -48,8 +48,16 @@ class MeshService(Protocol):
     @property
     def model(self) -> str | None: ...
 
-    async def submit(self, session: aiohttp.ClientSession, image: bytes, call: Tracked) -> str:
-        """Start a task; return its id. Failures raise (see lumi_common.providers.errors)."""
+    async def submit(
+        self,
+        session: aiohttp.ClientSession,
+        image: bytes,
+        call: Tracked,
+        *,
+        image_url: str | None = None,
+    ) -> str:
+        """Start a task; return its id. Failures raise (see lumi_common.providers.errors).
+        A service that can fetch `image_url` sends it instead of the picture's bytes."""
         ...
 
     async def status(
@@ -79,9 +87,9 @@ class HostedMeshGenerator:
         self._downloads = downloads
         self._output = output
 
-    async def submit(self, image: bytes, *, job_key: str) -> str:
+    async def submit(self, image: bytes, *, job_key: str, image_url: str | None = None) -> str:
         async with self._session() as session, self._track("submit") as call:
-            task_id = await self.service.submit(session, image, call)
+            task_id = await self.service.submit(session, image, call, image_url=image_url)
             call.provider_job_id = task_id
         return task_id
 

@@ -32,8 +32,20 @@ class Hunyuan3D:
     face_count: int | None = None
     name: str = "hunyuan3d"
 
-    async def submit(self, session: aiohttp.ClientSession, image: bytes, call: Tracked) -> str:
-        params: dict[str, Any] = {"ImageBase64": base64.b64encode(image).decode()}
+    async def submit(
+        self,
+        session: aiohttp.ClientSession,
+        image: bytes,
+        call: Tracked,
+        *,
+        image_url: str | None = None,
+    ) -> str:
+        # ImageUrl or ImageBase64 (the request body is limited to 10 MB: a URL is lighter)
+        params: dict[str, Any] = (
+            {"ImageUrl": image_url}
+            if image_url
+            else {"ImageBase64": base64.b64encode(image).decode()}
+        )
         if self.model:
             params["Model"] = self.model
         if self.face_count:

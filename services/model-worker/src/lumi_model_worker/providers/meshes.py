@@ -42,9 +42,10 @@ class PollResult:
 
 
 class MeshGenerator(Protocol):
-    async def submit(self, image: bytes, *, job_key: str) -> str:
+    async def submit(self, image: bytes, *, job_key: str, image_url: str | None = None) -> str:
         """Start a generation and return the provider's job id. The same `job_key` and image
-        may be submitted again after a crash."""
+        may be submitted again after a crash. `image_url`, when given, is a signed URL of the
+        same picture that a hosted provider fetches instead of receiving the bytes."""
         ...
 
     async def poll(self, provider_job_id: str) -> PollResult: ...
@@ -67,7 +68,7 @@ class OfflineReliefGenerator:
         self._spec = spec or ReliefSpec()
         self._pruned_on: date | None = None
 
-    async def submit(self, image: bytes, *, job_key: str) -> str:
+    async def submit(self, image: bytes, *, job_key: str, image_url: str | None = None) -> str:
         await asyncio.to_thread(_check_image, image)
         today = datetime.now(UTC).date()
         digest = hashlib.sha256(job_key.encode() + b"\x00" + image).hexdigest()[:32]

@@ -30,8 +30,16 @@ class Meshy:
     target_polycount: int | None = None
     name: str = "meshy"
 
-    async def submit(self, session: aiohttp.ClientSession, image: bytes, call: Tracked) -> str:
-        body: dict[str, Any] = {"image_url": data_uri(image), "should_texture": True}
+    async def submit(
+        self,
+        session: aiohttp.ClientSession,
+        image: bytes,
+        call: Tracked,
+        *,
+        image_url: str | None = None,
+    ) -> str:
+        # Meshy takes a public URL or the picture inline as a data URI (a third larger)
+        body: dict[str, Any] = {"image_url": image_url or data_uri(image), "should_texture": True}
         if self.model:
             body["ai_model"] = self.model
         if self.target_polycount:

@@ -30,7 +30,15 @@ class Tripo:
     face_limit: int | None = None
     name: str = "tripo"
 
-    async def submit(self, session: aiohttp.ClientSession, image: bytes, call: Tracked) -> str:
+    async def submit(
+        self,
+        session: aiohttp.ClientSession,
+        image: bytes,
+        call: Tracked,
+        *,
+        image_url: str | None = None,
+    ) -> str:
+        # v3 takes the token of an uploaded file as `input`: the picture is always uploaded
         form = aiohttp.FormData()
         kind = picture_type(image) or "image/png"
         name = f"picture.{EXTENSIONS.get(kind, 'png')}"
