@@ -136,6 +136,7 @@ async def test_a_signed_url_is_fetched_by_the_providers_that_take_one(
 ) -> None:
     """The chosen picture by its signed URL (the model worker passes one on S3, or when the API
     is public): Meshy and Hunyuan 3D download it; Tripo's v3 wants an upload either way."""
+
     async def picture(_: web.Request) -> web.Response:
         return web.Response(body=PICTURE, content_type="image/png")
 

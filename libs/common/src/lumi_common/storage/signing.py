@@ -29,9 +29,7 @@ class FileSigner:
     def __init__(self, secret: str) -> None:
         self._key = hmac.new(secret.encode(), _PURPOSE, hashlib.sha256).digest()
 
-    def query(
-        self, key: str, *, expires_in: float, now: float | None = None, step: int = 1
-    ) -> str:
+    def query(self, key: str, *, expires_in: float, now: float | None = None, step: int = 1) -> str:
         """`exp=…&sig=…` for `key`, valid at least `expires_in` seconds from now. The expiry
         is rounded up to a multiple of `step`: within a step the URL is the same, so a page
         that names a file twice (or a browser that loads it again) gets one URL, one cache."""
