@@ -39,6 +39,7 @@ async def client(services: Services, bucket: str) -> AsyncIterator[LumiClient]:
         yield LumiClient(session, services.base_url, token)
 
 
+@pytest.mark.timeout(300)  # three processes and an S3 server on a busy machine
 async def test_the_pipeline_on_s3_shares_no_directory(
     services: Services, client: LumiClient, s3_server: S3Server, bucket: str, tmp_path: Path
 ) -> None:
