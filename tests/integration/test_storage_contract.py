@@ -226,3 +226,20 @@ async def test_open_storage_reads_storage_url(s3_server: S3Server, tmp_path: Pat
     local = await open_storage(StorageSettings(storage_url=(tmp_path / "files").as_uri()))
     assert isinstance(local, LocalStorage)
     assert local.root == (tmp_path / "files").resolve()
+
+
+async def test_presigned_urls_name_the_public_endpoint(s3_server: S3Server) -> None:
+    """Inside a compose network the bucket is http://objects:9000; a browser reaches it by
+    another name. Presigned URLs are made for that one (and still work there)."""
+    bucket = await s3_server.create_bucket()
+    public = s3_server.endpoint_url.replace("127.0.0.1", "localhost")
+    options = dataclasses.replace(s3_server.options(bucket), public_endpoint_url=public)
+    storage = await S3Storage.connect(options)
+    try:
+        await storage.put("images/r/0.png", b"png", "image/png")
+        url = await storage.signed_url("images/r/0.png", expires_in=60)
+    finally:
+        await storage.aclose()
+    assert url.startswith(f"{public}/{bucket}/images/r/0.png?")
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        assert (response.status, await response.read()) == (200, b"png")

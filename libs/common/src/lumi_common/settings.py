@@ -141,6 +141,9 @@ class StorageSettings(LumiSettings):
     storage_dir: Path | None = None
     # S3-compatible services other than AWS name their endpoint (http://minio:9000, moto, …)
     s3_endpoint_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    # the endpoint as browsers and providers reach it, when they cannot use S3_ENDPOINT_URL
+    # (a private network's name): presigned URLs are made for it
+    s3_public_endpoint_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
     s3_region: str = "us-east-1"
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None

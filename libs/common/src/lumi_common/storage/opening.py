@@ -40,6 +40,7 @@ async def open_storage(settings: StorageSettings, *, files_url: str | None = Non
             bucket=location.bucket,
             prefix=location.prefix,
             endpoint_url=settings.s3_endpoint_url,
+            public_endpoint_url=settings.s3_public_endpoint_url,
             region=settings.s3_region,
             access_key_id=settings.s3_access_key_id,
             secret_access_key=None if secret is None else secret.get_secret_value(),

@@ -11,6 +11,7 @@ upload's completion, has succeeded; a failed multipart upload is aborted so its 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -46,6 +47,9 @@ class S3Options:
     bucket: str
     prefix: str = ""
     endpoint_url: str | None = None
+    # the endpoint as clients outside reach it, for presigned URLs (a compose network's
+    # http://objects:9000 is http://localhost:9000 to a browser); None: endpoint_url
+    public_endpoint_url: str | None = None
     region: str = "us-east-1"
     access_key_id: str | None = None
     secret_access_key: str | None = None
@@ -63,8 +67,16 @@ class MissingBucket(StorageError):
 class S3Storage:
     """Keys are stored as `<prefix><key>` in one bucket; build it with `S3Storage.connect`."""
 
-    def __init__(self, client: S3Client, options: S3Options, exits: AsyncExitStack) -> None:
+    def __init__(
+        self,
+        client: S3Client,
+        options: S3Options,
+        exits: AsyncExitStack,
+        *,
+        presigner: S3Client | None = None,
+    ) -> None:
         self._client = client
+        self._presigner = presigner or client  # presigning is local: it never calls out
         self._options = options
         self._exits = exits
 
@@ -74,7 +86,11 @@ class S3Storage:
         instead of every upload failing later."""
         exits = AsyncExitStack()
         client = await exits.enter_async_context(s3_client(options))
-        storage = cls(client, options, exits)
+        presigner = None
+        if options.public_endpoint_url:
+            public = dataclasses.replace(options, endpoint_url=options.public_endpoint_url)
+            presigner = await exits.enter_async_context(s3_client(public))
+        storage = cls(client, options, exits, presigner=presigner)
         try:
             await storage.check_bucket()
         except BaseException:
@@ -157,7 +173,7 @@ class S3Storage:
 
     async def signed_url(self, key: str, *, expires_in: float) -> str:
         with self._errors("sign", key):
-            return await self._client.generate_presigned_url(
+            return await self._presigner.generate_presigned_url(
                 "get_object",
                 Params={"Bucket": self.bucket, "Key": self._name(key)},
                 ExpiresIn=max(1, int(expires_in)),
