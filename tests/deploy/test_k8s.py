@@ -84,10 +84,19 @@ def test_kubernetes_objects_pass_strict_validation(rendered: Rendered, version: 
         "Job",
         "Service",
         "PodDisruptionBudget",
-        "PersistentVolumeClaim",
     }
     for doc in core:
         kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_no_volume_is_shared_between_pods(rendered: Rendered) -> None:
+    """Files live in the bucket of STORAGE_URL: pods share no directory, on any node."""
+    assert not [doc for doc in rendered.docs if doc["kind"] == "PersistentVolumeClaim"]
+    for workload, pod in rendered.workloads():
+        for volume in pod.get("volumes", []):
+            assert "emptyDir" in volume, (workload["metadata"]["name"], volume)
+    config = env_file(K8S / "base" / "config.env")
+    assert (config["STORAGE_URL"] or "").startswith("s3://")
 
 
 def test_strict_validation_refuses_a_misspelt_field(base: Rendered) -> None:
