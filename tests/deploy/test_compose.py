@@ -19,7 +19,7 @@ from tests.support.containers import ROOT, service_packages
 from tests.support.processes import BIN
 
 COMPOSE = ROOT / "deploy" / "compose.yaml"
-INFRASTRUCTURE = {"mariadb", "redis"}
+INFRASTRUCTURE = {"mariadb", "redis", "objects"}
 LUMI = {"migrate", "api", "relay"}
 
 
@@ -36,6 +36,8 @@ def write_env(folder: Path) -> Path:
         f"MARIADB_PASSWORD={secrets.token_urlsafe(16)}\n"
         f"MARIADB_ROOT_PASSWORD={secrets.token_urlsafe(16)}\n"
         f"COOKIE_SECRET={secrets.token_urlsafe(40)}\n"
+        f"FILE_URL_SECRET={secrets.token_urlsafe(40)}\n"
+        f"S3_SECRET_ACCESS_KEY={secrets.token_urlsafe(24)}\n"
     )
     return path
 
@@ -106,7 +108,7 @@ def test_lumi_waits_for_the_migration_and_the_migration_for_the_database(
 
 def test_state_lives_in_named_volumes(config: dict[str, Any]) -> None:
     services = config["services"]
-    assert set(config["volumes"]) >= {"mariadb-data", "redis-data"}
+    assert set(config["volumes"]) >= {"mariadb-data", "redis-data", "objects-data"}
     for name, service in services.items():
         for volume in service.get("volumes", []):
             source = volume.split(":", 1)[0]
@@ -122,6 +124,12 @@ def test_the_services_get_their_settings_and_workers_time_to_drain(
         assert env["DATABASE_URL"].startswith("mysql://lumi:"), name
         assert env["REDIS_URL"] == "redis://redis:6379/0", name
         assert len(env["COOKIE_SECRET"]) >= 32, name
+        assert len(env["FILE_URL_SECRET"]) >= 32, name
+        # files in the bucket: no container shares a directory with another
+        assert env["STORAGE_URL"] == "s3://lumi/", name
+        assert env["S3_ENDPOINT_URL"] == "http://objects:9000", name
+        assert services[name]["depends_on"]["objects"] == {"condition": "service_healthy"}, name
+        assert not services[name].get("volumes"), name
     assert services["api"]["environment"]["RELAY_ENABLED"] == "false"
     for service in worker_services():
         assert services[service]["stop_grace_period"] == "60s"
@@ -129,7 +137,14 @@ def test_the_services_get_their_settings_and_workers_time_to_drain(
 
 def test_no_secret_is_written_in_the_file() -> None:
     text = COMPOSE.read_text()
-    for name in ("COOKIE_SECRET", "MARIADB_PASSWORD", "MARIADB_ROOT_PASSWORD", "SMTP_PASSWORD"):
+    for name in (
+        "COOKIE_SECRET",
+        "FILE_URL_SECRET",
+        "S3_SECRET_ACCESS_KEY",
+        "MARIADB_PASSWORD",
+        "MARIADB_ROOT_PASSWORD",
+        "SMTP_PASSWORD",
+    ):
         for value in re.findall(rf"^\s*{name}:\s*(\S+)", text, re.MULTILINE):
             assert value.startswith("${"), (name, value)
     assert re.search(r"mysql://lumi:\$\{MARIADB_PASSWORD", text)
