@@ -1,16 +1,16 @@
 """The whole system in containers, from the images `make images` built: the API, the standalone
 relay, two image workers and a model worker, on this machine's MariaDB (a fresh database the
-API image migrates) and Redis (a key prefix of the test's own), with the host's network and a
-shared volume for files. Driven over HTTP as the apps drive it."""
+API image migrates), Redis (a key prefix of the test's own) and a real S3 server (moto's, a bucket
+of the test's own), with the host's network: the containers share no directory. Driven over HTTP
+as the apps drive it."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
@@ -30,6 +30,7 @@ from tests.support.containers import Container, Containers, package, podman
 from tests.support.lumi_client import LumiClient, TaskWatch, status_is
 from tests.support.model_checks import check_model_files, check_picture
 from tests.support.processes import free_port
+from tests.support.s3 import S3Server
 from tests.support.services import lumi_env
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -39,7 +40,6 @@ API, IMAGE_WORKER, MODEL_WORKER, SLICE_WORKER = (
 )
 CONCURRENCY = 2
 DRAIN_GRACE_SECONDS = 30
-IMAGE_USER = 10001
 pytestmark = pytest.mark.timeout(600)
 
 
@@ -74,23 +74,25 @@ def migrated(database: str) -> str:
     return database
 
 
-@pytest.fixture
-def lumi(migrated: str, tmp_path: Path, key_prefix: str, redis: Redis) -> Iterator[Containers]:
-    """This test's containers: one environment, files on a shared volume; all removed after.
-    (`redis` is requested so that the test's keys are deleted once the containers are gone.)"""
-    files = tmp_path / "files"
-    files.mkdir()
-    os.chown(files, IMAGE_USER, IMAGE_USER)
+@pytest_asyncio.fixture
+async def lumi(
+    migrated: str, key_prefix: str, redis: Redis, s3_server: S3Server
+) -> AsyncIterator[Containers]:
+    """This test's containers: one environment, files in a bucket of their own; all removed
+    after. (`redis` is requested so that the test's keys are deleted once they are gone.)"""
+    bucket = await s3_server.create_bucket()
     port = free_port()
     env = lumi_env(
         database_url=migrated,
         redis_url=b.DEFAULT_REDIS,
         key_prefix=key_prefix,
-        storage_dir=Path("/data/storage"),
+        storage_dir=Path("/unused"),
         port=port,
     )
-    env.update(RELAY_ENABLED="false", PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
-    containers = Containers(secrets.token_hex(3), env, volumes=[f"{files}:/data/storage"])
+    env.update(
+        s3_server.env(bucket), RELAY_ENABLED="false", PUBLIC_BASE_URL=f"http://127.0.0.1:{port}"
+    )
+    containers = Containers(secrets.token_hex(3), env)
     yield containers
     containers.close()
 
