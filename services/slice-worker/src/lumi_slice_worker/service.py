@@ -8,7 +8,7 @@ from functools import partial
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.pipeline.slices import SliceJobs
-from lumi_common.storage.local import LocalStorage
+from lumi_common.storage.opening import open_storage_or_exit
 from lumi_common.streams.consumer import Handler
 from lumi_common.streams.worker import consumer_config, serve_jobs
 from lumi_slice_worker.handler import Deps, handle_slice_job
@@ -31,7 +31,7 @@ def slicer_config(settings: SliceWorkerSettings) -> SlicerConfig:
 
 async def run(settings: SliceWorkerSettings, *, burst: bool = False) -> None:
     kind = SliceJobs(lease=timedelta(seconds=settings.job_lease_seconds))
-    storage = LocalStorage(settings.storage_dir)
+    storage = await open_storage_or_exit(settings)  # STORAGE_URL: the bucket on S3
     profiles = Profiles(shipped_folder())  # every shipped profile read now: a bad one stops us
 
     def handler(sessionmaker: async_sessionmaker[AsyncSession]) -> Handler:
@@ -51,4 +51,7 @@ async def run(settings: SliceWorkerSettings, *, burst: bool = False) -> None:
         concurrency=settings.slice_queue_concurrency,
         jobs_per_minute=settings.slice_jobs_per_minute,
     )
-    await serve_jobs(settings, kind=kind, config=config, handler=handler, burst=burst)
+    try:
+        await serve_jobs(settings, kind=kind, config=config, handler=handler, burst=burst)
+    finally:
+        await storage.aclose()
