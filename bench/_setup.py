@@ -53,7 +53,7 @@ class BenchEnv:
             DATABASE_URL=self.database_url,
             REDIS_URL=self.redis_url,
             REDIS_KEY_PREFIX=self.key_prefix,
-            STORAGE_DIR=str(self.storage_dir),
+            STORAGE_URL=self.storage_dir.resolve().as_uri(),
             APP_ENV="test",
             LOG_LEVEL="WARNING",
             LOG_FORMAT="json",
