@@ -11,6 +11,7 @@ from lumi_common.metrics.series import (
     JOBS_COMPLETED,
     JOBS_DEAD_LETTERED,
     JOBS_FAILED,
+    JOBS_POLLED,
     JOBS_RETRIED,
 )
 
@@ -24,6 +25,7 @@ class JobMetrics:
         labels = (self.kind, self.provider)
         self._claimed: Counter = JOBS_CLAIMED.labels(*labels)
         self._completed: Counter = JOBS_COMPLETED.labels(*labels)
+        self._polled: Counter = JOBS_POLLED.labels(*labels)
         self._retried: Counter = JOBS_RETRIED.labels(*labels)
         self._failed: Counter = JOBS_FAILED.labels(*labels)
         self._duration: Histogram = JOB_DURATION.labels(*labels)
@@ -37,6 +39,10 @@ class JobMetrics:
 
     def completed(self) -> None:
         self._completed.inc()
+
+    def polled(self) -> None:
+        """The handler asked to be run again after a wait (a provider still working)."""
+        self._polled.inc()
 
     def retried(self) -> None:
         self._retried.inc()

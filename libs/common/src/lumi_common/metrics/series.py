@@ -34,6 +34,11 @@ JOBS_CLAIMED = Counter("lumi_jobs_claimed", "Job attempts claimed by a worker", 
 JOBS_COMPLETED = Counter(
     "lumi_jobs_completed", "Job attempts whose handler finished without an error", JOB_LABELS
 )
+JOBS_POLLED = Counter(
+    "lumi_jobs_polled",
+    "Job attempts that ended waiting on a provider, a poll scheduled (the job is not done yet)",
+    JOB_LABELS,
+)
 JOBS_RETRIED = Counter(
     "lumi_jobs_retried", "Job attempts that failed and were scheduled to run again", JOB_LABELS
 )
