@@ -7,7 +7,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from lumi_common.errors import PermanentError, RetryableError
 from lumi_common.jobs.lifecycle import Claim
@@ -33,7 +33,7 @@ GROUP = {"stream": IMAGE_JOBS, "group": f"{IMAGE_JOBS}-workers"}
 
 
 async def test_worker_metrics_count_every_outcome_once(
-    sessionmaker: Sessions, redis: RedisClient, key_prefix: str
+    sessionmaker: Sessions, redis: RedisClient, key_prefix: str, engine: AsyncEngine
 ) -> None:
     task = await create_task(sessionmaker)
     doomed, flaky = task.job_ids[0], task.job_ids[1]
@@ -67,7 +67,7 @@ async def test_worker_metrics_count_every_outcome_once(
             reconciler=None,
             reconcile_every_s=60,
             health_port=port,
-            metrics=Exposition([stats]),
+            metrics=Exposition([stats], engine=engine),
         )
     )
     try:
@@ -91,6 +91,7 @@ async def test_worker_metrics_count_every_outcome_once(
     assert page.value("lumi_stream_group_lag", **GROUP) == 0
     assert page.value("lumi_stream_group_consumers", **GROUP) == 1
     assert page.value("lumi_stream_group_consumers_active", **GROUP) == 1
+    assert page.value("lumi_db_pool_connections_in_use") == 0  # every job settled
 
 
 async def _settled(

@@ -18,7 +18,7 @@ from lumi_api.keys import ENGINE, REDIS, SESSIONMAKER, SETTINGS
 from lumi_api.routing import add_route
 from lumi_common.metrics.exposition import CONTENT_TYPE, Exposition
 from lumi_common.metrics.outbox import OutboxStats
-from lumi_common.metrics.pool import sample_pool, sampling_pool
+from lumi_common.metrics.pool import sampling_pool
 from lumi_common.metrics.series import HTTP_REQUEST_DURATION, HTTP_REQUESTS
 from lumi_common.metrics.streams import StreamStats
 from lumi_common.streams.names import JOB_STREAMS
@@ -92,7 +92,8 @@ async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:
     streams = StreamStats(
         app[REDIS], key_prefix=settings.redis_key_prefix, streams=JOB_STREAMS, max_age=max_age
     )
-    app[EXPOSITION] = Exposition([OutboxStats(app[SESSIONMAKER], max_age=max_age), streams])
+    outbox = OutboxStats(app[SESSIONMAKER], max_age=max_age)
+    app[EXPOSITION] = Exposition([outbox, streams], engine=app[ENGINE])
     async with sampling_pool(app[ENGINE]):
         yield
 
@@ -102,7 +103,6 @@ async def serve_metrics(request: web.Request) -> web.Response:
 
 
 async def render_metrics(app: web.Application) -> web.Response:
-    sample_pool(app[ENGINE])  # this process's pool as it is now
     body = await app[EXPOSITION].render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 

@@ -16,7 +16,9 @@ from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from lumi_common.metrics.pool import sample_pool
 from lumi_common.metrics.scrape import ScrapeCollector
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -45,10 +47,14 @@ def process_exited(pid: int) -> None:
 
 class Exposition:
     """What one service exposes: the metric objects of `series` (this process's, or all
-    processes' in multi-process mode) and its per-scrape collectors."""
+    processes' in multi-process mode), its per-scrape collectors and, with `engine`, its
+    database pool as it is at the scrape."""
 
-    def __init__(self, scrapes: Sequence[ScrapeCollector] = ()) -> None:
+    def __init__(
+        self, scrapes: Sequence[ScrapeCollector] = (), *, engine: AsyncEngine | None = None
+    ) -> None:
         self.scrapes = tuple(scrapes)
+        self.engine = engine
         self.registry = CollectorRegistry(auto_describe=False)
         directory = multiprocess_dir()
         if directory is not None:
@@ -60,5 +66,7 @@ class Exposition:
             self.registry.register(scrape)
 
     async def render(self) -> bytes:
+        if self.engine is not None:
+            sample_pool(self.engine)
         await asyncio.gather(*(scrape.refresh() for scrape in self.scrapes))
         return generate_latest(self.registry)

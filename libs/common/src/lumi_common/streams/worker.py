@@ -96,7 +96,7 @@ async def serve_jobs(
             reconciler=reconciler,
             reconcile_every_s=min(60.0, max(1.0, settings.reconcile_after_seconds / 4)),
             health_port=settings.health_port,
-            metrics=Exposition([streams]) if settings.metrics_enabled else None,
+            metrics=Exposition([streams], engine=engine) if settings.metrics_enabled else None,
             burst=burst,
         )
     finally:
