@@ -170,6 +170,7 @@ async def test_a_batch_publishes_its_own_events_and_marks_them(
     # no relay runs here: only the writer can have published them
     tasks = [rows(owner(alice))[1] for _ in range(5)]
     await asyncio.gather(*(writer.write(task) for task in tasks))
+    await writer.published()
     ids = event_ids(*tasks)
     assert sorted(await published_events(redis, key_prefix, ids)) == sorted(ids)
     assert await unmarked(sessionmaker, ids) == 0  # nothing followed: marked at once
@@ -181,6 +182,7 @@ async def test_a_batch_publishes_its_own_events_and_marks_them(
         writing.append(asyncio.create_task(writer.write(task)))
         await asyncio.sleep(0)
     await asyncio.gather(*writing)
+    await writer.published()
     assert await unmarked(sessionmaker, event_ids(*two)) == 0
 
     # the mark lost (the process died before it): the relay publishes them again, adding nothing
@@ -214,6 +216,7 @@ async def test_the_next_batch_carries_the_mark_of_the_last(
     event.listen(engine.sync_engine, "commit", count)
     try:
         await writer.write(task)
+        await writer.published()
     finally:
         event.remove(engine.sync_engine, "commit", count)
     ids = event_ids(earlier, task)
@@ -235,6 +238,7 @@ async def test_with_redis_down_the_creation_commits_and_the_relay_publishes_late
     try:
         task_id, task = rows(owner(alice))
         await writer.write(task)  # the creation stands: its rows are committed
+        await writer.published()
     finally:
         await unreachable.aclose()
     assert await counts(sessionmaker, [task_id]) == [1, 4, 4, 4]

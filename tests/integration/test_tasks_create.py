@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from lumi_api.app import create_app
 from lumi_api.auth.service import IssuedToken
 from lumi_api.settings import ApiSettings
+from lumi_api.tasks.writer import TASK_WRITER
 from lumi_common.db.tables import GeneratedImage, GenerationRequest, ImageJob, OutboxEvent
 from lumi_common.messages import ImageJobRequested, decode
 from lumi_common.streams.names import IMAGE_JOBS, stream_key
@@ -121,6 +122,7 @@ async def test_create_writes_jobs_and_decodable_outbox_events(
 ) -> None:
     _, body = await create(client, alice, {"prompt": "a lighthouse on a rock"})
     task_id = body["data"]["id"]
+    await client.app[TASK_WRITER].published()  # beside the answer, not before it
     async with sessionmaker() as session:
         request = await session.get_one(GenerationRequest, task_id)
         jobs = (await session.scalars(select(ImageJob).where(ImageJob.request_id == task_id))).all()

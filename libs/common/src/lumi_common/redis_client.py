@@ -9,10 +9,12 @@ tag, so it works unchanged on a cluster.
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from contextlib import AbstractAsyncContextManager, nullcontext
+from typing import Any, TypeAlias, cast
 
 import structlog
 from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline
 from redis.asyncio.connection import SSLConnection, parse_url
 from redis.asyncio.retry import Retry
@@ -21,6 +23,7 @@ from redis.event import EventDispatcherInterface
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError, SlotNotCoveredError
 
+from lumi_common.redis_breaker import RedisBreaker
 from lumi_common.redis_url import parse_cluster_url
 from lumi_common.settings import RedisSettings
 
@@ -37,23 +40,68 @@ log = structlog.get_logger(__name__)
 
 
 def create_redis(
-    settings: RedisSettings, *, socket_timeout: float | None = SOCKET_TIMEOUT_SECONDS
+    settings: RedisSettings,
+    *,
+    socket_timeout: float | None = SOCKET_TIMEOUT_SECONDS,
+    breaker: RedisBreaker | None = None,
 ) -> RedisClient:
-    """A client for commands. Blocking reads need `socket_timeout=None` or a longer one."""
+    """A client for commands. Blocking reads need `socket_timeout=None` or a longer one.
+
+    With a `breaker` (the API's request path), every command and pipeline runs within its
+    deadline and fails at once while it is open; connecting waits no longer than the deadline."""
+    connect_timeout = CONNECT_TIMEOUT_SECONDS
+    if breaker is not None:
+        socket_timeout = connect_timeout = breaker.timeout
     options: dict[str, Any] = {
         "socket_timeout": socket_timeout,
-        "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "socket_connect_timeout": connect_timeout,
         # on a cluster, the number of times a command is sent again after the client refreshed
         # its map of the cluster (a node down, a failover under way)
         "retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=2),
         "health_check_interval": 30,
     }
     if settings.is_redis_cluster:
-        return _cluster(settings.redis_url, options)
-    return Redis.from_url(settings.redis_url, **options)
+        cluster = _cluster(settings.redis_url, options)
+        cluster.breaker = breaker
+        return cluster
+    if breaker is None:
+        return Redis.from_url(settings.redis_url, **options)
+    guarded = cast(_GuardedRedis, _GuardedRedis.from_url(settings.redis_url, **options))
+    guarded.breaker = breaker
+    return guarded
 
 
-def _cluster(url: str, options: dict[str, Any]) -> RedisCluster:
+def _guard(breaker: RedisBreaker | None) -> AbstractAsyncContextManager[None]:
+    return nullcontext() if breaker is None else breaker.guard()
+
+
+class _GuardedRedis(Redis):
+    """One server's client whose commands and pipelines go through a breaker."""
+
+    breaker: RedisBreaker
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        async with self.breaker.guard():
+            # redis-py leaves it untyped
+            return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+
+    def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
+        pipe = _GuardedPipeline(
+            self.connection_pool, self.response_callbacks, transaction, shard_hint
+        )
+        pipe.breaker = self.breaker
+        return pipe
+
+
+class _GuardedPipeline(Pipeline):
+    breaker: RedisBreaker
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        async with self.breaker.guard():
+            return await super().execute(raise_on_error)
+
+
+def _cluster(url: str, options: dict[str, Any]) -> _Cluster:
     seeds = parse_cluster_url(url)
     shared: dict[str, Any] = dict(parse_url(seeds.options_url))
     for name in ("host", "port", "db"):  # per node, or always 0 on a cluster
@@ -79,6 +127,8 @@ class _Cluster(RedisCluster):
     caches that let requests through) would let them escape. Cross-slot mistakes keep their type.
     """
 
+    breaker: RedisBreaker | None = None
+
     async def initialize(self, *args: Any, **kwargs: Any) -> RedisCluster:
         try:
             return await super().initialize(*args, **kwargs)
@@ -86,37 +136,45 @@ class _Cluster(RedisCluster):
             raise ClusterUnavailable(str(exc)) from exc
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await super().execute_command(*args, **kwargs)
-        except SlotNotCoveredError as exc:
-            raise ClusterUnavailable(str(exc)) from exc
+        async with _guard(self.breaker):
+            try:
+                return await super().execute_command(*args, **kwargs)
+            except SlotNotCoveredError as exc:
+                raise ClusterUnavailable(str(exc)) from exc
 
     def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> Any:
         if shard_hint:
             raise RedisClusterException("shard_hint is deprecated in cluster mode")
-        return _ClusterPipeline(self, transaction)
+        pipe = _ClusterPipeline(self, transaction)
+        pipe.breaker = self.breaker
+        return pipe
 
 
 class _ClusterPipeline(ClusterPipeline):
     # declared by redis-py's command protocol, which the pipeline never sets (nor reads)
     _event_dispatcher: EventDispatcherInterface
+    breaker: RedisBreaker | None = None
 
     async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
-        try:
-            return await super().execute(raise_on_error, allow_redirections)
-        except SlotNotCoveredError as exc:
-            raise ClusterUnavailable(str(exc)) from exc
+        async with _guard(self.breaker):
+            try:
+                return await super().execute(raise_on_error, allow_redirections)
+            except SlotNotCoveredError as exc:
+                raise ClusterUnavailable(str(exc)) from exc
 
 
 async def open_redis(
-    settings: RedisSettings, *, socket_timeout: float | None = SOCKET_TIMEOUT_SECONDS
+    settings: RedisSettings,
+    *,
+    socket_timeout: float | None = SOCKET_TIMEOUT_SECONDS,
+    breaker: RedisBreaker | None = None,
 ) -> RedisClient:
     """`create_redis` for a process that sends many commands at once: a cluster client learns
     the cluster's layout now. redis-py 8.1's cluster client, first used by concurrent commands,
     races its own discovery: some commands fail and some are sent twice (an INCR counted twice;
     `tests/integration/cluster/test_client.py`). A cluster unreachable now is discovered on first
     use instead, as one server's client connects on first use."""
-    redis = create_redis(settings, socket_timeout=socket_timeout)
+    redis = create_redis(settings, socket_timeout=socket_timeout, breaker=breaker)
     if isinstance(redis, RedisCluster):
         try:
             await redis.initialize()

@@ -14,11 +14,13 @@ from lumi_api.files.urls import FileUrls
 from lumi_api.gallery import routes as gallery_routes
 from lumi_api.gallery.views import view_flush_ctx
 from lumi_api.keys import (
+    BACKGROUND_REDIS,
     ENGINE,
     FILE_URLS,
     OUTBOX_SIGNAL,
     PROMPTS,
     REDIS,
+    REDIS_BREAKER,
     SESSIONMAKER,
     SETTINGS,
     STORAGE,
@@ -36,6 +38,7 @@ from lumi_api.users.profile import routes as profile_routes
 from lumi_common.db.engine import create_engine, create_sessionmaker
 from lumi_common.outbox.signal import OutboxSignal
 from lumi_common.providers.prompts import OfflinePromptVariants
+from lumi_common.redis_breaker import RedisBreaker
 from lumi_common.redis_client import open_redis
 from lumi_common.storage.opening import file_signer, open_storage_or_exit
 
@@ -105,7 +108,13 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
-    redis = await open_redis(app[SETTINGS])
-    app[REDIS] = redis
+    settings = app[SETTINGS]
+    breaker = RedisBreaker(
+        timeout=settings.redis_timeout_seconds, reset_after=settings.redis_breaker_seconds
+    )
+    app[REDIS_BREAKER] = breaker
+    app[REDIS] = redis = await open_redis(settings, breaker=breaker)
+    app[BACKGROUND_REDIS] = background = await open_redis(settings)
     yield
     await redis.aclose()
+    await background.aclose()

@@ -7,13 +7,13 @@ from collections.abc import Awaitable
 from typing import Literal
 
 import structlog
-from aiohttp import web
+from aiohttp import hdrs, web
 from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from lumi_api import jsend
-from lumi_api.keys import ENGINE, REDIS
+from lumi_api.keys import ENGINE, REDIS, REDIS_BREAKER
 from lumi_api.routing import add_route
 from lumi_api.schemas import ApiModel
 
@@ -69,7 +69,11 @@ async def readiness(request: web.Request) -> web.Response:
     if all(state == "ok" for state in checks.values()):
         return jsend.success({"status": "ok", **checks})
     down = ", ".join(name for name, state in checks.items() if state != "ok")
-    return jsend.error(f"Unavailable: {down}", code="SERVICE_UNAVAILABLE", status=503, data=checks)
+    response = jsend.error(
+        f"Unavailable: {down}", code="SERVICE_UNAVAILABLE", status=503, data=checks
+    )
+    response.headers[hdrs.RETRY_AFTER] = str(request.app[REDIS_BREAKER].retry_after)
+    return response
 
 
 async def _ping_database(app: web.Application) -> None:

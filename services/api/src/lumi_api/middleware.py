@@ -7,14 +7,19 @@ import re
 import time
 
 import structlog
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from lumi_api import jsend
 from lumi_api.auth.current import require_user
-from lumi_api.keys import SETTINGS
+from lumi_api.keys import REDIS_BREAKER, SETTINGS
 from lumi_api.routing import route_table
-from lumi_common.errors import AppError, NotFound
+from lumi_common.db.transactions import is_outage
+from lumi_common.errors import AppError, NotFound, ServiceUnavailable
 from lumi_common.ids import looks_like_id, new_id
 
 log = structlog.get_logger("lumi_api.http")
@@ -26,6 +31,8 @@ CORS_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
 CORS_MAX_AGE = "600"
 # response headers a browser app may read besides the safelisted ones
 CORS_EXPOSED = "Retry-After, Idempotent-Replayed, X-Request-ID"
+# what a client is told to wait after the database failed it (its pool reconnects at once)
+DATABASE_RETRY_AFTER_SECONDS = 1
 # aiohttp's own HTTP errors, rendered as JSend with a stable code
 _HTTP_CODES = {
     400: "BAD_REQUEST",
@@ -76,9 +83,35 @@ async def jsend_errors(request: web.Request, handler: Handler) -> web.StreamResp
         response = jsend.fail(exc.reason, code=code, status=exc.status)
         response.headers.update({k: v for k, v in exc.headers.items() if k == "Allow"})
         return response
-    except Exception:  # the process boundary of a request: log it, never leak details
+    except Exception as exc:  # the process boundary of a request: log it, never leak details
+        unavailable = _unavailable(request, exc)
+        if unavailable is not None:
+            return _render_app_error(unavailable)
         log.exception("http.request.crashed", method=request.method, path=request.path)
         return jsend.error("Internal server error", code="INTERNAL_ERROR", status=500)
+
+
+class DependencyUnavailable(ServiceUnavailable):
+    """Redis or the database did not answer in time: the client may try again shortly."""
+
+    default_message = "Temporarily unavailable: try again after Retry-After seconds"
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(headers={hdrs.RETRY_AFTER: str(retry_after)})
+
+
+def _unavailable(request: web.Request, exc: Exception) -> DependencyUnavailable | None:
+    """A 503 for Redis or the database not answering in time (hung, down, restarting)."""
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
+        retry_after = request.app[REDIS_BREAKER].retry_after
+    elif isinstance(exc, SQLAlchemyTimeoutError) or (
+        isinstance(exc, DBAPIError) and is_outage(exc)
+    ):
+        retry_after = DATABASE_RETRY_AFTER_SECONDS
+    else:
+        return None
+    log.warning("http.request.unavailable", path=request.path, error=repr(exc))
+    return DependencyUnavailable(retry_after=retry_after)
 
 
 def _render_app_error(exc: AppError) -> web.Response:

@@ -7,7 +7,8 @@ signed-in caller behind it is then counted by account instead. So public pages (
 page) cost no token lookup, and a made-up token never buys a fresh allowance. The mobile app polls
 every 2 s per running task: keep the limit generous (`RATE_LIMIT_PER_MINUTE`, 0 = off). Health
 routes and everything outside `/api` (the public files, meant for a CDN) are not limited. Redis
-being down lets requests through, logged: a limiter must not take the API down with it.
+being down or hung lets requests through after its deadline (`REDIS_TIMEOUT_SECONDS`, at once
+while the breaker is open), logged and counted: a limiter must not take the API down with it.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class HitCounter:
 
     def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
+        # requests let through uncounted because Redis failed, since the process started
+        self.failed_open = 0
         self._group: GroupCommit[str, int] = GroupCommit(
             self._count, name="ratelimit", max_batch=128, in_flight=2, retry_alone=False
         )
@@ -98,8 +101,10 @@ async def rate_limit(request: web.Request, handler: Handler) -> web.StreamRespon
         return await handler(request)
     try:
         retry_after = await _count(request, required=spec is not None and spec.auth == "required")
-    except (RedisError, OSError) as exc:
-        log.warning("rate_limit.unavailable", error=repr(exc))
+    except (RedisError, OSError) as exc:  # within REDIS_TIMEOUT_SECONDS, or at once (breaker)
+        counter = request.app[HIT_COUNTER]
+        counter.failed_open += 1
+        log.warning("rate_limit.failed_open", error=repr(exc), failed_open=counter.failed_open)
         return await handler(request)
     if retry_after is not None:
         raise TooManyRequests(headers={hdrs.RETRY_AFTER: str(retry_after)})

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from lumi_api.keys import OUTBOX_SIGNAL, REDIS, SESSIONMAKER, SETTINGS
+from lumi_api.keys import BACKGROUND_REDIS, OUTBOX_SIGNAL, SESSIONMAKER, SETTINGS
 from lumi_common.outbox.relay import Relay, RelayConfig
 
 
@@ -17,7 +17,7 @@ async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     config = RelayConfig.from_settings(settings, key_prefix=settings.redis_key_prefix)
-    relay = Relay(app[SESSIONMAKER], app[REDIS], config, app[OUTBOX_SIGNAL])
+    relay = Relay(app[SESSIONMAKER], app[BACKGROUND_REDIS], config, app[OUTBOX_SIGNAL])
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
     yield

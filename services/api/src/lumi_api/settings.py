@@ -75,6 +75,11 @@ class ApiSettings(
     slice_profile: SliceProfile = DEFAULT_SLICE_PROFILE
     # GET /metrics on this port alone (every API process binds it), not on PORT; 0 = on PORT
     metrics_port: int = Field(default=0, ge=0, le=65535)
+    # deadlines of the request path (docs/operations.md, "Timeouts and the circuit breaker"):
+    # the longest a request waits on one Redis call (a hung Redis accepts and never answers),
+    # and how long Redis is left alone after a failure before one call probes it again
+    redis_timeout_seconds: float = Field(default=0.25, gt=0, le=30)
+    redis_breaker_seconds: float = Field(default=2.0, gt=0, le=300)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

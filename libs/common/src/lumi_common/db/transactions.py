@@ -20,6 +20,18 @@ MAX_TRANSACTION_RETRIES = 4
 _MYSQL_TRANSIENT = {1205, 1213, 2006, 2013}
 
 
+# the server could not be reached or the connection broke (2002/2003 cannot connect, 2006/2013
+# lost, 2055 lost at a system error), or it gave up on the statement (1969 max_statement_time)
+_MYSQL_OUTAGE = {2002, 2003, 2006, 2013, 2055, 1969}
+
+
+def is_outage(error: DBAPIError) -> bool:
+    """The database was unreachable, too slow or in conflict: the request may succeed later."""
+    original = error.orig
+    code = original.args[0] if original is not None and original.args else None
+    return is_transient(error) or (isinstance(code, int) and code in _MYSQL_OUTAGE)
+
+
 def is_transient(error: DBAPIError) -> bool:
     original = error.orig
     code = original.args[0] if original is not None and original.args else None

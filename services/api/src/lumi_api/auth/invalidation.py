@@ -21,7 +21,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from lumi_api.auth.cache import TokenCache
-from lumi_api.keys import REDIS, SETTINGS, TOKEN_CACHE
+from lumi_api.keys import BACKGROUND_REDIS, SETTINGS, TOKEN_CACHE
 from lumi_common.redis_client import RedisClient
 from lumi_common.redis_pubsub import publish, subscribe
 
@@ -101,7 +101,7 @@ async def listener_ctx(app: web.Application) -> AsyncIterator[None]:
     if app[SETTINGS].token_cache_seconds <= 0:  # nothing cached, nothing to drop
         yield
         return
-    listener = Listener(app[REDIS], app[SETTINGS].redis_key_prefix, app[TOKEN_CACHE])
+    listener = Listener(app[BACKGROUND_REDIS], app[SETTINGS].redis_key_prefix, app[TOKEN_CACHE])
     app[LISTENER] = listener
     stop = asyncio.Event()
     task = asyncio.create_task(listener.run(stop))

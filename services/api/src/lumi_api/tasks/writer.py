@@ -17,12 +17,15 @@ written; once its batch is being written it commits with the others, as a commit
 After the commit the writer publishes the batch's events itself, from the rows in hand
 (`lumi_common.outbox.after_commit`), and the next batch's transaction marks them published: the
 relay would otherwise read them back, publish them and mark them in a transaction of its own.
-The relay stays the fallback for anything this misses.
+The relay stays the fallback for anything this misses. The publish runs beside the answer, not
+before it: a creation is done once committed, and a hung Redis must not hold its answer back.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -53,6 +56,7 @@ class TaskWriter:
             max_batch=MAX_BATCH,
             in_flight=IN_FLIGHT,
         )
+        self._publishing: set[asyncio.Task[None]] = set()
 
     async def write(self, task: TaskRows) -> None:
         """Commit one task's rows; raises what writing it alone would have raised."""
@@ -61,18 +65,28 @@ class TaskWriter:
     async def drain(self) -> None:
         """Until every creation handed over is written (before the engine is disposed)."""
         await self._group.wait_idle()
+        await self.published()
         await self.after_commit.mark_pending()
+
+    async def published(self) -> None:
+        """Until the events of what was written so far are published, or left to the relay."""
+        while self._publishing:
+            await asyncio.wait(self._publishing)
 
     async def _write(self, tasks: list[TaskRows]) -> list[None]:
         await self._commit(tasks)
-        events = (event for task in tasks for event in task.events)
-        await self.after_commit.publish(events)
-        # marked by the next batch's transaction when one is waiting, or by another batch being
-        # written when it ends (it asks the same question then); else here, at once. Asked after
-        # the publish: a batch that started before it would not carry these marks
-        if not self._group.queued and self._group.writing <= 1:
-            await self.after_commit.mark_pending()
+        publishing = asyncio.create_task(self._publish([e for t in tasks for e in t.events]))
+        self._publishing.add(publishing)
+        publishing.add_done_callback(self._publishing.discard)
         return [None] * len(tasks)
+
+    async def _publish(self, events: Iterable[Mapping[str, Any]]) -> None:
+        await self.after_commit.publish(events)
+        # marked by the next batch's transaction when one is waiting or being written (its
+        # publish, ending later, asks the same question); else here, at once. Asked after the
+        # publish: a batch that started before it would not carry these marks
+        if not self._group.queued and not self._group.writing:
+            await self.after_commit.mark_pending()
 
     async def _commit(self, tasks: list[TaskRows]) -> None:
         marks = self.after_commit.take_marks()
