@@ -75,6 +75,18 @@ class ServiceUnavailable(AppError):
     status, code, default_message = 503, "SERVICE_UNAVAILABLE", "Service unavailable"
 
 
+class CommitOutcomeUnknown(ServiceUnavailable):
+    """The connection broke while the database was committing: the change may or may not have
+    been made, so running it again could make it twice (a toggle flipped back, a delete that
+    answers 404). The client reads the resource before deciding to try again."""
+
+    code = "COMMIT_OUTCOME_UNKNOWN"
+    default_message = (
+        "The connection to the database broke while saving: the change may or may not have been"
+        " made. Read the resource before trying again"
+    )
+
+
 class JobError(Exception):
     """Base of the errors a job handler raises to steer retries."""
 

@@ -50,5 +50,7 @@ class Completions(Generic[R]):
                 await self._record(session, kept)
             return lost
 
-        lost = await in_transaction(self._sessionmaker, work)
+        # a completion is a compare-and-set: run again after it committed, it finds the jobs no
+        # longer running and reports them lost, which is what the handler of a lost lease does
+        lost = await in_transaction(self._sessionmaker, work, idempotent=True)
         return [LeaseLost(claim.job_id) if claim.job_id in lost else None for claim, _, _ in done]

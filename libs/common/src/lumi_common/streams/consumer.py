@@ -385,7 +385,9 @@ class Consumer:
                 await self.kind.on_claimed(session, claimed)
             return outcomes
 
-        outcomes = await in_transaction(self.sessionmaker, claim) if wanted else {}
+        # a claim run again after it committed finds its jobs held: their messages stay pending
+        # and are taken again once the lease runs out (compare-and-set, never run twice)
+        outcomes = await in_transaction(self.sessionmaker, claim, idempotent=True) if wanted else {}
         results: list[Claim | Refusal] = []
         for job_id in job_ids:
             outcome = outcomes.pop(job_id, Refusal.HELD)  # a second copy in one batch: held
@@ -446,8 +448,8 @@ class Consumer:
                 session, self.kind, claim, message, delay=delay, error=error, code=code
             )
 
-        try:
-            await in_transaction(self.sessionmaker, write)
+        try:  # again after it committed: the job is no longer ours, LeaseLost
+            await in_transaction(self.sessionmaker, write, idempotent=True)
         except LeaseLost:
             return True
         self.metrics.retried()
@@ -476,7 +478,8 @@ class Consumer:
             attempts = job.attempt if job is not None else message.attempt
             return await dead_letter(session, self.kind, message, _with_attempts(failure, attempts))
 
-        failed = await in_transaction(self.sessionmaker, write)
+        # again after it committed: the job is FAILED already, nothing is dead-lettered twice
+        failed = await in_transaction(self.sessionmaker, write, idempotent=True)
         if failed:
             self.metrics.dead_lettered(reason)
         log.error("job.dead_lettered" if failed else "job.skipped", reason=reason, error=error)

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from lumi_api.gallery.repository import GalleryRepository
 from lumi_api.keys import REDIS, SESSIONMAKER, SETTINGS
 from lumi_common.db.transactions import in_transaction
+from lumi_common.errors import CommitOutcomeUnknown
 from lumi_common.redis_client import RedisClient
 from lumi_common.redis_scripts import BatchedScript
 
@@ -115,7 +116,8 @@ async def _flush_every(
             await asyncio.wait_for(stop.wait(), every)
         try:
             flushed = await flush()
-        except (RedisError, SQLAlchemyError, OSError) as exc:
+        except (RedisError, SQLAlchemyError, OSError, CommitOutcomeUnknown) as exc:
+            # an unknown outcome keeps nothing to give back: a view lost, never counted twice
             log.warning("gallery.views.flush_failed", error=repr(exc))
         else:
             if flushed:

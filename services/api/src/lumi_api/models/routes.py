@@ -74,7 +74,9 @@ async def update_model(request: web.Request) -> web.Response:
         set_description="description" in body.model_fields_set,
         now=utcnow(),
     )
-    return await _answer(request, await in_transaction(request.app[SESSIONMAKER], rename))
+    # setting values: running it again after it committed answers the same
+    renamed = await in_transaction(request.app[SESSIONMAKER], rename, idempotent=True)
+    return await _answer(request, renamed)
 
 
 async def set_visibility(request: web.Request) -> web.Response:
@@ -88,7 +90,8 @@ async def set_visibility(request: web.Request) -> web.Response:
         visibility=body.visibility,
         now=utcnow(),
     )
-    return await _answer(request, await in_transaction(request.app[SESSIONMAKER], change))
+    changed = await in_transaction(request.app[SESSIONMAKER], change, idempotent=True)
+    return await _answer(request, changed)
 
 
 async def delete_model(request: web.Request) -> web.Response:
