@@ -89,6 +89,9 @@ class DatabaseSettings(LumiSettings):
     db_pool_size: int = Field(default=10, ge=1, le=500)
     db_max_overflow: int = Field(default=10, ge=0, le=500)
     db_pool_timeout: float = Field(default=10.0, gt=0, le=300)
+    # MariaDB/MySQL: the longest a service waits for any answer of the server (a statement, a
+    # COMMIT, connecting); past it the connection is dropped as lost (a hung server)
+    db_statement_timeout_seconds: float = Field(default=5.0, gt=0, le=3600)
 
     @field_validator("database_url")
     @classmethod

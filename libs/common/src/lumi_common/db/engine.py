@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
-from lumi_common.db import mysql_escape
+from lumi_common.db import connection
 from lumi_common.settings import DatabaseSettings
 
 # several processes share the SQLite file; wait for the write lock instead of failing at once
@@ -54,8 +55,13 @@ def create_engine(settings: DatabaseSettings, *, pooled: bool = True) -> AsyncEn
         connect_args={
             "init_command": "SET time_zone = '+00:00'",
             "charset": "utf8mb4",
-            # PyMySQL's escaping of parameters, as fast string calls (see mysql_escape)
-            "async_creator_fn": mysql_escape.connect,
+            # PyMySQL's escaping of parameters, as fast string calls (see mysql_escape), and a
+            # deadline on every answer of the server for a service's pool (not for migrations
+            # and one-off commands, whose statements may rightly take long)
+            "async_creator_fn": functools.partial(
+                connection.connect,
+                answer_timeout=settings.db_statement_timeout_seconds if pooled else None,
+            ),
         },
         **pool,
     )
