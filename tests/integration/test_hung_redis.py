@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_api.app import create_app
 from lumi_api.auth.service import IssuedToken
-from lumi_api.keys import STORAGE
+from lumi_api.keys import SETTINGS, STORAGE
 from lumi_api.routing import route_table
 from lumi_api.settings import ApiSettings
 from lumi_common.db.tables import GenerationRequest
@@ -123,7 +123,8 @@ async def test_with_redis_stopped_every_api_route_answers_within_the_deadline(
     finally:
         redis_server.resume()
     print(f"\nhung redis: {len(statuses)} routes answered in {walk:.2f} s")
-    assert walk < len(statuses) * 0.1  # the breaker: not one deadline per request
+    # the breaker: not one deadline per request (which would take this long at least)
+    assert walk < len(statuses) * client.app[SETTINGS].redis_timeout_seconds
 
 
 async def test_send_code_answers_503_with_retry_after_when_redis_is_stopped(
@@ -155,7 +156,7 @@ async def test_the_breaker_costs_one_deadline_per_interval_and_probes_to_close(
             started = time.perf_counter()
             with pytest.raises(RedisUnavailable):
                 await redis.ping()
-            assert 0.15 < time.perf_counter() - started < 0.5  # the deadline, once
+            assert 0.15 < time.perf_counter() - started < 1.0  # the deadline, once
             assert state(breaker) is BreakerState.OPEN
 
             started = time.perf_counter()
