@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from prometheus_client import REGISTRY
 from pytest_aiohttp import AiohttpClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -84,6 +85,10 @@ async def test_with_redis_stopped_every_api_route_answers_within_the_deadline(
     values = {"task_id": task_id, "model_id": model_id, "key": file_key}
     leaving = await issue(sessionmaker)
 
+    failed_open, opened = (
+        sample("lumi_rate_limit_failed_open_total"),
+        sample("lumi_redis_breaker_opened_total"),
+    )
     redis_server.pause()
     try:
         started = time.perf_counter()
@@ -123,6 +128,9 @@ async def test_with_redis_stopped_every_api_route_answers_within_the_deadline(
     finally:
         redis_server.resume()
     print(f"\nhung redis: {len(statuses)} routes answered in {walk:.2f} s")
+    # the limiter let each request through uncounted, and said so
+    assert sample("lumi_rate_limit_failed_open_total") - failed_open >= len(statuses) - 1
+    assert sample("lumi_redis_breaker_opened_total") - opened >= 1
     # the breaker: not one deadline per request (which would take this long at least)
     assert walk < len(statuses) * client.app[SETTINGS].redis_timeout_seconds
 
@@ -191,3 +199,7 @@ def state(breaker: RedisBreaker) -> BreakerState:
 
 async def ping(redis: RedisClient) -> bool:
     return bool(await redis.ping())
+
+
+def sample(name: str) -> float:
+    return REGISTRY.get_sample_value(name) or 0.0

@@ -24,6 +24,8 @@ import structlog
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from lumi_common.metrics.series import REDIS_BREAKER_OPENED
+
 log = structlog.get_logger(__name__)
 
 
@@ -117,6 +119,8 @@ class RedisBreaker:
         if state is self._state:
             return
         previous, self._state = self._state, state
+        if state is BreakerState.OPEN:
+            REDIS_BREAKER_OPENED.inc()
         log.warning(
             "redis.breaker.changed",
             breaker=self.name,

@@ -29,6 +29,7 @@ from lumi_api.keys import REDIS, SETTINGS
 from lumi_api.routing import route_table
 from lumi_common.db.group_commit import GroupCommit
 from lumi_common.errors import RateLimited
+from lumi_common.metrics.series import RATE_LIMIT_FAILED_OPEN
 from lumi_common.redis_client import RedisClient
 from lumi_common.redis_scripts import BatchedScript
 
@@ -104,6 +105,7 @@ async def rate_limit(request: web.Request, handler: Handler) -> web.StreamRespon
     except (RedisError, OSError) as exc:  # within REDIS_TIMEOUT_SECONDS, or at once (breaker)
         counter = request.app[HIT_COUNTER]
         counter.failed_open += 1
+        RATE_LIMIT_FAILED_OPEN.inc()
         log.warning("rate_limit.failed_open", error=repr(exc), failed_open=counter.failed_open)
         return await handler(request)
     if retry_after is not None:

@@ -80,3 +80,12 @@ DB_POOL_IN_USE = Gauge(
     "Database connections checked out of the pool (summed over the live processes)",
     multiprocess_mode="livesum",
 )
+# the request path's Redis deadline and breaker (lumi_common.redis_breaker, lumi_api.ratelimit)
+RATE_LIMIT_FAILED_OPEN = Counter(
+    "lumi_rate_limit_failed_open",
+    "Requests let through uncounted because Redis did not answer within its deadline",
+)
+REDIS_BREAKER_OPENED = Counter(
+    "lumi_redis_breaker_opened",
+    "Times the circuit breaker of the requests' Redis calls opened (a probe failing included)",
+)

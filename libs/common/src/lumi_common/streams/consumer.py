@@ -385,8 +385,8 @@ class Consumer:
                 await self.kind.on_claimed(session, claimed)
             return outcomes
 
-        # a claim run again after it committed finds its jobs held: their messages stay pending
-        # and are taken again once the lease runs out (compare-and-set, never run twice)
+        # a claim run again after it committed takes its own rows again, as a new attempt
+        # (`claim_many`): the jobs still run once
         outcomes = await in_transaction(self.sessionmaker, claim, idempotent=True) if wanted else {}
         results: list[Claim | Refusal] = []
         for job_id in job_ids:
