@@ -100,13 +100,14 @@ async def test_a_hanging_slicer_on_path_is_killed_then_dead_lettered_and_replaye
     fakes, work = tmp_path / "fake-bin", tmp_path / "work"
     fake_slicer(fakes, HANGING_EACH_TIME)
     work.mkdir()
-    settings = {"SLICE_TIMEOUT_SECONDS": "1", "JOB_MAX_ATTEMPTS": "2", "SLICE_WORK_DIR": str(work)}
+    # long enough for the stand-in to start and write its pids on a loaded machine
+    settings = {"SLICE_TIMEOUT_SECONDS": "4", "JOB_MAX_ATTEMPTS": "2", "SLICE_WORK_DIR": str(work)}
     hanging = await services.start_worker(SLICE_WORKER, **settings, PATH=with_path(fakes)["PATH"])
 
     started = await client.print_task(task["id"])
     failed = await client.until_sliced(started["sliceTaskId"], within=60)
     assert failed["sliceStatus"] == "FAILED"
-    assert failed["errorMessage"] == "the slicer did not finish within 1 s and was stopped"
+    assert failed["errorMessage"] == "the slicer did not finish within 4 s and was stopped"
     pids = hanging_pids(fakes)
     assert len(pids) == 4, "two attempts, each a slicer and its child"
     assert not any(alive(pid) for pid in pids)
