@@ -50,3 +50,5 @@ absent lumi-api pillow numpy trimesh
 check lumi-image-worker lumi_image_worker lumi-image-worker
 check lumi-model-worker lumi_model_worker lumi-model-worker
 check lumi-slice-worker lumi_slice_worker lumi-slice-worker
+check lumi-webhook-worker lumi_webhook_worker lumi-webhook-worker
+absent lumi-webhook-worker pillow numpy trimesh

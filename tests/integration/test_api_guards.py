@@ -68,6 +68,12 @@ class Walk:
         return values, body if spec.method in ("POST", "PATCH", "PUT") else None
 
     async def _value(self, name: str, route: tuple[str, str], token: IssuedToken) -> str:
+        if name == "webhook_id":
+            made = await self.client.post(
+                "/api/webhooks", json={"url": "https://hooks.example.com/walk"}, headers=auth(token)
+            )
+            assert made.status == 201
+            return str((await made.json())["data"]["id"])
         if route == ("POST", "/tasks/{task_id}/print"):
             model = await completed_model(self.client, token, self.sessionmaker)
             return str(model["requestId"])
@@ -85,6 +91,9 @@ class Walk:
                 await finish_images(self.sessionmaker, task)
             elif route == ("POST", "/tasks/{task_id}/retry"):
                 await fail_images(self.sessionmaker, task)
+            elif route == ("GET", "/tasks/{task_id}/events"):  # a finished task's stream ends
+                cancel = f"/api/tasks/{task}/cancel"
+                assert (await self.client.post(cancel, headers=auth(token))).status == 200
             return task
         if name == "model_id":
             return await self._completed_model(token)
@@ -112,6 +121,7 @@ class Walk:
             ("POST", "/auth/send-code"): {"email": email, "type": "login"},
             ("POST", "/users/update"): {"nick_name": "Walker"},
             ("POST", "/tasks"): {"prompt": "a lighthouse"},
+            ("POST", "/webhooks"): {"url": "https://hooks.example.com/lumi"},
             ("PATCH", "/tasks/{task_id}"): {"selectedImageIndex": 1},
             ("POST", "/tasks/{task_id}/retry"): {"type": "images"},
             ("PATCH", "/models/{model_id}"): {"name": "renamed"},

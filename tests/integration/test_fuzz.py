@@ -124,9 +124,13 @@ async def resources(client: Client, sessionmaker: Sessions, token: IssuedToken) 
     key = f"images/{new_id()}/0.png"
     await client.app[STORAGE].put(key, b"\x89PNG\r\n\x1a\n", "image/png")
     shown, read = await model(), await task()
+    finished = await task()  # its event stream ends at once (a live one would run to the timeout)
+    cancelled = await client.post(f"/api/tasks/{finished}/cancel", headers=auth(token))
+    assert cancelled.status == 200
     return {
         "get_tasks_task_id": {"task_id": read},
         "get_tasks_task_id_status": {"task_id": read},
+        "get_tasks_task_id_events": {"task_id": finished},
         "patch_tasks_task_id": {"task_id": selectable},
         "post_tasks_task_id_cancel": {"task_id": await task()},
         "post_tasks_task_id_retry": {"task_id": retryable},

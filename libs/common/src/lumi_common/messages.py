@@ -56,6 +56,12 @@ class SliceJobRequested(JobMessage):
     model_id: str
 
 
+class WebhookDeliveryRequested(JobMessage):
+    """A task event to send to one URL; the delivery row holds the URL and the signed body."""
+
+    type: Literal["webhook_delivery.requested"] = "webhook_delivery.requested"
+
+
 class DeadLetter(Message):
     """What the dead-letter stream keeps of a job that will not run again by itself."""
 
@@ -74,7 +80,11 @@ class DeadLetter(Message):
 
 
 AnyMessage = Annotated[
-    ImageJobRequested | ModelJobRequested | SliceJobRequested | DeadLetter,
+    ImageJobRequested
+    | ModelJobRequested
+    | SliceJobRequested
+    | WebhookDeliveryRequested
+    | DeadLetter,
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[AnyMessage] = TypeAdapter(AnyMessage)

@@ -8,6 +8,8 @@ from aiohttp import web
 
 from lumi_api import health, metrics, unimplemented
 from lumi_api.auth import routes as auth_routes
+from lumi_api.events import listener as task_change_listener
+from lumi_api.events import routes as event_routes
 from lumi_api.files import cleanup as file_cleanup
 from lumi_api.files import routes as file_routes
 from lumi_api.files.urls import FileUrls
@@ -35,6 +37,7 @@ from lumi_api.slices import routes as slice_routes
 from lumi_api.tasks import routes as task_routes
 from lumi_api.users import lists as user_lists
 from lumi_api.users.profile import routes as profile_routes
+from lumi_api.webhooks import routes as webhook_routes
 from lumi_common.db.engine import create_engine, create_sessionmaker
 from lumi_common.outbox.signal import OutboxSignal
 from lumi_common.providers.prompts import OfflinePromptVariants
@@ -57,6 +60,8 @@ def create_app(settings: ApiSettings) -> web.Application:
             storage_ctx,
             database_ctx,
             redis_ctx,
+            task_change_listener.announcer_ctx,
+            task_change_listener.listener_ctx,
             hit_counter_ctx,
             relay_ctx,
             view_flush_ctx,
@@ -68,6 +73,9 @@ def create_app(settings: ApiSettings) -> web.Application:
     auth_routes.setup(app)
     profile_routes.setup(app)
     task_routes.setup(app)
+    event_routes.setup(app)
+    webhook_routes.setup(app)
+    app.on_shutdown.append(task_change_listener.close_streams)
     file_routes.setup(app)
     model_routes.setup(app)
     gallery_routes.setup(app)

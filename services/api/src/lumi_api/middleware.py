@@ -165,6 +165,14 @@ async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
     return response
 
 
+def allow_cors(request: web.Request, response: web.StreamResponse) -> None:
+    """The CORS headers of an answer streamed from its handler (sent before `cors` sees it)."""
+    origin = request.headers.get("Origin")
+    settings = request.app[SETTINGS]
+    if origin is not None and settings.allows_origin(origin):
+        _allow(response, origin, credentials=settings.cors_allow_credentials)
+
+
 def _allow(response: web.StreamResponse, origin: str, *, credentials: bool) -> None:
     if "Access-Control-Allow-Origin" in response.headers:
         return  # public files already answer `*`

@@ -8,6 +8,7 @@ from typing import Self
 from pydantic import Field, field_validator, model_validator
 
 from lumi_api.auth.settings import LoginCodeSettings
+from lumi_api.events.settings import EventStreamSettings
 from lumi_api.gallery.settings import GallerySettings
 from lumi_api.mail.settings import EmailSettings
 from lumi_common.settings import (
@@ -24,6 +25,7 @@ from lumi_common.settings import (
     split_csv,
 )
 from lumi_common.slice_profiles import DEFAULT_SLICE_PROFILE, SliceProfile
+from lumi_common.webhooks.settings import WebhookSettings
 
 # origins a developer's browser uses on this machine (any port)
 LOCAL_ORIGIN = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$")
@@ -52,6 +54,8 @@ class ApiSettings(
     EmailSettings,
     GallerySettings,
     MetricsSettings,
+    EventStreamSettings,
+    WebhookSettings,
 ):
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)

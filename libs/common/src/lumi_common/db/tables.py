@@ -44,6 +44,7 @@ NAMING = {
 }
 
 ID = String(26)
+WEBHOOK_URL_CHARS = 2000
 URL_KEY = String(500)
 
 
@@ -147,6 +148,8 @@ class GenerationRequest(Base):
     prompt_note: Mapped[str | None] = mapped_column(Text)  # why the offline variants stayed
     prompt_claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     trace_id: Mapped[str | None] = mapped_column(String(32))
+    # where this task's webhook events also go (an API client's `callbackUrl`; the apps send none)
+    callback_url: Mapped[str | None] = mapped_column(String(WEBHOOK_URL_CHARS))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
@@ -305,6 +308,56 @@ class SliceJob(_JobColumns, Base):
     thumbnail_key: Mapped[str | None] = mapped_column(URL_KEY)
     # what the G-code says of the print (time, filament, layers), JSON as the worker wrote it
     gcode_metadata: Mapped[str | None] = mapped_column(Text)
+
+
+class WebhookEndpoint(Base):
+    """A URL a user registered for their tasks' events, with the secret its deliveries are
+    signed with (Standard Webhooks: `whsec_` + base64; kept to sign, shown to the user once)."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (Index("ix_webhook_endpoints_user_created", "user_id", "created_at", "id"),)
+
+    id: Mapped[str] = _id()
+    user_id: Mapped[str] = _owner("users")
+    url: Mapped[str] = mapped_column(String(WEBHOOK_URL_CHARS), nullable=False)
+    event_types: Mapped[str] = mapped_column(String(255), nullable=False)  # comma-separated
+    secret: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class WebhookSecret(Base):
+    """The secret a user's `callbackUrl` deliveries are signed with (one per user, made on
+    first use and readable by its owner, as an account's default webhook secret is)."""
+
+    __tablename__ = "webhook_secrets"
+
+    user_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class WebhookDelivery(_JobColumns, Base):
+    """One event for one URL: a job of the webhook worker. The body is fixed when the event
+    happens, so every attempt sends (and signs) the same bytes under the same `webhook-id`."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_status_updated", "status", "updated_at"),
+        Index("ix_webhook_deliveries_request_created", "request_id", "created_at"),
+    )
+
+    request_id: Mapped[str] = _owner("generation_requests")
+    user_id: Mapped[str] = _owner("users")
+    # NULL: the task's `callbackUrl` (signed with the user's `WebhookSecret`)
+    endpoint_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
+    url: Mapped[str] = mapped_column(String(WEBHOOK_URL_CHARS), nullable=False)
+    event_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    payload: Mapped[str] = mapped_column(Text, nullable=False)
+    response_status: Mapped[int | None] = mapped_column(Integer)
 
 
 class ModelInteraction(Base):

@@ -15,6 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lumi_common import task_changes
 from lumi_common.db.tables import GeneratedImage, GenerationRequest, ImageJob
 from lumi_common.db.types import UtcDateTime
 from lumi_common.jobs.lifecycle import JobLifecycle, JobRow
@@ -23,6 +24,7 @@ from lumi_common.pipeline.requests import next_updated_at
 from lumi_common.states import ImageStatus, RequestPhase, RequestStatus
 from lumi_common.streams.names import IMAGE_JOBS
 from lumi_common.time import utcnow
+from lumi_common.webhooks import events as webhook_events
 
 IMAGE_OUTCOMES = (
     RequestStatus.IMAGE_PENDING,
@@ -250,3 +252,8 @@ async def _save(
     updated_at: datetime = next_updated_at(request.updated_at)
     statement = _BUMP.values(**values) if values else _BUMP
     await session.execute(statement, {"_id": request_id, "_updated_at": updated_at})
+    task_changes.changed(session, request_id)
+    if "status" in values:
+        await webhook_events.status_changed(
+            session, request_id, old=request.status, new=values["status"]
+        )

@@ -20,6 +20,7 @@ from lumi_common.pipeline.requests import lock_request, touch
 from lumi_common.states import RequestPhase, RequestStatus, Visibility
 from lumi_common.streams.names import MODEL_JOBS
 from lumi_common.time import utcnow
+from lumi_common.webhooks import events as webhook_events
 
 MODEL_STAGE = (RequestStatus.MODEL_PENDING, RequestStatus.MODEL_GENERATING)
 
@@ -59,8 +60,9 @@ class ModelJobs:
         model.error_message = error
         touch(request)
         if request.status in MODEL_STAGE:
-            request.status = RequestStatus.MODEL_FAILED
+            old, request.status = request.status, RequestStatus.MODEL_FAILED
             request.error_message = error
+            await webhook_events.status_changed(session, request.id, old=old, new=request.status)
 
     async def on_requeued(self, session: AsyncSession, job: JobRow) -> None:
         assert isinstance(job, ModelJob)
@@ -128,7 +130,8 @@ async def complete_model(session: AsyncSession, job: ModelJob, files: ModelFiles
         model.published_at = now
     touch(request)
     if request.status in (*MODEL_STAGE, RequestStatus.MODEL_FAILED):
-        request.status = RequestStatus.COMPLETED
+        old, request.status = request.status, RequestStatus.COMPLETED
         request.phase = RequestPhase.COMPLETED
         request.completed_at = now
         request.error_message = None
+        await webhook_events.status_changed(session, request.id, old=old, new=request.status)

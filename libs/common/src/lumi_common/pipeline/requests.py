@@ -7,7 +7,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import object_session
 
+from lumi_common import task_changes
 from lumi_common.db.tables import GenerationRequest
 from lumi_common.time import utcnow
 
@@ -33,3 +35,5 @@ def next_updated_at(previous: datetime) -> datetime:
 
 def touch(request: GenerationRequest) -> None:
     request.updated_at = next_updated_at(request.updated_at)
+    if (session := object_session(request)) is not None:
+        task_changes.changed(session, request.id)

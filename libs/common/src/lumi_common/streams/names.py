@@ -7,7 +7,8 @@ from __future__ import annotations
 IMAGE_JOBS = "image-jobs"
 MODEL_JOBS = "model-jobs"
 SLICE_JOBS = "slice-jobs"
-JOB_STREAMS = (IMAGE_JOBS, MODEL_JOBS, SLICE_JOBS)
+WEBHOOK_JOBS = "webhook-jobs"  # signed deliveries of task events (`lumi-webhook-worker`)
+JOB_STREAMS = (IMAGE_JOBS, MODEL_JOBS, SLICE_JOBS, WEBHOOK_JOBS)
 DLQ_SUFFIX = "dlq"
 
 

@@ -25,6 +25,7 @@ from lumi_common.settings import WorkerSettings
 from lumi_common.streams.consumer import Consumer, ConsumerConfig, Handler
 from lumi_common.streams.health import serve_health
 from lumi_common.streams.housekeeping import housekeep
+from lumi_common.task_changes import TaskChanges
 
 log = structlog.get_logger(__name__)
 
@@ -74,6 +75,8 @@ async def serve_jobs(
     engine = create_engine(settings)
     redis = await open_redis(settings, socket_timeout=stream_redis_timeout(config))
     sessionmaker = create_sessionmaker(engine)
+    announcer = TaskChanges(redis, key_prefix=settings.redis_key_prefix)
+    announcer.attach(sessionmaker)  # the API's event streams learn of each change at once
     consumer = Consumer(
         config=config,
         redis=redis,
@@ -100,6 +103,7 @@ async def serve_jobs(
             burst=burst,
         )
     finally:
+        await announcer.aclose()
         await redis.aclose()
         await engine.dispose()
 

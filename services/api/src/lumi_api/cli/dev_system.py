@@ -25,9 +25,9 @@ from lumi_common.settings import DEFAULT_DATA_DIR, DatabaseSettings
 SECRET_FILE = DEFAULT_DATA_DIR / "cookie_secret"
 VALKEY_DIR = DEFAULT_DATA_DIR / "valkey"
 STOP_GRACE_SECONDS = 15.0
-SERVICES = ("lumi-api", "lumi-image-worker", "lumi-model-worker")
+SERVICES = ("lumi-api", "lumi-image-worker", "lumi-model-worker", "lumi-webhook-worker")
 SLICE_WORKER = "lumi-slice-worker"
-_COLOURS = ("\033[36m", "\033[35m", "\033[33m", "\033[32m")
+_COLOURS = ("\033[36m", "\033[35m", "\033[33m", "\033[32m", "\033[34m")
 _RESET = "\033[0m"
 
 
@@ -39,6 +39,8 @@ async def run_dev() -> int:
     env = dict(os.environ)
     env.setdefault("APP_ENV", "development")
     env.setdefault("COOKIE_SECRET", _local_secret())
+    if env["APP_ENV"] == "development":  # a receiver on this machine is what one tries first
+        env.setdefault("WEBHOOK_ALLOW_PRIVATE", "true")
     async with AsyncExitStack() as stack:
         if "REDIS_URL" not in env:
             env["REDIS_URL"] = stack.enter_context(_embedded_valkey())

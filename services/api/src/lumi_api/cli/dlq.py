@@ -14,6 +14,8 @@ from lumi_api.cli.errors import CliError, ExitCode, run_async
 from lumi_common.streams.names import JOB_STREAMS
 
 if TYPE_CHECKING:
+    from lumi_api.cli.context import OpsSettings
+    from lumi_common.jobs.kinds import JobKind
     from lumi_common.streams.dlq_replay import ReplayReport
 
 LIST_COLUMNS = ("id", "job_id", "reason", "attempts", "failed_at", "error")
@@ -104,6 +106,7 @@ async def _replay(args: argparse.Namespace) -> int:
     from lumi_api.cli.progress import mode_for, progress, stop_on_interrupt
     from lumi_common.streams.dlq import DeadLetters, check_entry_id
     from lumi_common.streams.dlq_replay import replay
+    from lumi_common.task_changes import TaskChanges
 
     stream = context.resolve_stream(args.stream)
     for entry_id in args.ids or ():
@@ -111,6 +114,8 @@ async def _replay(args: argparse.Namespace) -> int:
     settings = context.load(context.OpsSettings)
     async with context.redis(settings) as redis, context.database(settings) as sessionmaker:
         letters = DeadLetters(redis, key_prefix=settings.redis_key_prefix)
+        announcer = TaskChanges(redis, key_prefix=settings.redis_key_prefix)
+        announcer.attach(sessionmaker)  # open event streams show the tasks queued again
         total = len(args.ids) if args.ids else await letters.size(stream)
         mode = mode_for(as_json=args.json)
         with (
@@ -120,12 +125,13 @@ async def _replay(args: argparse.Namespace) -> int:
             report = await replay(
                 letters,
                 sessionmaker,
-                context.job_kind(settings, stream),
+                _job_kind(settings, stream),
                 None if args.all else args.ids,
                 dry_run=args.dry_run,
                 stop=stop,
                 on_result=lambda _: bar.advance(),
             )
+        await announcer.aclose()
     if args.json:
         context.print_json([asdict(result) for result in report.results])
     else:
@@ -133,6 +139,19 @@ async def _replay(args: argparse.Namespace) -> int:
     if report.interrupted:
         return ExitCode.INTERRUPTED
     return ExitCode.OK if report.complete else ExitCode.INCOMPLETE
+
+
+def _job_kind(settings: OpsSettings, stream: str) -> JobKind:
+    """What replaying a letter of `stream` resets: a webhook delivery, or a pipeline job."""
+    from datetime import timedelta
+
+    from lumi_api.cli import context
+    from lumi_common.streams.names import WEBHOOK_JOBS
+    from lumi_common.webhooks.kind import WebhookDeliveries
+
+    if stream == WEBHOOK_JOBS:
+        return WebhookDeliveries(lease=timedelta(seconds=settings.job_lease_seconds))
+    return context.job_kind(settings, stream)
 
 
 def _print_replay(report: ReplayReport, key: str, *, dry_run: bool) -> None:

@@ -70,6 +70,9 @@ DOCUMENT_SCHEMAS: dict[str, dict[str, Any]] = {
     "application/yaml": {"type": "object"},
     "*/*": {"type": "string", "format": "binary"},
 }
+EVENT_STREAM = "text/event-stream"
+# the named events that end a task's event stream
+STREAM_ENDINGS = ("end", "deleted")
 NOT_MODIFIED = {"description": "Nothing changed since `since`: an empty body"}
 
 DESCRIPTION = """\
@@ -230,6 +233,9 @@ def _component(status: int) -> str:
 
 
 def _success(spec: RouteSpec, refs: Refs) -> dict[str, Any]:
+    if spec.content_type == EVENT_STREAM and spec.response is not None:
+        schema = _event_schema(refs[(spec.response, "serialization")])
+        return {"description": spec.summary, "content": {EVENT_STREAM: {"schema": schema}}}
     if not spec.jsend:
         schema = DOCUMENT_SCHEMAS.get(spec.content_type, {"type": "string"})
         return {"description": spec.summary, "content": {spec.content_type: {"schema": schema}}}
@@ -240,6 +246,35 @@ def _success(spec: RouteSpec, refs: Refs) -> dict[str, Any]:
         "properties": {"status": {"const": "success"}, "data": data},
     }
     return {"description": spec.summary, "content": {"application/json": {"schema": envelope}}}
+
+
+def _event_schema(data: dict[str, Any]) -> dict[str, Any]:
+    """One event of a stream (before Open API 3.2, `schema` of `text/event-stream` describes each
+    event): the unnamed ones carry `data` as JSON with an `id`; the named ones end the stream."""
+
+    def event(name: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "required": ["event", "data"],
+            "properties": {
+                "event": name,
+                "id": {"type": "string"},
+                "retry": {"type": "integer", "minimum": 0},
+                "data": {
+                    "type": "string",
+                    "contentMediaType": JSON,
+                    "contentSchema": payload,
+                },
+            },
+        }
+
+    ending = {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}
+    return {
+        "oneOf": [
+            event({"const": "message"}, data),
+            event({"enum": list(STREAM_ENDINGS)}, ending),
+        ]
+    }
 
 
 def _standard_responses() -> dict[str, Any]:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lumi_api.tasks.repository import JobIds, TaskRecord, TaskRepository
 from lumi_api.tasks.service import TaskNotFound, get_task
+from lumi_common import task_changes
 from lumi_common.db.tables import GenerationRequest
 from lumi_common.errors import InvalidState
 from lumi_common.jobs.requeue import requeue_job
@@ -28,6 +29,7 @@ from lumi_common.states import JobStatus, RequestStatus
 from lumi_common.storage import deletions
 from lumi_common.storage.keys import images_prefix, model_prefix
 from lumi_common.streams.names import dlq_name
+from lumi_common.webhooks import events as webhook_events
 
 FINISHED = frozenset(
     {
@@ -85,9 +87,10 @@ async def cancel_task(
     _unfinished(await TaskRepository(session).owned(task_id, user_id=user_id))
     await _cancel_jobs(session, task_id, kinds)
     request = _unfinished(await lock_request(session, task_id))  # a worker may have finished it
-    request.status = RequestStatus.CANCELLED
+    old, request.status = request.status, RequestStatus.CANCELLED
     request.error_message = CANCELLED_MESSAGE
     touch(request)
+    await webhook_events.status_changed(session, task_id, old=old, new=request.status)
     return await get_task(session, task_id=task_id, user_id=user_id)
 
 
@@ -102,6 +105,7 @@ async def delete_task(
 ) -> DeletedTask:
     """The task and everything hanging off it; its files are scheduled for deletion."""
     repo = TaskRepository(session)
+    task_changes.changed(session, task_id)  # if this commits, its open event streams end
     if await repo.owned(task_id, user_id=user_id) is None:
         raise TaskNotFound()
     await _cancel_jobs(session, task_id, kinds)

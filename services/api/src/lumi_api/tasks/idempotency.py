@@ -50,5 +50,7 @@ def from_request(request: web.Request, body: BaseModel) -> Idempotency | None:
         raise ValidationFailed(
             f"{HEADER}: must be 1–{MAX_KEY_CHARS} visible ASCII characters (a UUID is a good key)"
         )
-    digest = hashlib.sha256(jsonx.dumps(body.model_dump(mode="json"))).hexdigest()
+    digest = hashlib.sha256(
+        jsonx.dumps(body.model_dump(mode="json", exclude_none=True))
+    ).hexdigest()
     return Idempotency(key=key.lower(), fingerprint=digest)

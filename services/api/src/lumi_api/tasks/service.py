@@ -16,6 +16,7 @@ from lumi_api.auth.service import CurrentUser
 from lumi_api.tasks.idempotency import Idempotency
 from lumi_api.tasks.naming import model_name
 from lumi_api.tasks.repository import TaskRecord, TaskRepository, TaskRows
+from lumi_common import task_changes
 from lumi_common.db.bulk import Row
 from lumi_common.db.tables import GeneratedImage, GenerationRequest, Model, ModelJob
 from lumi_common.errors import AppError, BadRequest, InvalidState, NotFound
@@ -85,6 +86,7 @@ def new_task(
     variants: Sequence[str],
     now: datetime,
     idempotency: Idempotency | None = None,
+    callback_url: str | None = None,
 ) -> tuple[NewTask, TaskRows]:
     """A task and the rows creating it writes in one transaction: the request, its images and
     their jobs, and one outbox event per job (`TaskWriter` writes them)."""
@@ -101,6 +103,7 @@ def new_task(
         "idempotency_key": idempotency.key if idempotency else None,
         "idempotency_hash": idempotency.fingerprint if idempotency else None,
         "trace_id": task.trace_id,
+        "callback_url": callback_url,
         "created_at": now,
         "updated_at": now,
     }
@@ -177,6 +180,7 @@ async def select_image(
     updated_at = max(now, task.request.updated_at + ONE_MS)
     if not await repo.start_model_phase(task_id, image_index=image_index, updated_at=updated_at):
         raise NotAwaitingSelection()
+    task_changes.changed(session, task_id)
     await _request_model(repo, task.request, image, now)
     return await get_task(session, task_id=task_id, user_id=user_id)
 

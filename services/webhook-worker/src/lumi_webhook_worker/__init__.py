@@ -1,0 +1,1 @@
+"""The Lumi webhook worker service."""
