@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import cast
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -30,7 +29,8 @@ class Deps:
 
 
 async def handle_delivery(deps: Deps, message: JobMessage, claim: Claim) -> None:
-    job = cast(WebhookDelivery, claim.job)  # the delivery kind claims webhook_deliveries rows
+    job = claim.job
+    assert isinstance(job, WebhookDelivery)
     secret = await _secret(deps, job)
     body = job.payload.encode()
     headers = signing.headers(secret, msg_id=job.id, timestamp=int(time.time()), body=body)

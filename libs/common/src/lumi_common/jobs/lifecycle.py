@@ -17,13 +17,13 @@ from typing import Any, cast
 from sqlalchemy import Table, Update, and_, bindparam, case, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lumi_common.db.tables import ImageJob, ModelJob, SliceJob
+from lumi_common.db.tables import ImageJob, ModelJob, SliceJob, WebhookDelivery
 from lumi_common.db.types import UtcDateTime
 from lumi_common.states import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, JobStatus
 from lumi_common.time import truncate_ms, utcnow
 
-JobTable = type[ImageJob] | type[ModelJob] | type[SliceJob]
-JobRow = ImageJob | ModelJob | SliceJob
+JobTable = type[ImageJob] | type[ModelJob] | type[SliceJob] | type[WebhookDelivery]
+JobRow = ImageJob | ModelJob | SliceJob | WebhookDelivery
 ERROR_MESSAGE_LIMIT = 2000
 
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lumi_common.db.tables import GenerationRequest, WebhookDelivery
-from lumi_common.jobs.lifecycle import JobLifecycle, JobRow, JobTable
+from lumi_common.jobs.lifecycle import JobLifecycle, JobRow
 from lumi_common.messages import JobMessage, WebhookDeliveryRequested
 from lumi_common.streams.names import WEBHOOK_JOBS
 
@@ -21,9 +20,7 @@ class WebhookDeliveries:
     stream = WEBHOOK_JOBS
 
     def __init__(self, *, lease: timedelta) -> None:
-        # the lifecycle's statements work on any table with the job columns; its annotation
-        # names the kinds it was written for (the runtime's generic JobKind[J, M] lifts this)
-        self.lifecycle = JobLifecycle(cast(JobTable, WebhookDelivery), lease=lease)
+        self.lifecycle = JobLifecycle(WebhookDelivery, lease=lease)
 
     def parse(self, message: object) -> JobMessage | None:
         return message if isinstance(message, WebhookDeliveryRequested) else None
