@@ -32,11 +32,11 @@ from bench._setup import BenchEnv, bench_env
 from lumi_common.db.engine import create_sessionmaker
 from lumi_common.db.tables import GeneratedImage, GenerationRequest, ImageJob, User
 from lumi_common.ids import new_id
-from lumi_common.jobs.completions import Completions
-from lumi_common.jobs.lifecycle import Claim, JobRow
+from lumi_common.jobs.lifecycle import Claim
 from lumi_common.jobs.outcomes import RetryPolicy
+from lumi_common.jobs.results import Done
 from lumi_common.logging import configure_logging
-from lumi_common.messages import ImageJobRequested, JobMessage, encode
+from lumi_common.messages import ImageJobRequested, encode
 from lumi_common.pipeline.images import ImageJobs
 from lumi_common.redis_client import RedisClient
 from lumi_common.settings import LogSettings
@@ -53,7 +53,7 @@ class BareImageJobs(ImageJobs):
     """Image jobs without the pipeline's bookkeeping at the claim (marking the image and its
     request as started): what the runtime itself costs."""
 
-    async def on_claimed(self, session: AsyncSession, jobs: Sequence[JobRow]) -> None:
+    async def on_claimed(self, session: AsyncSession, jobs: Sequence[ImageJob]) -> None:
         return None
 
 
@@ -112,12 +112,12 @@ def consumer(
     kind: ImageJobs,
     concurrency: int,
     done: list[int],
-) -> Consumer:
-    completions: Completions[None] = Completions(sessionmaker, kind.lifecycle)
+) -> Consumer[ImageJob, ImageJobRequested, None]:
+    async def complete(message: ImageJobRequested, claim: Claim[ImageJob]) -> Done[None]:
+        return Done()
 
-    async def complete(message: JobMessage, claim: Claim) -> None:
-        await completions.complete(claim, None)
-        done[0] += 1
+    async def count(completed: Sequence[tuple[ImageJob, None]]) -> None:
+        done[0] += len(completed)
 
     config = ConsumerConfig(
         key_prefix=prefix,
@@ -129,7 +129,12 @@ def consumer(
         block_ms=100,
     )
     return Consumer(
-        config=config, redis=redis, sessionmaker=sessionmaker, kind=kind, handler=complete
+        config=config,
+        redis=redis,
+        sessionmaker=sessionmaker,
+        kind=kind,
+        handler=complete,
+        after_done=count,
     )
 
 

@@ -25,7 +25,7 @@ from lumi_common.pipeline.images import ImageJobs
 from lumi_common.states import JobStatus
 from lumi_common.streams.names import group_name, stream_key
 from tests.support.factories import create_task
-from tests.support.handlers import effect_counts, image_handler
+from tests.support.handlers import effect_counts, image_handler, record_effects
 from tests.support.pipeline import all_completed, consumer, job_states, relay_all, wait_until
 from tests.support.processes import clean_env
 from tests.support.worker_process import max_running_key
@@ -186,6 +186,7 @@ async def test_sigterm_drains_in_flight_jobs_and_exits_0(
         sessionmaker=sessionmaker,
         kind=kind,
         handler=image_handler(sessionmaker, kind),
+        on_done=record_effects,
         prefix=key_prefix,
     )
     await other.run(burst=True)

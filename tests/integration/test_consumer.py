@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from lumi_common.db.tables import GeneratedImage, ImageJob
 from lumi_common.errors import PermanentError, RetryableError
 from lumi_common.jobs.lifecycle import Claim
-from lumi_common.messages import DeadLetter, JobMessage, decode
+from lumi_common.jobs.results import Done, Handler, Poll
+from lumi_common.messages import DeadLetter, ImageJobRequested, decode
 from lumi_common.pipeline.images import ImageJobs, complete_images
 from lumi_common.states import ImageStatus, JobStatus, RequestPhase, RequestStatus
-from lumi_common.streams.consumer import Handler
 from lumi_common.streams.names import dlq_name, stream_key
 from tests.support.factories import create_task
 from tests.support.pipeline import (
@@ -34,14 +34,15 @@ pytestmark = pytest.mark.usefixtures("empty_outbox")
 Sessions = async_sessionmaker[AsyncSession]
 
 
-def completing_handler(sessionmaker: Sessions, kind: ImageJobs, runs: Counter[str]) -> Handler:
-    async def handle(message: JobMessage, claim: Claim) -> None:
+Image = Claim[ImageJob]
+
+
+def completing_handler(runs: Counter[str]) -> Handler[ImageJob, ImageJobRequested, str]:
+    """Returns the image's key: the runtime completes the job, `complete_images` the rest."""
+
+    async def handle(message: ImageJobRequested, claim: Image) -> Done[str]:
         runs[message.job_id] += 1
-        async with sessionmaker.begin() as session:
-            await kind.lifecycle.complete(session, claim)
-            job = claim.job
-            assert isinstance(job, ImageJob)
-            await complete_images(session, [(job, f"images/{job.request_id}/x.png")])
+        return Done(f"images/{claim.job.request_id}/x.png")
 
     return handle
 
@@ -57,7 +58,8 @@ async def test_jobs_complete_once_and_the_request_awaits_selection(
         sessionmaker=sessionmaker,
         kind=kind,
         prefix=key_prefix,
-        handler=completing_handler(sessionmaker, kind, runs),
+        handler=completing_handler(runs),
+        on_done=complete_images,
     )
     await drive(sessionmaker, redis, key_prefix, worker)
     assert runs == Counter(dict.fromkeys(task.job_ids, 1))
@@ -88,7 +90,8 @@ async def test_duplicate_deliveries_change_nothing(
         sessionmaker=sessionmaker,
         kind=kind,
         prefix=key_prefix,
-        handler=completing_handler(sessionmaker, kind, runs),
+        handler=completing_handler(runs),
+        on_done=complete_images,
         concurrency=1,
     )
     await drive(sessionmaker, redis, key_prefix, worker)
@@ -101,16 +104,21 @@ async def test_retryable_errors_retry_with_backoff_then_succeed(
     kind = ImageJobs(lease=LEASE)
     task = await create_task(sessionmaker, images=1)
     runs: Counter[str] = Counter()
-    complete = completing_handler(sessionmaker, kind, Counter())
+    complete = completing_handler(Counter())
 
-    async def flaky(message: JobMessage, claim: Claim) -> None:
+    async def flaky(message: ImageJobRequested, claim: Image) -> Done[str] | Poll:
         runs[message.job_id] += 1
         if runs[message.job_id] <= 2:
             raise RetryableError("provider busy")
-        await complete(message, claim)
+        return await complete(message, claim)
 
     worker = consumer(
-        redis=redis, sessionmaker=sessionmaker, kind=kind, prefix=key_prefix, handler=flaky
+        redis=redis,
+        sessionmaker=sessionmaker,
+        kind=kind,
+        prefix=key_prefix,
+        handler=flaky,
+        on_done=complete_images,
     )
     await drive(sessionmaker, redis, key_prefix, worker)
     assert runs[task.job_ids[0]] == 3
@@ -127,7 +135,7 @@ async def test_failures_dead_letter_and_the_request_shows_it(
     task = await create_task(sessionmaker)
     before = (await request_of(sessionmaker, task.request_id)).updated_at
 
-    async def broken(message: JobMessage, claim: Claim) -> None:
+    async def broken(message: ImageJobRequested, claim: Image) -> Done[None]:
         if message.job_id == task.job_ids[0]:
             raise PermanentError("content policy refused the prompt")
         raise RetryableError("provider down")
@@ -176,12 +184,12 @@ async def test_a_duplicate_never_runs_a_job_its_consumer_is_running(
     data = (await stream_entries(redis, key))[0][1][b"data"]
     started = asyncio.Event()
     runs: Counter[str] = Counter()
-    complete = completing_handler(sessionmaker, kind, runs)
+    complete = completing_handler(runs)
 
-    async def slow(message: JobMessage, claim: Claim) -> None:
+    async def slow(message: ImageJobRequested, claim: Image) -> Done[str] | Poll:
         started.set()
         await asyncio.sleep(0.3)
-        await complete(message, claim)
+        return await complete(message, claim)
 
     async def duplicates() -> None:
         for _ in range(3):
@@ -195,6 +203,7 @@ async def test_a_duplicate_never_runs_a_job_its_consumer_is_running(
         kind=kind,
         prefix=key_prefix,
         handler=slow,
+        on_done=complete_images,
         concurrency=4,
     )
     running = asyncio.create_task(worker.run(burst=True))

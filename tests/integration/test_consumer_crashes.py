@@ -12,14 +12,15 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lumi_common.db.tables import ImageJob
 from lumi_common.jobs.lifecycle import Claim
-from lumi_common.messages import JobMessage
+from lumi_common.messages import ImageJobRequested
 from lumi_common.pipeline.images import ImageJobs
 from lumi_common.states import JobStatus
 from lumi_common.streams.consumer import Consumer
 from lumi_common.streams.names import group_name, stream_key
 from tests.support.factories import create_task
-from tests.support.handlers import effect_counts, image_handler
+from tests.support.handlers import effect_counts, image_handler, record_effects
 from tests.support.pipeline import consumer, job_states, relay_all
 
 pytestmark = pytest.mark.usefixtures("empty_outbox", "effects_table")
@@ -61,6 +62,7 @@ async def test_dies_after_reading_before_the_handler(
         sessionmaker=sessionmaker,
         kind=kind,
         handler=handler,
+        on_done=record_effects,
         prefix=key_prefix,
         lease_seconds=LEASE_S,
     )
@@ -85,7 +87,7 @@ async def test_dies_inside_the_handler(
     task = await create_task(sessionmaker, images=2)
     crashed: list[str] = []
 
-    async def die_once(message: JobMessage, claim: Claim) -> None:
+    async def die_once(message: ImageJobRequested, claim: Claim[ImageJob]) -> None:
         if message.job_id == task.job_ids[0] and not crashed:
             crashed.append(message.job_id)
             raise asyncio.CancelledError  # as when the process is killed mid-handler
@@ -93,12 +95,13 @@ async def test_dies_inside_the_handler(
     runs: Counter[str] = Counter()
     handler = image_handler(sessionmaker, kind, runs=runs, before_complete=die_once)
 
-    def worker() -> Consumer:
+    def worker() -> Consumer[ImageJob, ImageJobRequested, str]:
         return consumer(
             redis=redis,
             sessionmaker=sessionmaker,
             kind=kind,
             handler=handler,
+            on_done=record_effects,
             prefix=key_prefix,
             lease_seconds=LEASE_S,
         )
@@ -123,7 +126,7 @@ async def test_dies_inside_the_handler(
     assert await pending_count(redis, key_prefix, kind) == 0
 
 
-class DiesBeforeAck(Consumer):
+class DiesBeforeAck(Consumer[ImageJob, ImageJobRequested, str]):
     """Crash injection at the seam between the recorded outcome and XACK."""
 
     dropped: list[str]
@@ -144,11 +147,17 @@ async def test_dies_after_the_commit_before_the_ack(
         sessionmaker=sessionmaker,
         kind=kind,
         handler=handler,
+        on_done=record_effects,
         prefix=key_prefix,
         lease_seconds=LEASE_S,
     )
     dying = DiesBeforeAck(
-        config=healthy.config, redis=redis, sessionmaker=sessionmaker, kind=kind, handler=handler
+        config=healthy.config,
+        redis=redis,
+        sessionmaker=sessionmaker,
+        kind=kind,
+        handler=handler,
+        on_done=record_effects,
     )
     dying.dropped = []
 

@@ -15,7 +15,7 @@ from lumi_common.pipeline.images import ImageJobs
 from lumi_common.streams.housekeeping import remove_idle_consumers
 from tests.support.backends import private_valkey
 from tests.support.factories import create_task
-from tests.support.handlers import image_handler
+from tests.support.handlers import image_handler, record_effects
 from tests.support.pipeline import all_completed, consumer, relay_all, running, wait_until
 
 pytestmark = pytest.mark.usefixtures("empty_outbox", "effects_table")
@@ -41,6 +41,7 @@ async def test_a_burst_run_waits_for_its_own_jobs_instead_of_polling(
             sessionmaker=sessionmaker,
             kind=kind,
             handler=image_handler(sessionmaker, kind, delay=1.0),
+            on_done=record_effects,
             prefix=key_prefix,
         )
         await worker.run(burst=True)
@@ -60,6 +61,7 @@ async def test_a_saturated_consumer_leaves_no_task_behind_per_message(
         sessionmaker=sessionmaker,
         kind=kind,
         handler=image_handler(sessionmaker, kind),
+        on_done=record_effects,
         prefix=key_prefix,
         concurrency=1,
     )

@@ -16,10 +16,10 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lumi_common.db.tables import GenerationRequest, OutboxEvent
-from lumi_common.jobs.lifecycle import Claim, JobRow
+from lumi_common.db.tables import GenerationRequest, ImageJob, OutboxEvent
+from lumi_common.jobs.lifecycle import Claim
 from lumi_common.jobs.outcomes import RetryPolicy
-from lumi_common.messages import JobMessage
+from lumi_common.messages import ImageJobRequested
 from lumi_common.pipeline.images import ALL_FAILED_MESSAGE, ImageJobs
 from lumi_common.states import JobStatus, RequestStatus
 from lumi_common.streams.consumer import Consumer
@@ -29,7 +29,7 @@ from lumi_common.streams.names import IMAGE_JOBS, stream_key
 from lumi_common.time import parse_iso, utcnow
 from tests.support.cli import lumi
 from tests.support.factories import create_task
-from tests.support.handlers import effect_counts, image_handler
+from tests.support.handlers import effect_counts, image_handler, record_effects
 from tests.support.pipeline import consumer, job_states, relay_all
 from tests.support.processes import clean_env
 
@@ -61,7 +61,11 @@ async def queued_events(sessionmaker: Sessions, job_id: str) -> int:
 
 
 async def crash_until_dead_lettered(
-    sessionmaker: Sessions, redis: Redis, prefix: str, worker: Consumer, job_ids: list[str]
+    sessionmaker: Sessions,
+    redis: Redis,
+    prefix: str,
+    worker: Consumer[Any, Any, Any],
+    job_ids: list[str],
 ) -> int:
     """Deliver, crash, wait out the lease, again, until the jobs fail; the rounds it took."""
     for rounds in range(1, 10):
@@ -85,7 +89,7 @@ async def test_poison_is_dead_lettered_visible_and_replayed_once_fixed(
     created = {r.id: r.updated_at for r in (await requests(sessionmaker, request_ids)).values()}
     fixed = asyncio.Event()
 
-    async def crash(message: JobMessage, claim: Claim) -> None:
+    async def crash(message: ImageJobRequested, claim: Claim[ImageJob]) -> None:
         if not fixed.is_set():
             raise asyncio.CancelledError  # the process dies on this message, every time
 
@@ -95,6 +99,7 @@ async def test_poison_is_dead_lettered_visible_and_replayed_once_fixed(
         sessionmaker=sessionmaker,
         kind=kind,
         handler=image_handler(sessionmaker, kind, runs=runs, before_complete=crash),
+        on_done=record_effects,
         prefix=key_prefix,
         lease_seconds=LEASE_S,
         max_deliveries=MAX_DELIVERIES,
@@ -174,6 +179,7 @@ async def test_undecodable_messages_and_the_dlq_commands(
         sessionmaker=sessionmaker,
         kind=kind,
         handler=image_handler(sessionmaker, kind),
+        on_done=record_effects,
         prefix=key_prefix,
         concurrency=1,  # dead letters in stream order
     )
@@ -220,7 +226,7 @@ class PoisonedClaims(ImageJobs):
         self.poison = poison
         self.batches: list[int] = []
 
-    async def on_claimed(self, session: AsyncSession, jobs: Sequence[JobRow]) -> None:
+    async def on_claimed(self, session: AsyncSession, jobs: Sequence[ImageJob]) -> None:
         self.batches.append(len(jobs))
         if any(job.id == self.poison for job in jobs):
             raise ValueError("this job's claim can never be recorded")
@@ -241,6 +247,7 @@ async def test_a_job_whose_claim_always_fails_is_dead_lettered_alone(
         sessionmaker=sessionmaker,
         kind=kind,
         handler=image_handler(sessionmaker, kind, runs=runs),
+        on_done=record_effects,
         prefix=key_prefix,
         concurrency=4,  # the four messages are read, and claimed, together
         lease_seconds=LEASE_S,

@@ -31,7 +31,7 @@ async def set_job(sessionmaker: Sessions, job_id: str, **values: object) -> None
 
 async def claim(
     sessionmaker: Sessions, kind: ImageJobs, job_ids: list[str], owner: str = ME
-) -> dict[str, Claim | Refusal]:
+) -> dict[str, Claim[ImageJob] | Refusal]:
     """What the consumer does with the jobs of messages read together."""
     async with sessionmaker.begin() as session:
         outcomes = await kind.lifecycle.claim_many(session, job_ids, owner)
@@ -113,11 +113,10 @@ async def test_completions_write_each_jobs_values_and_drop_the_lost_ones(
     await set_job(sessionmaker, cancelled, status=JobStatus.CANCELLED, lease_owner=None)
     completions = Completions(sessionmaker, kind.lifecycle, complete_images)
 
-    async def complete(number: int, claimed: Claim | Refusal) -> None:
+    async def complete(number: int, claimed: Claim[ImageJob] | Refusal) -> None:
         assert isinstance(claimed, Claim)
-        assert isinstance(claimed.job, ImageJob)
         key = f"images/{claimed.job.request_id}/{number}.png"
-        await completions.complete(claimed, key, provider_name="p", duration_ms=number)
+        await completions.complete(claimed, key, {"provider_name": "p", "duration_ms": number})
 
     results = await asyncio.gather(
         *(complete(n, c) for n, c in enumerate(claims.values())), return_exceptions=True
@@ -167,9 +166,9 @@ async def test_a_batch_of_one_and_of_several_complete_alike(
     kind = ImageJobs(lease=LEASE)
     task = await create_task(sessionmaker, images=size)
     claims = await claim(sessionmaker, kind, task.job_ids)
-    completions: Completions[None] = Completions(sessionmaker, kind.lifecycle)
+    completions: Completions[ImageJob, None] = Completions(sessionmaker, kind.lifecycle)
     await asyncio.gather(
-        *(completions.complete(c, None) for c in claims.values() if isinstance(c, Claim))
+        *(completions.complete(c, None, {}) for c in claims.values() if isinstance(c, Claim))
     )
     async with sessionmaker() as session:
         statuses = await session.scalars(

@@ -15,7 +15,7 @@ from lumi_common.states import JobStatus
 from lumi_common.streams.names import IMAGE_JOBS, stream_key
 from lumi_common.streams.ratelimit import WINDOW_SECONDS, MinuteLimiter
 from tests.support.factories import create_task
-from tests.support.handlers import image_handler
+from tests.support.handlers import image_handler, record_effects
 from tests.support.pipeline import consumer, job_states, relay_all, running, wait_until
 
 pytestmark = pytest.mark.usefixtures("empty_outbox", "effects_table")
@@ -45,6 +45,7 @@ async def test_a_burst_runs_only_the_limit_per_minute_across_replicas(
             sessionmaker=sessionmaker,
             kind=kind,
             handler=image_handler(sessionmaker, kind),
+            on_done=record_effects,
             prefix=key_prefix,
             jobs_per_minute=limit,
             block_ms=200,

@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lumi_common.db.tables import OutboxEvent
+from lumi_common.db.tables import ImageJob, OutboxEvent
 from lumi_common.jobs.reconciler import Reconciler
+from lumi_common.messages import ImageJobRequested
 from lumi_common.outbox.relay import Relay, RelayConfig
 from lumi_common.outbox.signal import OutboxSignal
 from lumi_common.pipeline.images import ImageJobs
@@ -25,7 +26,7 @@ from lumi_common.streams.consumer import Consumer
 from lumi_common.streams.names import group_name, stream_key
 from tests.support.backends import PrivateValkey, private_valkey
 from tests.support.factories import CreatedTask, create_task
-from tests.support.handlers import effect_counts, image_handler
+from tests.support.handlers import effect_counts, image_handler, record_effects
 from tests.support.pipeline import (
     all_completed,
     consumer,
@@ -101,6 +102,7 @@ async def test_redis_stopped_then_started_the_relay_catches_up(
             sessionmaker=sessionmaker,
             kind=kind,
             handler=image_handler(sessionmaker, kind),
+            on_done=record_effects,
             prefix=key_prefix,
             lease_seconds=2.0,
         )
@@ -144,6 +146,7 @@ async def test_redis_loses_published_messages_the_reconciler_re_emits_them(
             sessionmaker=sessionmaker,
             kind=kind,
             handler=image_handler(sessionmaker, kind, delay=0.5),
+            on_done=record_effects,
             prefix=key_prefix,
             concurrency=1,
             lease_seconds=2.0,
@@ -183,11 +186,12 @@ async def test_a_healthy_long_job_is_not_run_twice_across_a_redis_outage(
     runs: Counter[str] = Counter()
     async with private_redis() as (server, redis):
         relay = fast_relay(sessionmaker, redis, key_prefix, signal)
-        worker: Consumer = consumer(
+        worker: Consumer[ImageJob, ImageJobRequested, str] = consumer(
             redis=redis,
             sessionmaker=sessionmaker,
             kind=kind,
             handler=image_handler(sessionmaker, kind, delay=6 * lease, runs=runs),
+            on_done=record_effects,
             prefix=key_prefix,
             concurrency=2,
             lease_seconds=lease,

@@ -28,7 +28,6 @@ from lumi_common.db.tables import (
 )
 from lumi_common.errors import PermanentError
 from lumi_common.ids import new_id
-from lumi_common.jobs.completions import Completions
 from lumi_common.messages import DeadLetter, decode
 from lumi_common.pipeline.images import ImageJobs, complete_images
 from lumi_common.states import InteractionType, JobStatus
@@ -261,20 +260,14 @@ async def test_a_dead_letter_not_yet_published_is_dropped_with_the_retry(
     task = await pipeline.create(alice)
     await relay_all(pipeline.sessionmaker, pipeline.redis, pipeline.prefix)
     kind = ImageJobs(lease=LEASE)
-    completions = Completions(pipeline.sessionmaker, kind.lifecycle, complete_images)
-    deps = ImageDeps(
-        pipeline.sessionmaker,
-        pipeline.storage,
-        Images(refuse=lambda _: True),
-        completions,
-        kind.lifecycle,
-    )
+    deps = ImageDeps(pipeline.sessionmaker, pipeline.storage, Images(refuse=lambda _: True), kind)
     run = consumer(
         redis=pipeline.redis,
         sessionmaker=pipeline.sessionmaker,
         kind=kind,
         prefix=pipeline.prefix,
         handler=partial(handle_image_job, deps),
+        on_done=complete_images,
     )
     await run.run(burst=True)  # the jobs fail; their dead letters wait in the outbox
     async with pipeline.sessionmaker() as session:

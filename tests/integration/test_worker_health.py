@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from lumi_common.pipeline.images import ImageJobs
 from lumi_common.streams.health import serve_health
 from lumi_common.streams.worker import run_worker
-from tests.support.handlers import image_handler
+from tests.support.handlers import image_handler, record_effects
 from tests.support.pipeline import consumer, wait_until
 from tests.support.processes import free_port
 
@@ -47,6 +47,7 @@ async def test_a_running_worker_serves_its_probe_until_stopped(
         sessionmaker=sessionmaker,
         kind=kind,
         handler=image_handler(sessionmaker, kind),
+        on_done=record_effects,
         prefix=key_prefix,
     )
     port = free_port()

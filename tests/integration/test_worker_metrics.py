@@ -9,9 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from lumi_common.db.tables import ImageJob
 from lumi_common.errors import PermanentError, RetryableError
 from lumi_common.jobs.lifecycle import Claim
-from lumi_common.messages import JobMessage
+from lumi_common.jobs.results import Done, Poll
+from lumi_common.messages import ImageJobRequested
 from lumi_common.metrics.exposition import Exposition
 from lumi_common.metrics.streams import StreamStats
 from lumi_common.pipeline.images import ImageJobs
@@ -20,7 +22,7 @@ from lumi_common.states import JobStatus
 from lumi_common.streams.names import IMAGE_JOBS
 from lumi_common.streams.worker import run_worker
 from tests.support.factories import create_task
-from tests.support.handlers import image_handler
+from tests.support.handlers import image_handler, record_effects
 from tests.support.metrics import parse, scrape
 from tests.support.pipeline import consumer, job_states, relay_all, wait_until
 from tests.support.processes import free_port
@@ -41,19 +43,20 @@ async def test_worker_metrics_count_every_outcome_once(
     complete = image_handler(sessionmaker, kind)
     tries: dict[str, int] = {}
 
-    async def handle(message: JobMessage, claim: Claim) -> None:
+    async def handle(message: ImageJobRequested, claim: Claim[ImageJob]) -> Done[str] | Poll:
         tries[message.job_id] = tries.get(message.job_id, 0) + 1
         if message.job_id == doomed:
             raise PermanentError("the image service refused the prompt")
         if message.job_id == flaky and tries[flaky] == 1:
             raise RetryableError("the image service timed out")
-        await complete(message, claim)
+        return await complete(message, claim)
 
     worker = consumer(
         redis=redis,
         sessionmaker=sessionmaker,
         kind=kind,
         handler=handle,
+        on_done=record_effects,
         prefix=key_prefix,
         provider="test-images",
     )

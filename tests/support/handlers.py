@@ -1,24 +1,24 @@
 """Job handlers for tests. They do to the database what the image worker does, and write one row
-to a test-only table in the transaction that completes the job: counting those rows proves that
-each outcome was recorded once, however often the handler ran."""
+to a test-only table in the transaction that completes the job (`record_effects`): counting those
+rows proves that each outcome was recorded once, however often the handler ran."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from lumi_common.db.tables import ImageJob
 from lumi_common.jobs.lifecycle import Claim
-from lumi_common.messages import JobMessage
+from lumi_common.jobs.results import Done, Handler
+from lumi_common.messages import ImageJobRequested
 from lumi_common.pipeline.images import ImageJobs, complete_images
-from lumi_common.streams.consumer import Handler
 
 Sessions = async_sessionmaker[AsyncSession]
-Hook = Callable[[JobMessage, Claim], Awaitable[None]]
+Hook = Callable[[ImageJobRequested, Claim[ImageJob]], Awaitable[None]]
 
 effects_metadata = MetaData()
 handler_effects = Table(
@@ -53,15 +53,16 @@ def image_handler(
     delay: float = 0.0,
     runs: Counter[str] | None = None,
     before_complete: Hook | None = None,
-) -> Handler:
-    """Wait `delay` (the runtime marked the image GENERATING with the claim), then complete job
-    and image and record the effect, in one transaction.
+) -> Handler[ImageJob, ImageJobRequested, str]:
+    """Wait `delay` (the runtime marked the image GENERATING with the claim), then return
+    `Done(storage key)`: the runtime completes job and image, and `record_effects` (the
+    consumer's `on_done`) records the effect, in one transaction.
 
-    `runs` counts invocations; `before_complete` runs just before that transaction (where a test
+    `runs` counts invocations; `before_complete` runs just before returning (where a test
     injects a crash).
     """
 
-    async def handle(message: JobMessage, claim: Claim) -> None:
+    async def handle(message: ImageJobRequested, claim: Claim[ImageJob]) -> Done[str]:
         if runs is not None:
             runs[message.job_id] += 1
         if delay:
@@ -69,14 +70,16 @@ def image_handler(
         if before_complete is not None:
             await before_complete(message, claim)
         job = claim.job
-        assert isinstance(job, ImageJob)
-        async with sessionmaker.begin() as session:
-            await kind.lifecycle.complete(session, claim)
-            await complete_images(session, [(job, f"images/{job.request_id}/{job.image_id}.png")])
-            await session.execute(
-                insert(handler_effects).values(
-                    job_id=message.job_id, attempt=claim.attempt, owner=claim.owner
-                )
-            )
+        return Done(f"images/{job.request_id}/{job.image_id}.png")
 
     return handle
+
+
+async def record_effects(session: AsyncSession, done: Sequence[tuple[ImageJob, str]]) -> None:
+    """What the image worker records for finished jobs, and one effect row each (the job row
+    is as claimed: its attempt and lease owner are the claim's)."""
+    await complete_images(session, done)
+    await session.execute(
+        insert(handler_effects),
+        [{"job_id": job.id, "attempt": job.attempt, "owner": job.lease_owner} for job, _ in done],
+    )

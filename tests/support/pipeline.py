@@ -8,23 +8,29 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lumi_common.db.tables import GenerationRequest, ImageJob, OutboxEvent
+from lumi_common.db.tables import GenerationRequest, ImageJob, JobColumns, OutboxEvent
 from lumi_common.errors import PermanentError
+from lumi_common.jobs.completions import AfterCommit, Recorder
 from lumi_common.jobs.kinds import JobKind
 from lumi_common.jobs.lifecycle import Claim
 from lumi_common.jobs.outcomes import RetryPolicy
 from lumi_common.jobs.reconciler import Reconciler
-from lumi_common.messages import JobMessage
+from lumi_common.jobs.results import Done, Handler
+from lumi_common.messages import ImageJobRequested, JobMessage
 from lumi_common.outbox.relay import Relay, RelayConfig
 from lumi_common.pipeline.images import ImageJobs, complete_images
 from lumi_common.redis_client import RedisClient
 from lumi_common.states import JobStatus
-from lumi_common.streams.consumer import Consumer, ConsumerConfig, Handler
+from lumi_common.streams.consumer import Consumer, ConsumerConfig
+
+J = TypeVar("J", bound=JobColumns)
+M = TypeVar("M", bound=JobMessage)
+R = TypeVar("R")
 
 
 async def relay_all(
@@ -41,11 +47,13 @@ def consumer(
     *,
     redis: RedisClient,
     sessionmaker: async_sessionmaker[AsyncSession],
-    kind: JobKind,
-    handler: Handler,
+    kind: JobKind[J, M],
+    handler: Handler[J, M, R],
     prefix: str,
+    on_done: Recorder[J, R] | None = None,
+    after_done: AfterCommit[J, R] | None = None,
     **overrides: Any,
-) -> Consumer:
+) -> Consumer[J, M, R]:
     values: dict[str, Any] = {
         "key_prefix": prefix,
         "stream": kind.stream,
@@ -63,6 +71,8 @@ def consumer(
         sessionmaker=sessionmaker,
         kind=kind,
         handler=handler,
+        on_done=on_done,
+        after_done=after_done,
     )
 
 
@@ -79,7 +89,7 @@ async def drive(
     sessionmaker: async_sessionmaker[AsyncSession],
     redis: RedisClient,
     prefix: str,
-    run: Consumer,
+    run: Consumer[Any, Any, Any],
     rounds: int = 20,
 ) -> None:
     """Relay and consume until nothing is left (delayed retries need a few rounds)."""
@@ -111,15 +121,11 @@ async def run_images(
     each), or completes."""
     kind = ImageJobs(lease=LEASE)
 
-    async def handle(message: JobMessage, claim: Claim) -> None:
+    async def handle(message: ImageJobRequested, claim: Claim[ImageJob]) -> Done[str]:
         runs[message.job_id] += 1
         if fail:
             raise PermanentError("the image service refused the prompt")
-        async with sessionmaker.begin() as session:
-            await kind.lifecycle.complete(session, claim)
-            job = claim.job
-            assert isinstance(job, ImageJob)
-            await complete_images(session, [(job, f"images/{job.request_id}/x.png")])
+        return Done(f"images/{claim.job.request_id}/x.png")
 
     run = consumer(
         redis=redis,
@@ -127,6 +133,7 @@ async def run_images(
         kind=kind,
         prefix=prefix,
         handler=handle,
+        on_done=complete_images,
         concurrency=concurrency,
     )
     await drive(sessionmaker, redis, prefix, run)
@@ -177,8 +184,8 @@ async def wait_until(
 async def running(
     *,
     relays: Sequence[Relay] = (),
-    consumers: Sequence[Consumer] = (),
-    reconcilers: Sequence[Reconciler] = (),
+    consumers: Sequence[Consumer[Any, Any, Any]] = (),
+    reconcilers: Sequence[Reconciler[Any]] = (),
     reconcile_every: float = 0.3,
 ) -> AsyncIterator[list[asyncio.Task[None]]]:
     """Run relays, consumers and reconcilers as background tasks; stop them all on exit."""

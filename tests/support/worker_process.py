@@ -19,16 +19,18 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from lumi_common.db.engine import create_engine, create_sessionmaker
+from lumi_common.db.tables import ImageJob
 from lumi_common.jobs.lifecycle import Claim
 from lumi_common.jobs.outcomes import RetryPolicy
+from lumi_common.jobs.results import Done, Handler, Poll
 from lumi_common.logging import configure_logging
-from lumi_common.messages import JobMessage
+from lumi_common.messages import ImageJobRequested
 from lumi_common.pipeline.images import ImageJobs
 from lumi_common.redis_client import RedisClient, create_redis
 from lumi_common.settings import DatabaseSettings, LogSettings, RedisSettings
-from lumi_common.streams.consumer import Consumer, ConsumerConfig, Handler
+from lumi_common.streams.consumer import Consumer, ConsumerConfig
 from lumi_common.streams.worker import run_worker
-from tests.support.handlers import image_handler
+from tests.support.handlers import image_handler, record_effects
 
 # INCR the running count and raise the recorded maximum to it, atomically
 _ENTER = """
@@ -65,13 +67,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def counting(redis: RedisClient, prefix: str, handler: Handler) -> Handler:
+def counting(
+    redis: RedisClient, prefix: str, handler: Handler[ImageJob, ImageJobRequested, str]
+) -> Handler[ImageJob, ImageJobRequested, str]:
     enter: Callable[..., Awaitable[object]] = redis.register_script(_ENTER)
 
-    async def handle(message: JobMessage, claim: Claim) -> None:
+    async def handle(message: ImageJobRequested, claim: Claim[ImageJob]) -> Done[str] | Poll:
         await enter(keys=[running_key(prefix), max_running_key(prefix)])
         try:
-            await handler(message, claim)
+            return await handler(message, claim)
         finally:
             await redis.decr(running_key(prefix))
 
@@ -101,6 +105,7 @@ async def main(args: argparse.Namespace) -> None:
         sessionmaker=sessionmaker,
         kind=kind,
         handler=counting(redis, args.prefix, handler),
+        on_done=record_effects,
     )
     try:
         await run_worker(worker, reconciler=None, reconcile_every_s=60)

@@ -10,10 +10,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lumi_common.gallery_cache import bump_gallery
-from lumi_common.jobs.completions import Completions
 from lumi_common.pipeline.images import ImageJobs, complete_images
-from lumi_common.pipeline.models import ModelJobs
+from lumi_common.pipeline.models import ModelJobs, complete_models
 from lumi_common.redis_client import RedisClient
 from lumi_common.storage.protocol import Storage
 from lumi_common.streams.consumer import Consumer
@@ -24,6 +22,7 @@ from lumi_model_worker.handler import Deps as ModelDeps
 from lumi_model_worker.handler import handle_model_job
 from lumi_model_worker.providers.meshes import MeshGenerator, PollResult
 from lumi_model_worker.providers.model_files import MeshArtifacts
+from lumi_model_worker.service import gallery_changed
 from lumi_model_worker.steps import Limits
 from tests.support.pipeline import LEASE, consumer, drive
 
@@ -48,9 +47,17 @@ class Workers:
 
     async def images(self, provider: ImageGenerator) -> None:
         kind = ImageJobs(lease=LEASE)
-        completions = Completions(self.sessionmaker, kind.lifecycle, complete_images)
-        deps = ImageDeps(self.sessionmaker, self.storage, provider, completions, kind.lifecycle)
-        await self._drive(kind, partial(handle_image_job, deps))
+        deps = ImageDeps(self.sessionmaker, self.storage, provider, kind)
+        await self._drive(
+            consumer(
+                redis=self.redis,
+                sessionmaker=self.sessionmaker,
+                kind=kind,
+                prefix=self.prefix,
+                handler=partial(handle_image_job, deps),
+                on_done=complete_images,
+            )
+        )
 
     async def models(self, meshes: MeshGenerator) -> None:
         kind = ModelJobs(lease=LEASE)
@@ -61,18 +68,20 @@ class Workers:
             kind=kind,
             provider_name="test",
             limits=Limits(poll_interval=timedelta(milliseconds=10), max_polls=20, max_resubmits=1),
-            gallery_changed=partial(bump_gallery, self.redis, self.prefix),
         )
-        await self._drive(kind, partial(handle_model_job, deps))
+        await self._drive(
+            consumer(
+                redis=self.redis,
+                sessionmaker=self.sessionmaker,
+                kind=kind,
+                prefix=self.prefix,
+                handler=partial(handle_model_job, deps),
+                on_done=complete_models,
+                after_done=partial(gallery_changed, self.redis, self.prefix),
+            )
+        )
 
-    async def _drive(self, kind: Any, handler: Any) -> None:
-        run: Consumer = consumer(
-            redis=self.redis,
-            sessionmaker=self.sessionmaker,
-            kind=kind,
-            prefix=self.prefix,
-            handler=handler,
-        )
+    async def _drive(self, run: Consumer[Any, Any, Any]) -> None:
         await drive(self.sessionmaker, self.redis, self.prefix, run)
 
 

@@ -38,7 +38,7 @@ from tests.integration.test_token_cache_invalidation import (
 )
 from tests.support.api import issue
 from tests.support.factories import create_task
-from tests.support.handlers import effect_counts, image_handler
+from tests.support.handlers import effect_counts, image_handler, record_effects
 from tests.support.pipeline import all_completed, consumer, job_states, running, wait_until
 from tests.support.redis_cluster import RedisClusterServers, redis_cluster
 
@@ -84,6 +84,7 @@ async def test_jobs_flowing_through_a_failover_all_complete_once(
             sessionmaker=sessionmaker,
             kind=kind,
             handler=image_handler(sessionmaker, kind, delay=0.3),
+            on_done=record_effects,
             prefix=key_prefix,
             concurrency=2,
             lease_seconds=2.0,

@@ -33,7 +33,7 @@ from lumi_common.redis_client import RedisClient
 from lumi_common.redis_scripts import BatchedScript
 from tests.support.api import Client, issue, unique_email
 from tests.support.gallery import auth, completed_model
-from tests.support.handlers import image_handler
+from tests.support.handlers import image_handler, record_effects
 from tests.support.pipeline import consumer, relay_all, wait_until
 from tests.support.redis_cluster import RedisClusterServers
 from tests.support.smtp import send_code
@@ -129,6 +129,7 @@ async def drive_a_worker(sessionmaker: Sessions, redis: RedisClient, prefix: str
         sessionmaker=sessionmaker,
         kind=kind,
         handler=handler,
+        on_done=record_effects,
         prefix=prefix,
         jobs_per_minute=1000,
     )

@@ -7,12 +7,13 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lumi_common.jobs.completions import Completions
+from lumi_common.db.tables import ImageJob
+from lumi_common.jobs.results import Handler
+from lumi_common.messages import ImageJobRequested
 from lumi_common.pipeline.images import ImageJobs, complete_images
 from lumi_common.providers.calls import CallLog, LoggedCalls
 from lumi_common.providers.stored_calls import StoredCalls
 from lumi_common.storage.opening import open_storage_or_exit
-from lumi_common.streams.consumer import Handler
 from lumi_common.streams.worker import consumer_config, serve_jobs
 from lumi_image_worker.handler import Deps, handle_image_job
 from lumi_image_worker.providers.factory import image_generator, prompt_variants
@@ -29,14 +30,15 @@ async def run(settings: ImageWorkerSettings, *, burst: bool = False) -> None:
         variants_stale_seconds=3 * settings.prompt_timeout_seconds,
     )
 
-    def handler(sessionmaker: async_sessionmaker[AsyncSession]) -> Handler:
+    def handler(
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> Handler[ImageJob, ImageJobRequested, str]:
         calls = CallLog((StoredCalls(sessionmaker), LoggedCalls()))
         deps = Deps(
             sessionmaker,
             storage,
             image_generator(settings, calls=calls),
-            Completions(sessionmaker, kind.lifecycle, complete_images),
-            kind.lifecycle,
+            kind,
             limits=limits,
             variants=prompt_variants(settings, calls=calls),
         )
@@ -50,6 +52,13 @@ async def run(settings: ImageWorkerSettings, *, burst: bool = False) -> None:
         provider=settings.image_provider,
     )
     try:
-        await serve_jobs(settings, kind=kind, config=config, handler=handler, burst=burst)
+        await serve_jobs(
+            settings,
+            kind=kind,
+            config=config,
+            handler=handler,
+            on_done=complete_images,  # what Done(storage key) means: the image and its request
+            burst=burst,
+        )
     finally:
         await storage.aclose()

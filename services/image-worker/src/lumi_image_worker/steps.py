@@ -13,8 +13,9 @@ from typing import Any
 import structlog
 
 from lumi_common.db.tables import ImageJob
+from lumi_common.jobs.results import Poll
 from lumi_common.providers.errors import RateLimited, ResultExpired
-from lumi_common.providers.waits import Wait, one_more_poll
+from lumi_common.providers.waits import one_more_poll
 from lumi_image_worker.providers.hosted_images import AsyncImageGenerator
 from lumi_image_worker.providers.images import GeneratedImage, ImageGenerator
 
@@ -41,17 +42,17 @@ async def next_step(
     seed: int,
     record: Record,
     limits: Limits,
-) -> Wait | GeneratedImage:
+) -> Poll | GeneratedImage:
     try:
         if isinstance(images, AsyncImageGenerator):
             return await _asynchronous(images, job, prompt, seed, record, limits)
         return await images.generate(prompt, seed=seed)
     except RateLimited as limited:
         log.info("image_job.rate_limited", job_id=job.id, retry_after=limited.retry_after)
-        return Wait(after=timedelta(seconds=limited.retry_after), values=_polled(job, limits))
+        return Poll(after=timedelta(seconds=limited.retry_after), values=_polled(job, limits))
     except ResultExpired as expired:
         log.warning("image_job.resubmitted", job_id=job.id, reason=str(expired))
-        return Wait(after=timedelta(0), values={"provider_job_id": None, **_polled(job, limits)})
+        return Poll(after=timedelta(0), values={"provider_job_id": None, **_polled(job, limits)})
 
 
 async def _asynchronous(
@@ -61,7 +62,7 @@ async def _asynchronous(
     seed: int,
     record: Record,
     limits: Limits,
-) -> Wait | GeneratedImage:
+) -> Poll | GeneratedImage:
     task_id = job.provider_job_id
     if task_id is None:
         task_id = await images.submit(prompt, seed=seed)
@@ -69,7 +70,7 @@ async def _asynchronous(
     poll = await images.poll(task_id)
     if poll.state == "done" and poll.image is not None:
         return poll.image
-    return Wait(after=limits.poll_interval, values=_polled(job, limits))
+    return Poll(after=limits.poll_interval, values=_polled(job, limits))
 
 
 def _polled(job: ImageJob, limits: Limits) -> dict[str, Any]:

@@ -4,11 +4,12 @@ submit (send the chosen image) → poll (a delayed message per poll) → fetch (
 The step lives on the job row (`stage`), so a retry after a network error resumes polling the
 same provider job instead of paying for a new one. Progress is real and stage-based: 10 once
 submitted, up to 80 while the provider works, 90 once the files are fetched, 100 when stored.
+The runtime records the outcome: `Poll` parks the job until the next poll, `Done(files)`
+completes job, model and request (`complete_models`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -17,16 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.db.tables import GeneratedImage, Model, ModelJob
 from lumi_common.errors import PermanentError
+from lumi_common.jobs.kinds import record_progress
 from lumi_common.jobs.lifecycle import Claim
-from lumi_common.messages import JobMessage, ModelJobRequested, with_attempt
-from lumi_common.outbox.writer import add_event
-from lumi_common.pipeline.models import ModelFiles, ModelJobs, complete_model, record_progress
+from lumi_common.jobs.results import Done, Poll
+from lumi_common.messages import ModelJobRequested
+from lumi_common.pipeline.models import ModelFiles, ModelJobs
 from lumi_common.providers.calls import call_scope
-from lumi_common.providers.waits import Wait
 from lumi_common.storage.content_types import content_type_for
 from lumi_common.storage.keys import model_prefix
 from lumi_common.storage.protocol import Storage
-from lumi_common.time import utcnow
 from lumi_model_worker.providers.meshes import MeshGenerator
 from lumi_model_worker.providers.model_files import (
     GLB_FILE,
@@ -47,35 +47,30 @@ class Deps:
     kind: ModelJobs
     provider_name: str
     limits: Limits
-    # called after a model completed (and, if public, entered the gallery): the API's cached
-    # gallery pages must notice, and the worker cannot import the API
-    gallery_changed: Callable[[], Awaitable[None]]
     # how long the signed URL of the chosen picture given to a hosted provider lives; None: the
     # provider gets the bytes (the offline one, or a URL nobody outside could fetch)
     picture_url_seconds: float | None = None
 
 
-async def handle_model_job(deps: Deps, message: JobMessage, claim: Claim) -> None:
+async def handle_model_job(
+    deps: Deps, message: ModelJobRequested, claim: Claim[ModelJob]
+) -> Done[ModelFiles] | Poll:
     job = claim.job
-    assert isinstance(job, ModelJob)
+    record = partial(record_progress, deps.sessionmaker, deps.kind, claim)
     with call_scope("model", request_id=job.request_id, job_id=job.id):
         step = await next_step(
             deps.meshes,
             job,
             picture=partial(_source_image, deps, job),
-            record=partial(_record, deps, claim),
+            record=record,
             limits=deps.limits,
             provider_name=deps.provider_name,
         )
-    if isinstance(step, Wait):
-        await _wait(deps, claim, message, step)
-        return
-    await _record(deps, claim, stage="fetch", progress=FETCHED)
+    if isinstance(step, Poll):
+        return step
+    await record(stage="fetch", progress=FETCHED)
     files = await _store(deps.storage, job.model_id, step.artifacts)
-    async with deps.sessionmaker.begin() as session:
-        await deps.kind.lifecycle.complete(session, claim, progress=DONE, stage="done")
-        await complete_model(session, job, files)
-    await deps.gallery_changed()
+    return Done(files, values={"progress": DONE, "stage": "done"})
 
 
 async def _source_image(deps: Deps, job: ModelJob) -> Picture:
@@ -93,33 +88,6 @@ async def _source_image(deps: Deps, job: ModelJob) -> Picture:
     # the providers' one way to a stored file: a signed URL (S3 presigned GET, or the API's)
     url = await deps.storage.signed_url(key, expires_in=deps.picture_url_seconds)
     return Picture(data, url)
-
-
-async def _record(deps: Deps, claim: Claim, **values: object) -> None:
-    """Progress on the job row, and a bump of the request so polling clients see it."""
-    async with deps.sessionmaker.begin() as session:
-        await deps.kind.lifecycle.update_running(session, claim, **values)
-        job = claim.job
-        assert isinstance(job, ModelJob)
-        await record_progress(session, job)
-
-
-async def _wait(deps: Deps, claim: Claim, message: JobMessage, step: Wait) -> None:
-    job = claim.job
-    assert isinstance(job, ModelJob)
-    at = utcnow() + step.after
-    next_poll = with_attempt(message, claim.attempt)
-    assert isinstance(next_poll, ModelJobRequested)
-    async with deps.sessionmaker.begin() as session:
-        await deps.kind.lifecycle.park(session, claim, until=at, **step.values)
-        await record_progress(session, job)
-        add_event(
-            session,
-            stream=deps.kind.stream,
-            key=job.id,
-            message=next_poll.model_copy(update={"step": "poll"}),
-            available_at=at,
-        )
 
 
 async def _store(storage: Storage, model_id: str, artifacts: MeshArtifacts) -> ModelFiles:

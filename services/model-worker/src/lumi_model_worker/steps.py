@@ -19,8 +19,9 @@ import structlog
 
 from lumi_common.db.tables import ModelJob
 from lumi_common.errors import PermanentError
+from lumi_common.jobs.results import Poll
 from lumi_common.providers.errors import RateLimited, ResultExpired
-from lumi_common.providers.waits import Wait, one_more_poll
+from lumi_common.providers.waits import one_more_poll
 from lumi_model_worker.providers.meshes import MeshGenerator, PollResult
 from lumi_model_worker.providers.model_files import MeshArtifacts
 
@@ -58,7 +59,7 @@ async def next_step(
     record: Record,
     limits: Limits,
     provider_name: str,
-) -> Wait | Fetched:
+) -> Poll | Fetched:
     try:
         task_id = job.provider_job_id
         if job.stage not in ("poll", "fetch") or task_id is None:
@@ -79,23 +80,23 @@ async def next_step(
     except RateLimited as limited:
         log.info("model_job.rate_limited", job_id=job.id, retry_after=limited.retry_after)
         # counted as a poll: a provider that never lets us in still ends the job
-        return Wait(after=timedelta(seconds=limited.retry_after), values=_polled(job, limits))
+        return Poll(after=timedelta(seconds=limited.retry_after), values=_polled(job, limits))
     except ResultExpired as expired:
         return _resubmit(job, limits, expired)
     return Fetched(artifacts)
 
 
-def _poll_later(job: ModelJob, result: PollResult, limits: Limits) -> Wait:
+def _poll_later(job: ModelJob, result: PollResult, limits: Limits) -> Poll:
     progress = SUBMITTED + (POLLING_MAX - SUBMITTED) * max(0, min(result.progress, 100)) // 100
     values = {"stage": "poll", "progress": progress, **_polled(job, limits)}
-    return Wait(after=limits.poll_interval, values=values)
+    return Poll(after=limits.poll_interval, values=values)
 
 
 def _polled(job: ModelJob, limits: Limits) -> dict[str, Any]:
     return one_more_poll(job.poll_count, limits.max_polls, what="3D generation")
 
 
-def _resubmit(job: ModelJob, limits: Limits, expired: ResultExpired) -> Wait:
+def _resubmit(job: ModelJob, limits: Limits, expired: ResultExpired) -> Poll:
     if job.resubmits >= limits.max_resubmits:
         raise PermanentError(
             f"the provider's result expired {job.resubmits + 1} times before it was fetched"
@@ -108,4 +109,4 @@ def _resubmit(job: ModelJob, limits: Limits, expired: ResultExpired) -> Wait:
         "progress": 0,
         "resubmits": job.resubmits + 1,
     }
-    return Wait(after=timedelta(0), values=values)
+    return Poll(after=timedelta(0), values=values)

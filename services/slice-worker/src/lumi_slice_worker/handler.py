@@ -1,6 +1,7 @@
 """One slice job: the model's print mesh, scaled to its real size and placed on the bed, sliced by
-PrusaSlicer, its G-code (and a thumbnail, when the slicer wrote one) stored in the model's folder,
-and the outcome recorded on the job and the model in one transaction.
+PrusaSlicer, its G-code (and a thumbnail, when the slicer wrote one) stored in the model's folder.
+The handler returns `Done(files)`: the runtime completes the job with its columns and
+`complete_slices` shows the model's slice, in one transaction.
 
 What cannot succeed for this model (a mesh with nothing to print, a model or file that is gone,
 the slicer's refusal) is a `PermanentError` with a message for the user; the rest is retried by
@@ -19,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from lumi_common.db.tables import Model, SliceJob
 from lumi_common.errors import PermanentError
 from lumi_common.jobs.lifecycle import Claim
-from lumi_common.messages import JobMessage
-from lumi_common.pipeline.slices import SliceFiles, SliceJobs, complete_slice
+from lumi_common.jobs.results import Done
+from lumi_common.messages import SliceJobRequested
+from lumi_common.pipeline.slices import SliceFiles, slice_values
 from lumi_common.slice_profiles import SliceProfile
 from lumi_common.storage import ObjectNotFound, Storage, content_type_for, slice_prefix
 from lumi_slice_worker.mesh import MeshFormat, PreparedMesh, PrintSize, UnprintableMesh, prepare
@@ -36,7 +38,6 @@ log = structlog.get_logger(__name__)
 class Deps:
     sessionmaker: async_sessionmaker[AsyncSession]
     storage: Storage
-    kind: SliceJobs
     profiles: Profiles
     slicer: SlicerConfig
     default_size_mm: float  # the longest side of a model of unknown size
@@ -49,9 +50,10 @@ class Source:
     size: PrintSize
 
 
-async def handle_slice_job(deps: Deps, message: JobMessage, claim: Claim) -> None:
+async def handle_slice_job(
+    deps: Deps, message: SliceJobRequested, claim: Claim[SliceJob]
+) -> Done[SliceFiles]:
     job = claim.job
-    assert isinstance(job, SliceJob)
     started = time.perf_counter()
     profile = _profile(deps.profiles, job.profile)
     source = await _source(deps, job)
@@ -59,8 +61,6 @@ async def handle_slice_job(deps: Deps, message: JobMessage, claim: Claim) -> Non
     sliced = await slice_stl(prepared.stl, profile, deps.slicer)
     files = await _store(deps.storage, job, sliced, prepared, profile)
     duration_ms = round((time.perf_counter() - started) * 1000)
-    async with deps.sessionmaker.begin() as session:
-        await complete_slice(session, deps.kind, claim, files, duration_ms=duration_ms)
     log.info(
         "slice_job.sliced",
         slicer_seconds=round(sliced.seconds, 2),
@@ -68,6 +68,7 @@ async def handle_slice_job(deps: Deps, message: JobMessage, claim: Claim) -> Non
         gcode_bytes=files.gcode_size,
         faces=prepared.faces,
     )
+    return Done(files, values=slice_values(files, duration_ms=duration_ms))
 
 
 def _profile(profiles: Profiles, name: str) -> Profile:

@@ -7,9 +7,11 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lumi_common.pipeline.slices import SliceJobs
+from lumi_common.db.tables import SliceJob
+from lumi_common.jobs.results import Handler
+from lumi_common.messages import SliceJobRequested
+from lumi_common.pipeline.slices import SliceFiles, SliceJobs, complete_slices
 from lumi_common.storage.opening import open_storage_or_exit
-from lumi_common.streams.consumer import Handler
 from lumi_common.streams.worker import consumer_config, serve_jobs
 from lumi_slice_worker.handler import Deps, handle_slice_job
 from lumi_slice_worker.process import Limits
@@ -34,11 +36,12 @@ async def run(settings: SliceWorkerSettings, *, burst: bool = False) -> None:
     storage = await open_storage_or_exit(settings)  # STORAGE_URL: the bucket on S3
     profiles = Profiles(shipped_folder())  # every shipped profile read now: a bad one stops us
 
-    def handler(sessionmaker: async_sessionmaker[AsyncSession]) -> Handler:
+    def handler(
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> Handler[SliceJob, SliceJobRequested, SliceFiles]:
         deps = Deps(
             sessionmaker=sessionmaker,
             storage=storage,
-            kind=kind,
             profiles=profiles,
             slicer=slicer_config(settings),
             default_size_mm=settings.slice_default_size_mm,
@@ -52,6 +55,13 @@ async def run(settings: SliceWorkerSettings, *, burst: bool = False) -> None:
         jobs_per_minute=settings.slice_jobs_per_minute,
     )
     try:
-        await serve_jobs(settings, kind=kind, config=config, handler=handler, burst=burst)
+        await serve_jobs(
+            settings,
+            kind=kind,
+            config=config,
+            handler=handler,
+            on_done=complete_slices,  # what Done(files) means: the model shows its slice
+            burst=burst,
+        )
     finally:
         await storage.aclose()

@@ -1,5 +1,6 @@
-"""One webhook delivery: sign its fixed body for this attempt, POST it, record the answer.
-Failures raise; the runtime retries them with backoff, then dead-letters them."""
+"""One webhook delivery: sign its fixed body for this attempt, POST it, return the answer
+(`Done`: the runtime completes the delivery with its status and duration). Failures raise; the
+runtime retries them with backoff, then dead-letters them."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.db.tables import WebhookDelivery, WebhookEndpoint, WebhookSecret
 from lumi_common.errors import PermanentError
-from lumi_common.jobs.lifecycle import Claim, JobLifecycle
-from lumi_common.messages import JobMessage
+from lumi_common.jobs.lifecycle import Claim
+from lumi_common.jobs.results import Done
+from lumi_common.messages import WebhookDeliveryRequested
 from lumi_common.webhooks import signing
 from lumi_webhook_worker.delivery import Sender
 
@@ -24,21 +26,18 @@ class NoSecret(PermanentError):
 @dataclass(frozen=True, slots=True)
 class Deps:
     sessionmaker: async_sessionmaker[AsyncSession]
-    lifecycle: JobLifecycle
     sender: Sender
 
 
-async def handle_delivery(deps: Deps, message: JobMessage, claim: Claim) -> None:
+async def handle_delivery(
+    deps: Deps, message: WebhookDeliveryRequested, claim: Claim[WebhookDelivery]
+) -> Done[None]:
     job = claim.job
-    assert isinstance(job, WebhookDelivery)
     secret = await _secret(deps, job)
     body = job.payload.encode()
     headers = signing.headers(secret, msg_id=job.id, timestamp=int(time.time()), body=body)
     answer = await deps.sender.post(job.url, body=body, headers=headers)
-    async with deps.sessionmaker.begin() as session:
-        await deps.lifecycle.complete(
-            session, claim, response_status=answer.status, duration_ms=answer.duration_ms
-        )
+    return Done(values={"response_status": answer.status, "duration_ms": answer.duration_ms})
 
 
 async def _secret(deps: Deps, job: WebhookDelivery) -> str:

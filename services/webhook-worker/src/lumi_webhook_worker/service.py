@@ -8,7 +8,9 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lumi_common.streams.consumer import Handler
+from lumi_common.db.tables import WebhookDelivery
+from lumi_common.jobs.results import Handler
+from lumi_common.messages import WebhookDeliveryRequested
 from lumi_common.streams.worker import consumer_config, serve_jobs
 from lumi_common.webhooks.kind import WebhookDeliveries
 from lumi_webhook_worker.delivery import Sender
@@ -28,8 +30,10 @@ async def run(settings: WebhookWorkerSettings, *, burst: bool = False) -> None:
     config = dataclasses.replace(config, retry=retry)
     async with sender(settings) as http:
 
-        def handler(sessionmaker: async_sessionmaker[AsyncSession]) -> Handler:
-            return partial(handle_delivery, Deps(sessionmaker, kind.lifecycle, http))
+        def handler(
+            sessionmaker: async_sessionmaker[AsyncSession],
+        ) -> Handler[WebhookDelivery, WebhookDeliveryRequested, None]:
+            return partial(handle_delivery, Deps(sessionmaker, http))
 
         await serve_jobs(settings, kind=kind, config=config, handler=handler, burst=burst)
 

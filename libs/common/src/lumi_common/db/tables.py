@@ -176,8 +176,9 @@ class GeneratedImage(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
 
 
-class _JobColumns:
-    """Columns shared by both job tables: one job row per image or model."""
+class JobColumns:
+    """Columns every job table has (one row per job): what the runtime claims, leases and
+    settles. A new kind of job is a table with these and its own columns."""
 
     id: Mapped[str] = _id()
     status: Mapped[JobStatus] = mapped_column(
@@ -200,7 +201,7 @@ class _JobColumns:
     failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
-class ImageJob(_JobColumns, Base):
+class ImageJob(JobColumns, Base):
     __tablename__ = "image_jobs"
     __table_args__ = (Index("ix_image_jobs_status_updated", "status", "updated_at"),)
 
@@ -274,7 +275,7 @@ class Model(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
 
 
-class ModelJob(_JobColumns, Base):
+class ModelJob(JobColumns, Base):
     __tablename__ = "model_jobs"
     __table_args__ = (Index("ix_model_jobs_status_updated", "status", "updated_at"),)
 
@@ -288,7 +289,7 @@ class ModelJob(_JobColumns, Base):
     resubmits: Mapped[int] = _counter()  # submissions again after a provider's result expired
 
 
-class SliceJob(_JobColumns, Base):
+class SliceJob(JobColumns, Base):
     """One request to slice a model into G-code; its id is the `sliceTaskId` the apps poll.
 
     A model keeps its latest slice only: slicing it again replaces a finished one.
@@ -338,7 +339,7 @@ class WebhookSecret(Base):
     created_at: Mapped[datetime] = _created()
 
 
-class WebhookDelivery(_JobColumns, Base):
+class WebhookDelivery(JobColumns, Base):
     """One event for one URL: a job of the webhook worker. The body is fixed when the event
     happens, so every attempt sends (and signs) the same bytes under the same `webhook-id`."""
 

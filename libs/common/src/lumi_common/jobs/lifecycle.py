@@ -12,18 +12,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import Table, Update, and_, bindparam, case, or_, select, tuple_, update
+from sqlalchemy import Table, Update, and_, bindparam, case, inspect, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lumi_common.db.tables import ImageJob, ModelJob, SliceJob, WebhookDelivery
+from lumi_common.db.tables import JobColumns
 from lumi_common.db.types import UtcDateTime
 from lumi_common.states import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, JobStatus
 from lumi_common.time import truncate_ms, utcnow
 
-JobTable = type[ImageJob] | type[ModelJob] | type[SliceJob] | type[WebhookDelivery]
-JobRow = ImageJob | ModelJob | SliceJob | WebhookDelivery
+J = TypeVar("J", bound=JobColumns)
 ERROR_MESSAGE_LIMIT = 2000
 
 
@@ -38,11 +37,11 @@ class Refusal(Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class Claim:
+class Claim(Generic[J]):
     job_id: str
     attempt: int
     owner: str
-    job: JobRow  # as it was claimed; the handler reads its fields without another query
+    job: J  # as it was claimed; the handler reads its fields without another query
 
 
 def _claim_statement(table: Table) -> Update:
@@ -73,13 +72,13 @@ def _claim_statement(table: Table) -> Update:
     )
 
 
-class JobLifecycle:
-    def __init__(self, table: JobTable, *, lease: timedelta) -> None:
+class JobLifecycle(Generic[J]):
+    def __init__(self, table: type[J], *, lease: timedelta) -> None:
         self.table = table
         self.lease = lease
         # the hot path (claim, then complete) runs Core statements on the table, built once:
         # building and running ORM-enabled statements cost more than the round trips
-        core = cast(Table, table.__table__)
+        core = cast(Table, inspect(table).local_table)
         self._core = core
         self._claim = _claim_statement(core)
         self._owned = and_(
@@ -116,7 +115,7 @@ class JobLifecycle:
 
     async def claim_many(
         self, session: AsyncSession, job_ids: Sequence[str], owner: str
-    ) -> dict[str, Claim | Refusal]:
+    ) -> dict[str, Claim[J] | Refusal]:
         """Claim every job that may be taken, in one statement, and load them all in a second.
 
         The caller must not be running any of them (a consumer knows what it runs), so a row it
@@ -132,7 +131,7 @@ class JobLifecycle:
         )
         rows = await self._load(session, job_ids)  # the handlers get them with their claims
         claimed = result.rowcount  # type: ignore[attr-defined]
-        outcomes: dict[str, Claim | Refusal] = {}
+        outcomes: dict[str, Claim[J] | Refusal] = {}
         for job_id in job_ids:
             row = rows.get(job_id)
             if row is None:
@@ -155,13 +154,13 @@ class JobLifecycle:
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
-    async def complete(self, session: AsyncSession, claim: Claim, **values: Any) -> None:
+    async def complete(self, session: AsyncSession, claim: Claim[J], **values: Any) -> None:
         """Complete one job we hold (raises LeaseLost if we no longer do)."""
         if await self.complete_many(session, [(claim, values)]):
             raise LeaseLost(claim.job_id)
 
     async def complete_many(
-        self, session: AsyncSession, done: Sequence[tuple[Claim, Mapping[str, Any]]]
+        self, session: AsyncSession, done: Sequence[tuple[Claim[J], Mapping[str, Any]]]
     ) -> set[str]:
         """Complete many held jobs in one statement, each with its own column values; returns
         the ids of those that were no longer ours (their outcome is to be dropped)."""
@@ -196,12 +195,12 @@ class JobLifecycle:
         )
         return set(ids) - set(ours)
 
-    async def update_running(self, session: AsyncSession, claim: Claim, **values: Any) -> None:
+    async def update_running(self, session: AsyncSession, claim: Claim[J], **values: Any) -> None:
         """Record progress of a job we hold (raises LeaseLost if we no longer do)."""
         await self._transition(session, claim, updated_at=utcnow(), **values)
 
     async def park(
-        self, session: AsyncSession, claim: Claim, *, until: datetime, **values: Any
+        self, session: AsyncSession, claim: Claim[J], *, until: datetime, **values: Any
     ) -> None:
         """Release the slot between steps; the job stays RUNNING and the next step resumes it.
 
@@ -218,7 +217,7 @@ class JobLifecycle:
         )
 
     async def retry(
-        self, session: AsyncSession, claim: Claim, *, at: datetime, error: str, code: str
+        self, session: AsyncSession, claim: Claim[J], *, at: datetime, error: str, code: str
     ) -> None:
         await self._transition(
             session,
@@ -234,7 +233,7 @@ class JobLifecycle:
 
     async def fail(
         self, session: AsyncSession, job_id: str, *, owner: str, error: str, code: str
-    ) -> JobRow | None:
+    ) -> J | None:
         """Fail a job held by `owner`, or one nobody holds; None when it is not ours to fail."""
         t, now = self.table, utcnow()
         result = await session.execute(
@@ -259,7 +258,7 @@ class JobLifecycle:
             return None
         return await self.get(session, job_id)
 
-    async def requeue_failed(self, session: AsyncSession, job_id: str) -> JobRow | None:
+    async def requeue_failed(self, session: AsyncSession, job_id: str) -> J | None:
         """An operator's replay: FAILED → QUEUED with fresh attempts; None if not FAILED."""
         t, now = self.table, utcnow()
         result = await session.execute(
@@ -284,8 +283,7 @@ class JobLifecycle:
     async def cancel_active(self, session: AsyncSession, *, request_id: str) -> int:
         """Cancel the request's queued, running and retrying jobs: a delivery then finds nothing
         to claim, and a worker mid-job loses its lease, so its outcome is dropped."""
-        # the Core table: slice jobs have no request column, and are never cancelled this way
-        t, now = self._core.c, utcnow()
+        t, now = self._core.c, utcnow()  # Core: not every kind's jobs belong to a request
         result = await session.execute(
             update(self._core)
             .where(t.request_id == request_id, t.status.in_(ACTIVE_JOB_STATUSES))
@@ -300,18 +298,18 @@ class JobLifecycle:
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
-    async def get(self, session: AsyncSession, job_id: str) -> JobRow | None:
+    async def get(self, session: AsyncSession, job_id: str) -> J | None:
         query = select(self.table).where(self.table.id == job_id)
         # the row may sit in the identity map from before a bulk UPDATE: read it afresh
         result = await session.execute(query.execution_options(populate_existing=True))
-        return cast(JobRow | None, result.scalar_one_or_none())
+        return result.scalar_one_or_none()
 
-    async def _load(self, session: AsyncSession, job_ids: Sequence[str]) -> dict[str, JobRow]:
+    async def _load(self, session: AsyncSession, job_ids: Sequence[str]) -> dict[str, J]:
         result = await session.scalars(self._select_many, {"_ids": list(job_ids)})
-        rows = cast(list[JobRow], list(result))
+        rows = cast(list[J], list(result))
         return {row.id: row for row in rows}
 
-    async def _transition(self, session: AsyncSession, claim: Claim, **values: Any) -> None:
+    async def _transition(self, session: AsyncSession, claim: Claim[J], **values: Any) -> None:
         result = await session.execute(
             update(self._core).where(self._owned).values(**values),
             {
@@ -324,7 +322,7 @@ class JobLifecycle:
             raise LeaseLost(claim.job_id)
 
 
-def _claimed_by(row: JobRow, owner: str, expires: datetime) -> bool:
+def _claimed_by(row: JobColumns, owner: str, expires: datetime) -> bool:
     return (
         row.status == JobStatus.RUNNING
         and row.lease_owner == owner

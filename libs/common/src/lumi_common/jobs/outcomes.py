@@ -1,22 +1,27 @@
-"""The two outcomes the runtime writes itself, each in one transaction with its outbox event:
-a retry later (RETRYING + a delayed message) or a dead letter (FAILED + a DLQ entry)."""
+"""The outcomes the runtime writes besides a completion (`completions`), each in one transaction
+with its outbox event: a poll later (RUNNING, parked + a delayed message), a retry later
+(RETRYING + a delayed message) or a dead letter (FAILED + a DLQ entry)."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lumi_common.db.tables import JobColumns
 from lumi_common.jobs.kinds import JobKind
 from lumi_common.jobs.lifecycle import Claim
+from lumi_common.jobs.results import Poll
 from lumi_common.messages import DeadLetter, JobMessage, with_attempt
 from lumi_common.outbox.writer import add_event
 from lumi_common.streams.names import dlq_name
 from lumi_common.time import iso_ms, utcnow
 
+J = TypeVar("J", bound=JobColumns)
+M = TypeVar("M", bound=JobMessage)
 DeadLetterReason = Literal["permanent_error", "attempts_exhausted", "delivery_cap", "undecodable"]
 
 
@@ -35,11 +40,22 @@ class RetryPolicy:
         return attempt >= self.max_attempts
 
 
+async def schedule_poll(
+    session: AsyncSession, kind: JobKind[J, M], claim: Claim[J], message: M, poll: Poll
+) -> None:
+    """Park the job until `poll.after` from now and send its next message then (same attempt)."""
+    at = utcnow() + poll.after
+    await kind.lifecycle.park(session, claim, until=at, **poll.values)
+    await kind.on_progress(session, claim.job)
+    again = with_attempt(message, claim.attempt)
+    add_event(session, stream=kind.stream, key=claim.job_id, message=again, available_at=at)
+
+
 async def schedule_retry(
     session: AsyncSession,
-    kind: JobKind,
-    claim: Claim,
-    message: JobMessage,
+    kind: JobKind[J, M],
+    claim: Claim[J],
+    message: M,
     *,
     delay: float,
     error: str,
@@ -67,7 +83,7 @@ class Failure:
 
 
 async def dead_letter(
-    session: AsyncSession, kind: JobKind, message: JobMessage, failure: Failure
+    session: AsyncSession, kind: JobKind[Any, M], message: M, failure: Failure
 ) -> bool:
     """Fail the job and queue its dead letter; False when the job was not ours to fail."""
     job = await kind.lifecycle.fail(

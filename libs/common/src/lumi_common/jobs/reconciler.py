@@ -11,29 +11,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any, Generic, TypeVar
 
 import structlog
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lumi_common.db.tables import JobColumns
 from lumi_common.jobs.kinds import JobKind
-from lumi_common.jobs.lifecycle import JobRow
 from lumi_common.outbox.writer import add_event
 from lumi_common.states import ACTIVE_JOB_STATUSES, JobStatus
 from lumi_common.time import utcnow
 
 log = structlog.get_logger(__name__)
 BATCH = 100
+J = TypeVar("J", bound=JobColumns)
 
 
-class Reconciler:
+class Reconciler(Generic[J]):
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
-        kind: JobKind,
+        kind: JobKind[J, Any],
         *,
         after: timedelta,
     ) -> None:
@@ -56,8 +57,8 @@ class Reconciler:
         async with self.sessionmaker.begin() as session:
             now = utcnow()
             table = self.kind.lifecycle.table
-            candidates: Sequence[JobRow] = (
-                await session.scalars(  # type: ignore[assignment]
+            candidates = (
+                await session.scalars(
                     select(table)
                     .where(
                         table.status.in_(ACTIVE_JOB_STATUSES), table.updated_at < now - self.after
@@ -73,7 +74,7 @@ class Reconciler:
             )
         return len(emitted)
 
-    async def _emit(self, session: AsyncSession, job: JobRow) -> bool:
+    async def _emit(self, session: AsyncSession, job: J) -> bool:
         table = self.kind.lifecycle.table
         result = await session.execute(
             update(table)
@@ -88,7 +89,7 @@ class Reconciler:
         return True
 
 
-def _stuck(job: JobRow) -> bool:
+def _stuck(job: JobColumns) -> bool:
     now = utcnow()
     if job.status is JobStatus.RUNNING:
         return job.lease_expires_at is None or job.lease_expires_at < now

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lumi_common.db.tables import JobColumns
 from lumi_common.jobs.kinds import JobKind
-from lumi_common.jobs.lifecycle import JobRow
 from lumi_common.outbox.writer import add_event, discard_unpublished
 from lumi_common.streams.names import dlq_name
 
+J = TypeVar("J", bound=JobColumns)
 
-async def requeue_job(session: AsyncSession, kind: JobKind, job_id: str) -> JobRow | None:
+
+async def requeue_job(session: AsyncSession, kind: JobKind[J, Any], job_id: str) -> J | None:
     """FAILED → QUEUED with fresh attempts, what failing did to the request undone
     (`on_requeued`), and a new message through the outbox, in the caller's transaction.
 

@@ -9,7 +9,7 @@ few Core statements under the request's row lock rather than through ORM objects
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Row, Table, bindparam, case, select, update
@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lumi_common import task_changes
 from lumi_common.db.tables import GeneratedImage, GenerationRequest, ImageJob
 from lumi_common.db.types import UtcDateTime
-from lumi_common.jobs.lifecycle import JobLifecycle, JobRow
-from lumi_common.messages import ImageJobRequested, JobMessage
+from lumi_common.jobs.kinds import JobKind
+from lumi_common.messages import ImageJobRequested
 from lumi_common.pipeline.requests import next_updated_at
 from lumi_common.states import ImageStatus, RequestPhase, RequestStatus
 from lumi_common.streams.names import IMAGE_JOBS
@@ -76,19 +76,16 @@ _BUMP = (
 )
 
 
-class ImageJobs:
+class ImageJobs(JobKind[ImageJob, ImageJobRequested]):
     """The image job kind, as the consumer runtime and operators see it."""
 
     stream = IMAGE_JOBS
+    table = ImageJob
+    message_type = ImageJobRequested
 
-    def __init__(self, *, lease: timedelta) -> None:
-        self.lifecycle = JobLifecycle(ImageJob, lease=lease)
-
-    def parse(self, message: object) -> JobMessage | None:
-        return message if isinstance(message, ImageJobRequested) else None
-
-    async def message_for(self, session: AsyncSession, job: JobRow, *, attempt: int) -> JobMessage:
-        assert isinstance(job, ImageJob)
+    async def message_for(
+        self, session: AsyncSession, job: ImageJob, *, attempt: int
+    ) -> ImageJobRequested:
         row = (
             await session.execute(
                 select(REQUESTS.c.trace_id, IMAGES.c.image_index, IMAGES.c.image_prompt)
@@ -103,12 +100,11 @@ class ImageJobs:
                 extra["trace_id"] = row.trace_id
         return ImageJobRequested(job_id=job.id, request_id=job.request_id, attempt=attempt, **extra)
 
-    async def on_claimed(self, session: AsyncSession, jobs: Sequence[JobRow]) -> None:
-        image_jobs = [job for job in jobs if isinstance(job, ImageJob)]
-        requests = await _lock(session, {job.request_id for job in image_jobs})
+    async def on_claimed(self, session: AsyncSession, jobs: Sequence[ImageJob]) -> None:
+        requests = await _lock(session, {job.request_id for job in jobs})
         starting = [
             job
-            for job in image_jobs
+            for job in jobs
             if job.request_id in requests and requests[job.request_id].status in IMAGE_OUTCOMES
         ]
         if not starting:
@@ -132,8 +128,7 @@ class ImageJobs:
                     error_message=None,
                 )
 
-    async def on_failed(self, session: AsyncSession, job: JobRow, error: str) -> None:
-        assert isinstance(job, ImageJob)
+    async def on_failed(self, session: AsyncSession, job: ImageJob, error: str) -> None:
         request = (await _lock(session, {job.request_id})).get(job.request_id)
         if request is None:
             return
@@ -141,8 +136,7 @@ class ImageJobs:
         await _set_image(session, job, **values)
         await refresh_request(session, request, job.request_id)
 
-    async def on_requeued(self, session: AsyncSession, job: JobRow) -> None:
-        assert isinstance(job, ImageJob)
+    async def on_requeued(self, session: AsyncSession, job: ImageJob) -> None:
         request = (await _lock(session, {job.request_id})).get(job.request_id)
         if request is None:
             return
@@ -151,11 +145,10 @@ class ImageJobs:
         await refresh_request(session, request, job.request_id)
 
 
-async def complete_images(session: AsyncSession, results: Sequence[tuple[JobRow, str]]) -> None:
+async def complete_images(session: AsyncSession, done: Sequence[tuple[ImageJob, str]]) -> None:
     """Record generated images (job, storage key) and what they mean for their requests."""
-    images = [(job, key) for job, key in results if isinstance(job, ImageJob)]
-    requests = await _lock(session, {job.request_id for job, _ in images})
-    done = [(job, key) for job, key in images if job.request_id in requests]
+    requests = await _lock(session, {job.request_id for job, _ in done})
+    done = [(job, key) for job, key in done if job.request_id in requests]
     if not done:
         return
     keys = {job.image_id: key for job, key in done}

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lumi_common.db.tables import GenerationRequest, Model, ModelJob
-from lumi_common.jobs.lifecycle import JobLifecycle, JobRow
-from lumi_common.messages import JobMessage, ModelJobRequested
+from lumi_common.jobs.kinds import JobKind
+from lumi_common.messages import ModelJobRequested
 from lumi_common.pipeline.requests import lock_request, touch
 from lumi_common.states import RequestPhase, RequestStatus, Visibility
 from lumi_common.streams.names import MODEL_JOBS
@@ -25,33 +24,31 @@ from lumi_common.webhooks import events as webhook_events
 MODEL_STAGE = (RequestStatus.MODEL_PENDING, RequestStatus.MODEL_GENERATING)
 
 
-class ModelJobs:
+class ModelJobs(JobKind[ModelJob, ModelJobRequested]):
     """The model job kind, as the consumer runtime and operators see it."""
 
     stream = MODEL_JOBS
+    table = ModelJob
+    message_type = ModelJobRequested
 
-    def __init__(self, *, lease: timedelta) -> None:
-        self.lifecycle = JobLifecycle(ModelJob, lease=lease)
-
-    def parse(self, message: object) -> JobMessage | None:
-        return message if isinstance(message, ModelJobRequested) else None
-
-    async def message_for(self, session: AsyncSession, job: JobRow, *, attempt: int) -> JobMessage:
-        assert isinstance(job, ModelJob)
+    async def message_for(
+        self, session: AsyncSession, job: ModelJob, *, attempt: int
+    ) -> ModelJobRequested:
         trace = await session.scalar(
             select(GenerationRequest.trace_id).where(GenerationRequest.id == job.request_id)
         )
         extra = {"trace_id": trace} if trace else {}
         return ModelJobRequested(job_id=job.id, request_id=job.request_id, attempt=attempt, **extra)
 
-    async def on_claimed(self, session: AsyncSession, jobs: Sequence[JobRow]) -> None:
+    async def on_claimed(self, session: AsyncSession, jobs: Sequence[ModelJob]) -> None:
         # model jobs take minutes, so a batch rarely holds two; request locks in one order
-        model_jobs = [job for job in jobs if isinstance(job, ModelJob)]
-        for job in sorted(model_jobs, key=lambda job: job.request_id):
+        for job in sorted(jobs, key=lambda job: job.request_id):
             await record_progress(session, job)
 
-    async def on_failed(self, session: AsyncSession, job: JobRow, error: str) -> None:
-        assert isinstance(job, ModelJob)
+    async def on_progress(self, session: AsyncSession, job: ModelJob) -> None:
+        await record_progress(session, job)
+
+    async def on_failed(self, session: AsyncSession, job: ModelJob, error: str) -> None:
         request = await lock_request(session, job.request_id)
         model = await _model_of(session, job)
         if request is None or model is None:
@@ -64,8 +61,7 @@ class ModelJobs:
             request.error_message = error
             await webhook_events.status_changed(session, request.id, old=old, new=request.status)
 
-    async def on_requeued(self, session: AsyncSession, job: JobRow) -> None:
-        assert isinstance(job, ModelJob)
+    async def on_requeued(self, session: AsyncSession, job: ModelJob) -> None:
         request = await lock_request(session, job.request_id)
         model = await _model_of(session, job)
         if request is None or model is None:
@@ -80,8 +76,7 @@ class ModelJobs:
             request.error_message = None
 
 
-async def _model_of(session: AsyncSession, job: JobRow) -> Model | None:
-    assert isinstance(job, ModelJob)
+async def _model_of(session: AsyncSession, job: ModelJob) -> Model | None:
     return await session.get(Model, job.model_id, populate_existing=True)
 
 
@@ -109,6 +104,14 @@ class ModelFiles:
     vertex_count: int
     face_count: int
     size_mm: tuple[float, float, float]  # the STL's extent along x, y, z
+
+
+async def complete_models(
+    session: AsyncSession, done: Sequence[tuple[ModelJob, ModelFiles]]
+) -> None:
+    """Record finished models (job, stored files), request locks taken in one order."""
+    for job, files in sorted(done, key=lambda pair: pair[0].request_id):
+        await complete_model(session, job, files)
 
 
 async def complete_model(session: AsyncSession, job: ModelJob, files: ModelFiles) -> None:

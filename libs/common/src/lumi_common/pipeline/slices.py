@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -20,26 +19,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lumi_common import jsonx
 from lumi_common.db.tables import GenerationRequest, Model, SliceJob
-from lumi_common.jobs.lifecycle import Claim, JobLifecycle, JobRow
-from lumi_common.messages import JobMessage, SliceJobRequested
+from lumi_common.jobs.kinds import JobKind
+from lumi_common.messages import SliceJobRequested
 from lumi_common.pipeline.requests import lock_request, touch
 from lumi_common.states import PrintStatus, SliceStatus
 from lumi_common.streams.names import SLICE_JOBS
 
 
-class SliceJobs:
-    """The slice job kind, as the consumer runtime and operators see it."""
+class SliceJobs(JobKind[SliceJob, SliceJobRequested]):
+    """The slice job kind, as the consumer runtime and operators see it. Nothing to show at the
+    claim: the model says PROCESSING from the slice request on."""
 
     stream = SLICE_JOBS
+    table = SliceJob
+    message_type = SliceJobRequested
 
-    def __init__(self, *, lease: timedelta) -> None:
-        self.lifecycle = JobLifecycle(SliceJob, lease=lease)
-
-    def parse(self, message: object) -> JobMessage | None:
-        return message if isinstance(message, SliceJobRequested) else None
-
-    async def message_for(self, session: AsyncSession, job: JobRow, *, attempt: int) -> JobMessage:
-        assert isinstance(job, SliceJob)
+    async def message_for(
+        self, session: AsyncSession, job: SliceJob, *, attempt: int
+    ) -> SliceJobRequested:
         row = (
             await session.execute(
                 select(Model.request_id, GenerationRequest.trace_id)
@@ -53,17 +50,12 @@ class SliceJobs:
             job_id=job.id, request_id=request_id, model_id=job.model_id, attempt=attempt, **extra
         )
 
-    async def on_claimed(self, session: AsyncSession, jobs: Sequence[JobRow]) -> None:
-        """Nothing to show: the model says PROCESSING from the slice request on."""
-
-    async def on_failed(self, session: AsyncSession, job: JobRow, error: str) -> None:
-        assert isinstance(job, SliceJob)
+    async def on_failed(self, session: AsyncSession, job: SliceJob, error: str) -> None:
         model = await _lock_model_of(session, job)
         if model is not None:
             model.slice_status, model.print_status = SliceStatus.FAILED, PrintStatus.FAILED
 
-    async def on_requeued(self, session: AsyncSession, job: JobRow) -> None:
-        assert isinstance(job, SliceJob)
+    async def on_requeued(self, session: AsyncSession, job: SliceJob) -> None:
         model = await _lock_model_of(session, job)
         if model is not None:
             model.slice_status, model.print_status = SliceStatus.PROCESSING, PrintStatus.SLICING
@@ -77,26 +69,28 @@ class SliceFiles:
     metadata: dict[str, Any]  # `gcodeMetadata`, as `GcodeSummary.metadata()` and the mesh give it
 
 
-async def complete_slice(
-    session: AsyncSession, kind: SliceJobs, claim: Claim, files: SliceFiles, *, duration_ms: int
+def slice_values(files: SliceFiles, *, duration_ms: int) -> dict[str, Any]:
+    """The job columns a finished slice writes with its completion (`Done(values=...)`)."""
+    return {
+        "gcode_key": files.gcode_key,
+        "gcode_size": files.gcode_size,
+        "thumbnail_key": files.thumbnail_key,
+        "gcode_metadata": jsonx.dumps_str(files.metadata),
+        "duration_ms": duration_ms,
+    }
+
+
+async def complete_slices(
+    session: AsyncSession, done: Sequence[tuple[SliceJob, SliceFiles]]
 ) -> None:
-    """The job COMPLETED with its files and the model showing them, in the caller's transaction;
-    raises LeaseLost (nothing written) when the job is no longer ours."""
-    job = claim.job
-    assert isinstance(job, SliceJob)
-    model = await _lock_model_of(session, job)
-    await kind.lifecycle.complete(
-        session,
-        claim,
-        gcode_key=files.gcode_key,
-        gcode_size=files.gcode_size,
-        thumbnail_key=files.thumbnail_key,
-        gcode_metadata=jsonx.dumps_str(files.metadata),
-        duration_ms=duration_ms,
-    )
-    if model is not None:
-        model.slice_status, model.print_status = SliceStatus.COMPLETED, PrintStatus.SLICE_COMPLETE
-        model.gcode_key = files.gcode_key
+    """The models of finished slices show them, in the transaction that completed the jobs (the
+    runtime's, after their rows; a slice whose job was no longer ours is not here)."""
+    for job, files in sorted(done, key=lambda pair: pair[0].model_id):
+        model = await _lock_model_of(session, job)
+        if model is not None:
+            model.slice_status = SliceStatus.COMPLETED
+            model.print_status = PrintStatus.SLICE_COMPLETE
+            model.gcode_key = files.gcode_key
 
 
 async def _lock_model_of(session: AsyncSession, job: SliceJob) -> Model | None:

@@ -1,19 +1,11 @@
-"""A job that must come back later to its provider (still working, rate-limited, result to
-submit again) says so with a `Wait`; the handler turns it into the runtime's delayed event."""
+"""How often a job may come back to its provider: both workers' `Poll` outcomes count polls
+(a provider still working, a rate limit's Retry-After), so one that never finishes still ends."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from lumi_common.errors import PermanentError
-
-
-@dataclass(frozen=True, slots=True)
-class Wait:
-    after: timedelta
-    values: dict[str, Any] = field(default_factory=dict)  # job columns written with the wait
 
 
 def one_more_poll(poll_count: int, max_polls: int, *, what: str) -> dict[str, Any]:

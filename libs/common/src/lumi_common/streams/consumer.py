@@ -2,8 +2,8 @@
 
 A `Consumer` reads its stream through a consumer group, never holding more messages than it has
 free slots. It claims each job on its row (compare-and-set), runs the handler while renewing the
-job's lease in Redis and in the database, and records the outcome: the handler commits success
-itself; the runtime writes retries (delayed outbox events) and dead letters (FAILED + DLQ entry).
+job's lease in Redis and in the database, and records the outcome the handler returned or raised:
+completions (batched), polls and retries (delayed outbox events), dead letters (FAILED + DLQ).
 Only then is the message acknowledged, so a crash at any point leaves it pending, and the next
 delivery finds either the job to resume or nothing to change.
 """
@@ -16,9 +16,8 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Generic, TypeVar
 
 import structlog
 from redis.exceptions import RedisError, ResponseError
@@ -26,8 +25,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.db.group_commit import GroupCommit
+from lumi_common.db.tables import JobColumns
 from lumi_common.db.transactions import in_transaction
 from lumi_common.errors import PermanentError, RetryableError
+from lumi_common.jobs.completions import AfterCommit, Completions, Recorder
 from lumi_common.jobs.kinds import JobKind
 from lumi_common.jobs.lifecycle import Claim, LeaseLost, Refusal
 from lumi_common.jobs.outcomes import (
@@ -36,9 +37,11 @@ from lumi_common.jobs.outcomes import (
     RetryPolicy,
     dead_letter,
     dead_letter_message,
+    schedule_poll,
     schedule_retry,
 )
-from lumi_common.messages import JobMessage, UndecodableMessage, decode, encode
+from lumi_common.jobs.results import Done, Handler, Outcome, Poll
+from lumi_common.messages import JobMessage, UndecodableMessage, encode
 from lumi_common.metrics.jobs import NO_PROVIDER, JobMetrics
 from lumi_common.redis_client import RedisClient
 from lumi_common.streams.names import dlq_name, group_name, stream_key
@@ -47,7 +50,9 @@ from lumi_common.streams.ratelimit import MinuteLimiter
 
 log = structlog.get_logger(__name__)
 
-Handler = Callable[[JobMessage, Claim], Awaitable[None]]
+J = TypeVar("J", bound=JobColumns)
+M = TypeVar("M", bound=JobMessage)
+R = TypeVar("R")
 Entry = tuple[str, dict[bytes, bytes], int]  # message id, fields, deliveries
 MAX_READ_BACKOFF_SECONDS = 5.0
 # how often to look for messages whose consumer died: they become claimable only after a whole
@@ -74,29 +79,36 @@ class ConsumerConfig:
     provider: str = NO_PROVIDER  # the provider the handler calls, a label of the job metrics
 
 
-class Consumer:
+class Consumer(Generic[J, M, R]):
     def __init__(
         self,
         *,
         config: ConsumerConfig,
         redis: RedisClient,
         sessionmaker: async_sessionmaker[AsyncSession],
-        kind: JobKind,
-        handler: Handler,
+        kind: JobKind[J, M],
+        handler: Handler[J, M, R],
+        on_done: Recorder[J, R] | None = None,
+        after_done: AfterCommit[J, R] | None = None,
     ) -> None:
+        """`on_done` writes what a `Done` result means beyond the job row, in the transaction
+        that completes the job; `after_done` runs after that commit."""
         self.config = config
         self.redis = redis
         self.sessionmaker = sessionmaker
         self.kind = kind
         self.handler = handler
+        self._completions = Completions(
+            sessionmaker, kind.lifecycle, on_done, after_commit=after_done
+        )
         self.key = stream_key(config.key_prefix, config.stream)
         self.group = group_name(config.stream)
         self.stop_event = asyncio.Event()
         self.last_tick = time.monotonic()
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._held: dict[str, Claim] = {}  # by message id
+        self._held: dict[str, Claim[J]] = {}  # by message id
         self._held_jobs: set[str] = set()  # claimed and not yet settled: never claimed twice
-        self._claims: GroupCommit[str, Claim | Refusal] = GroupCommit(
+        self._claims: GroupCommit[str, Claim[J] | Refusal] = GroupCommit(
             self._claim_batch, name="claims", max_batch=config.concurrency
         )
         self._reclaim_cursor = "0-0"
@@ -135,6 +147,7 @@ class Consumer:
         finally:
             await self._drain()
             await self._claims.wait_idle()
+            await self._completions.wait_idle()
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
@@ -290,7 +303,7 @@ class Consumer:
             if held:
                 await self._renew(held)
 
-    async def _renew(self, held: dict[str, Claim]) -> None:
+    async def _renew(self, held: dict[str, Claim[J]]) -> None:
         # The job's lease in the database keeps other consumers and the reconciler off a healthy
         # job, so it is renewed on its own: a Redis outage must not let it lapse. It goes first,
         # so the message's idle time (reset below) never runs out before the job's lease does.
@@ -373,12 +386,12 @@ class Consumer:
             return await self._fail(message, "attempts_exhausted", error, "WORKER_LOST", deliveries)
         return await self._run(message, claim, deliveries)
 
-    async def _claim_batch(self, job_ids: list[str]) -> list[Claim | Refusal]:
+    async def _claim_batch(self, job_ids: list[str]) -> list[Claim[J] | Refusal]:
         """Claim the jobs of the messages read together, and mark them started, in one
         transaction; a job this process runs already (a duplicate delivery) is held."""
         wanted = [job for job in dict.fromkeys(job_ids) if job not in self._held_jobs]
 
-        async def claim(session: AsyncSession) -> dict[str, Claim | Refusal]:
+        async def claim(session: AsyncSession) -> dict[str, Claim[J] | Refusal]:
             outcomes = await self.kind.lifecycle.claim_many(session, wanted, self.config.name)
             claimed = [claim.job for claim in outcomes.values() if isinstance(claim, Claim)]
             if claimed:
@@ -388,7 +401,7 @@ class Consumer:
         # a claim run again after it committed takes its own rows again, as a new attempt
         # (`claim_many`): the jobs still run once
         outcomes = await in_transaction(self.sessionmaker, claim, idempotent=True) if wanted else {}
-        results: list[Claim | Refusal] = []
+        results: list[Claim[J] | Refusal] = []
         for job_id in job_ids:
             outcome = outcomes.pop(job_id, Refusal.HELD)  # a second copy in one batch: held
             if isinstance(outcome, Claim):
@@ -396,9 +409,9 @@ class Consumer:
             results.append(outcome)
         return results
 
-    def _decode(self, fields: dict[bytes, bytes]) -> JobMessage | None:
+    def _decode(self, fields: dict[bytes, bytes]) -> M | None:
         try:
-            return self.kind.parse(decode(fields.get(DATA_FIELD, b"")))
+            return self.kind.parse(fields.get(DATA_FIELD, b""))
         except UndecodableMessage:
             return None
 
@@ -408,11 +421,12 @@ class Consumer:
         # so leave it pending and look again after the next lease period
         return not (refusal is Refusal.HELD and deliveries > 1)
 
-    async def _run(self, message: JobMessage, claim: Claim, deliveries: int) -> bool:
+    async def _run(self, message: M, claim: Claim[J], deliveries: int) -> bool:
         started = time.perf_counter()
         log.info("job.started")
         try:
-            await self._handle(message, claim)
+            outcome = await self._handle(message, claim)
+            await self._record(message, claim, outcome)
         except LeaseLost:
             log.warning("job.lease_lost")
             return True
@@ -425,19 +439,37 @@ class Consumer:
             return await self._retry_or_fail(
                 message, claim, str(exc) or repr(exc), code, deliveries
             )
-        log.info("job.completed", duration_ms=round((time.perf_counter() - started) * 1000, 2))
-        self.metrics.completed()
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        if isinstance(outcome, Poll):
+            log.info("job.polling", after_s=outcome.after.total_seconds(), duration_ms=duration_ms)
+        else:
+            log.info("job.completed", duration_ms=duration_ms)
+            self.metrics.completed()
         return True
 
-    async def _handle(self, message: JobMessage, claim: Claim) -> None:
+    async def _handle(self, message: M, claim: Claim[J]) -> Outcome[R]:
         started = time.perf_counter()
         try:
-            await self.handler(message, claim)
+            return await self.handler(message, claim)
         finally:
             self.metrics.ran(time.perf_counter() - started)
 
+    async def _record(self, message: M, claim: Claim[J], outcome: Outcome[R]) -> None:
+        """Write what the handler returned (raises LeaseLost when the job is no longer ours)."""
+        if isinstance(outcome, Done):
+            await self._completions.complete(claim, outcome.result, outcome.values)
+        elif isinstance(outcome, Poll):
+
+            async def write(session: AsyncSession) -> None:
+                await schedule_poll(session, self.kind, claim, message, outcome)
+
+            # again after it committed: the job is parked, no longer this claim's (LeaseLost)
+            await in_transaction(self.sessionmaker, write, idempotent=True)
+        else:  # an untyped handler: refusing beats leaving the job RUNNING
+            raise TypeError(f"a handler returns Done(...) or Poll(...), not {outcome!r}")
+
     async def _retry_or_fail(
-        self, message: JobMessage, claim: Claim, error: str, code: str, deliveries: int
+        self, message: M, claim: Claim[J], error: str, code: str, deliveries: int
     ) -> bool:
         if self.config.retry.exhausted(claim.attempt):
             return await self._fail(message, "attempts_exhausted", error, code, deliveries)
@@ -458,7 +490,7 @@ class Consumer:
 
     async def _fail(
         self,
-        message: JobMessage,
+        message: M,
         reason: DeadLetterReason,
         error: str,
         code: str,
@@ -476,7 +508,9 @@ class Consumer:
         async def write(session: AsyncSession) -> bool:
             job = await self.kind.lifecycle.get(session, message.job_id)
             attempts = job.attempt if job is not None else message.attempt
-            return await dead_letter(session, self.kind, message, _with_attempts(failure, attempts))
+            return await dead_letter(
+                session, self.kind, message, replace(failure, attempts=attempts)
+            )
 
         # again after it committed: the job is FAILED already, nothing is dead-lettered twice
         failed = await in_transaction(self.sessionmaker, write, idempotent=True)
@@ -506,14 +540,3 @@ class Consumer:
         )
         self.metrics.dead_lettered("undecodable", job_failed=False)
         log.error("job.dead_lettered", reason="undecodable")
-
-
-def _with_attempts(failure: Failure, attempts: int) -> Failure:
-    return Failure(
-        reason=failure.reason,
-        error=failure.error,
-        code=failure.code,
-        attempts=attempts,
-        deliveries=failure.deliveries,
-        consumer=failure.consumer,
-    )

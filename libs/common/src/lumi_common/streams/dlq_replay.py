@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -51,7 +51,7 @@ class ReplayReport:
 async def replay(
     letters: DeadLetters,
     sessionmaker: async_sessionmaker[AsyncSession],
-    kind: JobKind,
+    kind: JobKind[Any, Any],
     entry_ids: list[str] | None,
     *,
     dry_run: bool = False,
@@ -98,7 +98,7 @@ async def replay(
 async def _replay_one(
     letters: DeadLetters,
     sessionmaker: async_sessionmaker[AsyncSession],
-    kind: JobKind,
+    kind: JobKind[Any, Any],
     entry: DeadLetterEntry,
     dry_run: bool,
 ) -> ReplayResult:

@@ -8,21 +8,26 @@ import contextlib
 import signal
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any, TypeVar
 
 import structlog
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.db.engine import create_engine, create_sessionmaker
+from lumi_common.db.tables import JobColumns
+from lumi_common.jobs.completions import AfterCommit, Recorder
 from lumi_common.jobs.kinds import JobKind
 from lumi_common.jobs.outcomes import RetryPolicy
 from lumi_common.jobs.reconciler import Reconciler
+from lumi_common.jobs.results import Handler
+from lumi_common.messages import JobMessage
 from lumi_common.metrics.exposition import Exposition
 from lumi_common.metrics.jobs import NO_PROVIDER
 from lumi_common.metrics.streams import StreamStats
 from lumi_common.redis_client import open_redis
 from lumi_common.settings import WorkerSettings
-from lumi_common.streams.consumer import Consumer, ConsumerConfig, Handler
+from lumi_common.streams.consumer import Consumer, ConsumerConfig
 from lumi_common.streams.health import serve_health
 from lumi_common.streams.housekeeping import housekeep
 from lumi_common.task_changes import TaskChanges
@@ -31,6 +36,9 @@ log = structlog.get_logger(__name__)
 
 HOUSEKEEPING_EVERY_S = 60
 REDIS_TIMEOUT_MARGIN_S = 5.0
+J = TypeVar("J", bound=JobColumns)
+M = TypeVar("M", bound=JobMessage)
+R = TypeVar("R")
 
 
 def consumer_config(
@@ -66,12 +74,16 @@ def stream_redis_timeout(config: ConsumerConfig) -> float:
 async def serve_jobs(
     settings: WorkerSettings,
     *,
-    kind: JobKind,
+    kind: JobKind[J, M],
     config: ConsumerConfig,
-    handler: Callable[[async_sessionmaker[AsyncSession]], Handler],
+    handler: Callable[[async_sessionmaker[AsyncSession]], Handler[J, M, R]],
+    on_done: Recorder[J, R] | None = None,
+    after_done: AfterCommit[J, R] | None = None,
     burst: bool = False,
 ) -> None:
-    """A worker process's whole life: connections, consumer, reconciler, then clean-up."""
+    """A worker process's whole life: connections, consumer, reconciler, then clean-up.
+    `handler` builds the job handler once the database is open; `on_done` and `after_done` are
+    the consumer's (what a `Done` result means beyond the job row)."""
     engine = create_engine(settings)
     redis = await open_redis(settings, socket_timeout=stream_redis_timeout(config))
     sessionmaker = create_sessionmaker(engine)
@@ -83,6 +95,8 @@ async def serve_jobs(
         sessionmaker=sessionmaker,
         kind=kind,
         handler=handler(sessionmaker),
+        on_done=on_done,
+        after_done=after_done,
     )
     reconciler = Reconciler(
         sessionmaker, kind, after=timedelta(seconds=settings.reconcile_after_seconds)
@@ -109,9 +123,9 @@ async def serve_jobs(
 
 
 async def run_worker(
-    consumer: Consumer,
+    consumer: Consumer[Any, Any, Any],
     *,
-    reconciler: Reconciler | None,
+    reconciler: Reconciler[Any] | None,
     reconcile_every_s: float,
     health_port: int = 0,
     metrics: Exposition | None = None,
@@ -144,7 +158,7 @@ async def run_worker(
             loop.remove_signal_handler(sig)
 
 
-async def _housekeeping(consumer: Consumer) -> None:
+async def _housekeeping(consumer: Consumer[Any, Any, Any]) -> None:
     while not consumer.stop_event.is_set():
         try:
             await housekeep(

@@ -1,31 +1,26 @@
 """The webhook delivery job kind, as the consumer runtime, the reconciler and `lumi dlq replay`
 see it. A delivery shows nothing to the task's client, so its failure and replay touch only its
-own row (the runtime writes those)."""
+own row (the runtime writes those): no hook to override."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
-from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lumi_common.db.tables import GenerationRequest, WebhookDelivery
-from lumi_common.jobs.lifecycle import JobLifecycle, JobRow
-from lumi_common.messages import JobMessage, WebhookDeliveryRequested
+from lumi_common.jobs.kinds import JobKind
+from lumi_common.messages import WebhookDeliveryRequested
 from lumi_common.streams.names import WEBHOOK_JOBS
 
 
-class WebhookDeliveries:
+class WebhookDeliveries(JobKind[WebhookDelivery, WebhookDeliveryRequested]):
     stream = WEBHOOK_JOBS
+    table = WebhookDelivery
+    message_type = WebhookDeliveryRequested
 
-    def __init__(self, *, lease: timedelta) -> None:
-        self.lifecycle = JobLifecycle(WebhookDelivery, lease=lease)
-
-    def parse(self, message: object) -> JobMessage | None:
-        return message if isinstance(message, WebhookDeliveryRequested) else None
-
-    async def message_for(self, session: AsyncSession, job: JobRow, *, attempt: int) -> JobMessage:
+    async def message_for(
+        self, session: AsyncSession, job: WebhookDelivery, *, attempt: int
+    ) -> WebhookDeliveryRequested:
         row = (
             await session.execute(
                 select(WebhookDelivery.request_id, GenerationRequest.trace_id)
@@ -37,12 +32,3 @@ class WebhookDeliveries:
         return WebhookDeliveryRequested(
             job_id=job.id, request_id=row.request_id, attempt=attempt, **extra
         )
-
-    async def on_claimed(self, session: AsyncSession, jobs: Sequence[JobRow]) -> None:
-        return None
-
-    async def on_failed(self, session: AsyncSession, job: JobRow, error: str) -> None:
-        return None
-
-    async def on_requeued(self, session: AsyncSession, job: JobRow) -> None:
-        return None

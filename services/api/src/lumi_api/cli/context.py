@@ -109,14 +109,14 @@ async def database(settings: DatabaseSettings) -> AsyncIterator[async_sessionmak
         await engine.dispose()
 
 
-def job_kind(settings: JobSettings, stream: str) -> JobKind:
+def job_kind(settings: JobSettings, stream: str) -> JobKind[Any, Any]:
     """What replaying a letter of `stream` means for the database."""
     from lumi_common.pipeline.images import ImageJobs
     from lumi_common.pipeline.models import ModelJobs
     from lumi_common.pipeline.slices import SliceJobs
 
     lease = timedelta(seconds=settings.job_lease_seconds)
-    kinds: dict[str, Callable[..., JobKind]] = {
+    kinds: dict[str, Callable[..., JobKind[Any, Any]]] = {
         IMAGE_JOBS: ImageJobs,
         MODEL_JOBS: ModelJobs,
         SLICE_JOBS: SliceJobs,

@@ -141,7 +141,7 @@ async def _replay(args: argparse.Namespace) -> int:
     return ExitCode.OK if report.complete else ExitCode.INCOMPLETE
 
 
-def _job_kind(settings: OpsSettings, stream: str) -> JobKind:
+def _job_kind(settings: OpsSettings, stream: str) -> JobKind[Any, Any]:
     """What replaying a letter of `stream` resets: a webhook delivery, or a pipeline job."""
     from datetime import timedelta
 

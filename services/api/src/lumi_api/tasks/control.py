@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +20,7 @@ from lumi_api.tasks.service import TaskNotFound, get_task
 from lumi_common import task_changes
 from lumi_common.db.tables import GenerationRequest
 from lumi_common.errors import InvalidState
+from lumi_common.jobs.kinds import JobKind
 from lumi_common.jobs.requeue import requeue_job
 from lumi_common.outbox.writer import discard_unpublished
 from lumi_common.pipeline.images import IMAGE_OUTCOMES, ImageJobs
@@ -142,7 +143,11 @@ async def retry_task(
     else:
         _model_retryable(request, failed)
         jobs = JobIds(image=[], model=failed.model)
-    for kind, ids in ((kinds.image, jobs.image), (kinds.model, jobs.model)):
+    requeues: list[tuple[JobKind[Any, Any], list[str]]] = [
+        (kinds.image, jobs.image),
+        (kinds.model, jobs.model),
+    ]
+    for kind, ids in requeues:
         for job_id in ids:
             if await requeue_job(session, kind, job_id) is None:
                 raise NothingToRetry()  # not FAILED any more: cannot happen under the lock
