@@ -1,11 +1,11 @@
 """The consumer runtime, written once for every stream.
 
-A `Consumer` reads its stream through a consumer group, never holding more messages than it has
-free slots. It claims each job on its row (compare-and-set), runs the handler while renewing the
-job's lease in Redis and in the database, and records the outcome the handler returned or raised:
-completions (batched), polls and retries (delayed outbox events), dead letters (FAILED + DLQ).
-Only then is the message acknowledged, so a crash at any point leaves it pending, and the next
-delivery finds either the job to resume or nothing to change.
+A `Consumer` reads its stream through a consumer group (`StreamReader`, the Redis side), never
+holding more messages than it has free slots, and hands each message to its `JobRunner` (the job
+side: claim, run the handler, record the outcome). It renews the leases of what runs, in the
+database and in Redis, and acknowledges a message only once its outcome is recorded, so a crash
+at any point leaves it pending, and the next delivery finds either the job to resume or nothing
+to change.
 """
 
 from __future__ import annotations
@@ -16,48 +16,37 @@ import os
 import secrets
 import socket
 import time
-from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import structlog
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lumi_common.db.group_commit import GroupCommit
 from lumi_common.db.tables import JobColumns
-from lumi_common.db.transactions import in_transaction
-from lumi_common.errors import PermanentError, RetryableError
-from lumi_common.jobs.completions import AfterCommit, Completions, Recorder
+from lumi_common.jobs.completions import AfterCommit, Recorder
 from lumi_common.jobs.kinds import JobKind
-from lumi_common.jobs.lifecycle import Claim, LeaseLost, Refusal
-from lumi_common.jobs.outcomes import (
-    DeadLetterReason,
-    Failure,
-    RetryPolicy,
-    dead_letter,
-    dead_letter_message,
-    schedule_poll,
-    schedule_retry,
-)
-from lumi_common.jobs.results import Done, Handler, Outcome, Poll
-from lumi_common.messages import JobMessage, UndecodableMessage, encode
+from lumi_common.jobs.lifecycle import Claim
+from lumi_common.jobs.outcomes import RetryPolicy
+from lumi_common.jobs.results import Handler
+from lumi_common.jobs.runner import JobRunner, RunnerRules
+from lumi_common.messages import JobMessage
 from lumi_common.metrics.jobs import NO_PROVIDER, JobMetrics
 from lumi_common.redis_client import RedisClient
-from lumi_common.streams.names import dlq_name, group_name, stream_key
-from lumi_common.streams.publish import DATA_FIELD, StreamPublisher
+from lumi_common.streams.names import group_name, stream_key
+from lumi_common.streams.publish import StreamPublisher
 from lumi_common.streams.ratelimit import MinuteLimiter
+from lumi_common.streams.reader import Delivery, StreamReader
 
 log = structlog.get_logger(__name__)
 
 J = TypeVar("J", bound=JobColumns)
 M = TypeVar("M", bound=JobMessage)
 R = TypeVar("R")
-Entry = tuple[str, dict[bytes, bytes], int]  # message id, fields, deliveries
 MAX_READ_BACKOFF_SECONDS = 5.0
-# how often to look for messages whose consumer died: they become claimable only after a whole
-# lease, so looking on every read (a round trip per loop turn) buys nothing
-RECLAIM_EVERY_SECONDS = 1.0
+# burst mode (tests, one-off runs) ends once a read finds nothing: it waits this long for one
+BURST_BLOCK_MS = 50
 
 
 def unique_consumer_name() -> str:
@@ -95,32 +84,36 @@ class Consumer(Generic[J, M, R]):
         that completes the job; `after_done` runs after that commit."""
         self.config = config
         self.redis = redis
-        self.sessionmaker = sessionmaker
-        self.kind = kind
-        self.handler = handler
-        self._completions = Completions(
-            sessionmaker, kind.lifecycle, on_done, after_commit=after_done
-        )
         self.key = stream_key(config.key_prefix, config.stream)
         self.group = group_name(config.stream)
         self.stop_event = asyncio.Event()
         self.last_tick = time.monotonic()
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._held: dict[str, Claim[J]] = {}  # by message id
-        self._held_jobs: set[str] = set()  # claimed and not yet settled: never claimed twice
-        self._claims: GroupCommit[str, Claim[J] | Refusal] = GroupCommit(
-            self._claim_batch, name="claims", max_batch=config.concurrency
+        self.reader = StreamReader(
+            redis,
+            key=self.key,
+            group=self.group,
+            consumer=config.name,
+            lease_seconds=config.lease_seconds,
         )
-        self._reclaim_cursor = "0-0"
-        self._unacked: list[str] = []
-        self._acking = False
-        self._next_reclaim = 0.0
-        self._limiter = MinuteLimiter(redis, f"{self.key}:rate", config.jobs_per_minute)
-        self._publisher = StreamPublisher(redis, config.key_prefix)
-        # every outcome is recorded once, here in the runtime (one call each, below)
+        # every outcome is recorded once, in the runner (one call each)
         self.metrics = JobMetrics(stream=config.stream, provider=config.provider)
-
-    # -- life cycle ---------------------------------------------------------------------------
+        self.runner = JobRunner(
+            rules=RunnerRules(
+                owner=config.name,
+                retry=config.retry,
+                max_deliveries=config.max_deliveries,
+                claim_batch=config.concurrency,
+            ),
+            sessionmaker=sessionmaker,
+            kind=kind,
+            handler=handler,
+            publisher=StreamPublisher(redis, config.key_prefix),
+            metrics=self.metrics,
+            on_done=on_done,
+            after_done=after_done,
+        )
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._limiter = MinuteLimiter(redis, f"{self.key}:rate", config.jobs_per_minute)
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -139,15 +132,14 @@ class Consumer(Generic[J, M, R]):
             concurrency=self.config.concurrency,
             burst=burst,
         )
-        await self._ensure_group()
-        self._next_reclaim = 0.0  # look for abandoned messages first
+        await self.reader.ensure_group()
+        self.reader.reclaim_soon()  # look for abandoned messages first
         renewer = asyncio.create_task(self._renew_leases())
         try:
             await self._loop(burst)
         finally:
             await self._drain()
-            await self._claims.wait_idle()
-            await self._completions.wait_idle()
+            await self.runner.wait_idle()
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
@@ -162,34 +154,30 @@ class Consumer(Generic[J, M, R]):
                 await self._wait_for_a_slot()
                 continue
             try:
-                entries = await self._next_entries(free, burst)
+                permits = await self._limiter.acquire(free, self.stop_event)
+                if permits == 0:
+                    continue  # the rate limit is used up: look again (the loop keeps turning)
+                taken = await self.reader.take(permits, block_ms=self._block_ms(burst))
+                await self._limiter.refund(permits - len(taken))
             except RedisError as exc:
                 backoff = min(MAX_READ_BACKOFF_SECONDS, max(0.1, backoff * 2))
                 log.warning("consumer.read.failed", error=repr(exc), retry_in_s=backoff)
                 await self._sleep(backoff)
                 continue
             backoff = 0.0
-            if entries is None:
-                continue  # the rate limit is used up: look again (the loop keeps turning)
-            for entry in entries:
-                self._start(entry)
-            if burst and not entries:
+            for delivery in taken:
+                self._start(delivery)
+            if burst and not taken:
                 if not self._tasks:
                     return
                 await self._wait_for_a_slot()  # our own jobs are running: wait, do not poll
 
-    async def _next_entries(self, free: int, burst: bool) -> list[Entry] | None:
-        """Up to `free` messages to start; None while the rate limit allows none."""
-        permits = await self._limiter.acquire(free, self.stop_event)
-        if permits == 0:
-            return None
-        entries = await self._reclaim(permits) if self._reclaim_due() else []
-        if not entries:
-            # in burst mode, wait only briefly, and not at all while our own work is running
-            block = None if burst and self._tasks else 50 if burst else self.config.block_ms
-            entries = await self._read(permits, block)
-        await self._limiter.refund(permits - len(entries))
-        return entries
+    def _block_ms(self, burst: bool) -> int | None:
+        """How long a read waits for messages: in burst mode briefly, and not at all while our
+        own work is running (we wait for a slot instead)."""
+        if not burst:
+            return self.config.block_ms
+        return None if self._tasks else BURST_BLOCK_MS
 
     async def _wait_for_a_slot(self) -> None:
         stopped = asyncio.create_task(self.stop_event.wait())
@@ -220,86 +208,11 @@ class Consumer(Generic[J, M, R]):
             log.warning("consumer.drain.cancelled", left_pending=len(pending))
             await asyncio.wait(pending)
 
-    # -- reading ------------------------------------------------------------------------------
-
-    async def _ensure_group(self) -> None:
-        try:
-            # from the stream's start: the relay may have published before any worker existed
-            await self.redis.xgroup_create(self.key, self.group, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-
-    async def _read(self, count: int, block_ms: int | None) -> list[Entry]:
-        try:
-            response: Any = await self.redis.xreadgroup(
-                self.group, self.config.name, {self.key: ">"}, count=count, block=block_ms
-            )
-        except ResponseError as exc:
-            if "NOGROUP" not in str(exc):
-                raise
-            log.warning("consumer.group.recreated", stream=self.key)  # Redis lost its data
-            await self._ensure_group()
-            return []
-        return [
-            (message_id.decode(), fields, 1)
-            for _, messages in response or []
-            for message_id, fields in messages
-        ]
-
-    def _reclaim_due(self) -> bool:
-        """Now and then, and on every turn while a scan of the pending list is under way."""
-        now = time.monotonic()
-        if self._reclaim_cursor == "0-0" and now < self._next_reclaim:
-            return False
-        self._next_reclaim = now + min(RECLAIM_EVERY_SECONDS, self.config.lease_seconds / 4)
-        return True
-
-    async def _reclaim(self, count: int) -> list[Entry]:
-        """Take over messages whose consumer stopped renewing them (it died)."""
-        try:
-            reply: list[Any] = await self.redis.xautoclaim(
-                self.key,
-                self.group,
-                self.config.name,
-                min_idle_time=int(self.config.lease_seconds * 1000),
-                start_id=self._reclaim_cursor,
-                count=count,
-            )
-        except ResponseError as exc:
-            if "NOGROUP" not in str(exc):
-                raise
-            await self._ensure_group()
-            return []
-        cursor, claimed, deleted = reply[0], reply[1], reply[2]
-        self._reclaim_cursor = cursor.decode() if isinstance(cursor, bytes) else str(cursor)
-        if deleted:  # trimmed away while pending: nothing to run
-            await self.redis.xack(self.key, self.group, *deleted)
-        entries = [(mid.decode(), fields, 0) for mid, fields in claimed if fields]
-        if not entries:
-            return []
-        counts = await self._delivery_counts([mid for mid, _, _ in entries])
-        log.info("consumer.reclaimed", count=len(entries), consumer=self.config.name)
-        return [(mid, fields, counts.get(mid, 1)) for mid, fields, _ in entries]
-
-    async def _delivery_counts(self, message_ids: list[str]) -> dict[str, int]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for message_id in message_ids:
-                pipe.xpending_range(self.key, self.group, min=message_id, max=message_id, count=1)
-            replies = await pipe.execute()
-        return {
-            item["message_id"].decode(): int(item["times_delivered"])
-            for reply in replies
-            for item in reply
-        }
-
-    # -- leases -------------------------------------------------------------------------------
-
     async def _renew_leases(self) -> None:
         interval = self.config.lease_seconds / 3
         while True:
             await asyncio.sleep(interval)
-            held = dict(self._held)
+            held = dict(self.runner.held)
             if held:
                 await self._renew(held)
 
@@ -308,235 +221,34 @@ class Consumer(Generic[J, M, R]):
         # job, so it is renewed on its own: a Redis outage must not let it lapse. It goes first,
         # so the message's idle time (reset below) never runs out before the job's lease does.
         try:
-            async with self.sessionmaker.begin() as session:
-                jobs = [claim.job_id for claim in held.values()]
-                await self.kind.lifecycle.renew(session, jobs, self.config.name)
+            await self.runner.renew([claim.job_id for claim in held.values()])
         except (OSError, SQLAlchemyError) as exc:  # the job decides its outcome
             log.warning("consumer.lease.renew_failed", error=repr(exc), held=len(held))
         try:
-            await self.redis.xclaim(
-                self.key, self.group, self.config.name, 0, list(held), justid=True
-            )
+            await self.reader.keep(list(held))
         except (RedisError, OSError) as exc:
             log.warning("consumer.message.renew_failed", error=repr(exc), held=len(held))
 
-    # -- one message --------------------------------------------------------------------------
-
-    def _start(self, entry: Entry) -> None:
-        message_id = entry[0]
-        task = asyncio.create_task(self._process(entry))
+    def _start(self, delivery: Delivery) -> None:
+        message_id = delivery.message_id
+        task = asyncio.create_task(self._process(delivery))
         self._tasks[message_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(message_id, None))
 
-    async def _process(self, entry: Entry) -> None:
-        message_id, fields, deliveries = entry
-        with structlog.contextvars.bound_contextvars(stream=self.key, message_id=message_id):
-            try:
-                settled = await self._settle(message_id, fields, deliveries)
-            except (RedisError, OSError) as exc:
-                log.warning("consumer.message.unsettled", error=repr(exc))
-                return  # stays pending; redelivered after the lease
-            except Exception:  # the message boundary: never let one message stop the consumer
-                log.exception("consumer.message.crashed")
-                return
-            finally:
-                claim = self._held.pop(message_id, None)
-                if claim is not None:
-                    self._held_jobs.discard(claim.job_id)
-            if settled:
-                await self._ack(message_id)
+    async def _process(self, delivery: Delivery) -> None:
+        message_id = delivery.message_id
+        # bound in this message's own task, whose context copy ends with it: nothing to unbind
+        structlog.contextvars.bind_contextvars(stream=self.key, message_id=message_id)
+        try:
+            settled = await self.runner.settle(delivery)
+        except (RedisError, OSError) as exc:
+            log.warning("consumer.message.unsettled", error=repr(exc))
+            return  # stays pending; redelivered after the lease
+        except Exception:  # the message boundary: never let one message stop the consumer
+            log.exception("consumer.message.crashed")
+            return
+        if settled:
+            await self._ack(message_id)
 
     async def _ack(self, message_id: str) -> None:
-        """Acknowledge, coalesced: while one XACK is in flight, the messages settled meanwhile
-        wait for the next one, sent by the same task, so a busy consumer acks in batches."""
-        self._unacked.append(message_id)
-        if self._acking:
-            return
-        self._acking = True
-        try:
-            while self._unacked:
-                batch, self._unacked = self._unacked, []
-                try:
-                    await self.redis.xack(self.key, self.group, *batch)
-                except RedisError as exc:  # a later delivery finds the outcome and acks then
-                    log.warning("consumer.ack.failed", error=repr(exc), count=len(batch))
-        finally:
-            self._acking = False
-
-    async def _settle(self, message_id: str, fields: dict[bytes, bytes], deliveries: int) -> bool:
-        """Handle one delivery; True when its outcome is recorded and it may be acknowledged."""
-        message = self._decode(fields)
-        if message is None:
-            await self._dead_letter_raw(message_id, fields, deliveries)
-            return True
-        structlog.contextvars.bind_contextvars(
-            job_id=message.job_id, trace_id=message.trace_id, attempt=message.attempt
-        )
-        if deliveries > self.config.max_deliveries:
-            error = f"delivered {deliveries} times without an outcome (poison or crash loop)"
-            return await self._fail(message, "delivery_cap", error, "DELIVERY_CAP", deliveries)
-        claim = await self._claims.submit(message.job_id)
-        if isinstance(claim, Refusal):
-            return self._refused(claim, deliveries)
-        self._held[message_id] = claim
-        self.metrics.claimed()
-        structlog.contextvars.bind_contextvars(attempt=claim.attempt)
-        if claim.attempt > self.config.retry.max_attempts:
-            error = f"attempt {claim.attempt - 1} stopped without an outcome (the worker died)"
-            return await self._fail(message, "attempts_exhausted", error, "WORKER_LOST", deliveries)
-        return await self._run(message, claim, deliveries)
-
-    async def _claim_batch(self, job_ids: list[str]) -> list[Claim[J] | Refusal]:
-        """Claim the jobs of the messages read together, and mark them started, in one
-        transaction; a job this process runs already (a duplicate delivery) is held."""
-        wanted = [job for job in dict.fromkeys(job_ids) if job not in self._held_jobs]
-
-        async def claim(session: AsyncSession) -> dict[str, Claim[J] | Refusal]:
-            outcomes = await self.kind.lifecycle.claim_many(session, wanted, self.config.name)
-            claimed = [claim.job for claim in outcomes.values() if isinstance(claim, Claim)]
-            if claimed:
-                await self.kind.on_claimed(session, claimed)
-            return outcomes
-
-        # a claim run again after it committed takes its own rows again, as a new attempt
-        # (`claim_many`): the jobs still run once
-        outcomes = await in_transaction(self.sessionmaker, claim, idempotent=True) if wanted else {}
-        results: list[Claim[J] | Refusal] = []
-        for job_id in job_ids:
-            outcome = outcomes.pop(job_id, Refusal.HELD)  # a second copy in one batch: held
-            if isinstance(outcome, Claim):
-                self._held_jobs.add(job_id)
-            results.append(outcome)
-        return results
-
-    def _decode(self, fields: dict[bytes, bytes]) -> M | None:
-        try:
-            return self.kind.parse(fields.get(DATA_FIELD, b""))
-        except UndecodableMessage:
-            return None
-
-    def _refused(self, refusal: Refusal, deliveries: int) -> bool:
-        log.info("job.skipped", reason=refusal.value, deliveries=deliveries)
-        # a redelivered message whose job someone still holds: its lease may be about to lapse,
-        # so leave it pending and look again after the next lease period
-        return not (refusal is Refusal.HELD and deliveries > 1)
-
-    async def _run(self, message: M, claim: Claim[J], deliveries: int) -> bool:
-        started = time.perf_counter()
-        log.info("job.started")
-        try:
-            outcome = await self._handle(message, claim)
-            await self._record(message, claim, outcome)
-        except LeaseLost:
-            log.warning("job.lease_lost")
-            return True
-        except PermanentError as exc:
-            return await self._fail(message, "permanent_error", str(exc), exc.code, deliveries)
-        except Exception as exc:  # anything unexpected is retried, then dead-lettered
-            code = exc.code if isinstance(exc, RetryableError) else type(exc).__name__
-            if not isinstance(exc, RetryableError):
-                log.exception("job.crashed")
-            return await self._retry_or_fail(
-                message, claim, str(exc) or repr(exc), code, deliveries
-            )
-        duration_ms = round((time.perf_counter() - started) * 1000, 2)
-        if isinstance(outcome, Poll):
-            log.info("job.polling", after_s=outcome.after.total_seconds(), duration_ms=duration_ms)
-        else:
-            log.info("job.completed", duration_ms=duration_ms)
-            self.metrics.completed()
-        return True
-
-    async def _handle(self, message: M, claim: Claim[J]) -> Outcome[R]:
-        started = time.perf_counter()
-        try:
-            return await self.handler(message, claim)
-        finally:
-            self.metrics.ran(time.perf_counter() - started)
-
-    async def _record(self, message: M, claim: Claim[J], outcome: Outcome[R]) -> None:
-        """Write what the handler returned (raises LeaseLost when the job is no longer ours)."""
-        if isinstance(outcome, Done):
-            await self._completions.complete(claim, outcome.result, outcome.values)
-        elif isinstance(outcome, Poll):
-
-            async def write(session: AsyncSession) -> None:
-                await schedule_poll(session, self.kind, claim, message, outcome)
-
-            # again after it committed: the job is parked, no longer this claim's (LeaseLost)
-            await in_transaction(self.sessionmaker, write, idempotent=True)
-        else:  # an untyped handler: refusing beats leaving the job RUNNING
-            raise TypeError(f"a handler returns Done(...) or Poll(...), not {outcome!r}")
-
-    async def _retry_or_fail(
-        self, message: M, claim: Claim[J], error: str, code: str, deliveries: int
-    ) -> bool:
-        if self.config.retry.exhausted(claim.attempt):
-            return await self._fail(message, "attempts_exhausted", error, code, deliveries)
-        delay = self.config.retry.delay(claim.attempt)
-
-        async def write(session: AsyncSession) -> None:
-            await schedule_retry(
-                session, self.kind, claim, message, delay=delay, error=error, code=code
-            )
-
-        try:  # again after it committed: the job is no longer ours, LeaseLost
-            await in_transaction(self.sessionmaker, write, idempotent=True)
-        except LeaseLost:
-            return True
-        self.metrics.retried()
-        log.warning("job.retry_scheduled", error=error, code=code, delay_s=round(delay, 2))
-        return True
-
-    async def _fail(
-        self,
-        message: M,
-        reason: DeadLetterReason,
-        error: str,
-        code: str,
-        deliveries: int,
-    ) -> bool:
-        failure = Failure(
-            reason=reason,
-            error=error,
-            code=code,
-            attempts=message.attempt,
-            deliveries=deliveries,
-            consumer=self.config.name,
-        )
-
-        async def write(session: AsyncSession) -> bool:
-            job = await self.kind.lifecycle.get(session, message.job_id)
-            attempts = job.attempt if job is not None else message.attempt
-            return await dead_letter(
-                session, self.kind, message, replace(failure, attempts=attempts)
-            )
-
-        # again after it committed: the job is FAILED already, nothing is dead-lettered twice
-        failed = await in_transaction(self.sessionmaker, write, idempotent=True)
-        if failed:
-            self.metrics.dead_lettered(reason)
-        log.error("job.dead_lettered" if failed else "job.skipped", reason=reason, error=error)
-        return True
-
-    async def _dead_letter_raw(
-        self, message_id: str, fields: dict[bytes, bytes], deliveries: int
-    ) -> None:
-        """A message nobody can read has no job row: straight to the DLQ, once per message id."""
-        raw = fields.get(DATA_FIELD, b"").decode(errors="replace")
-        failure = Failure(
-            reason="undecodable",
-            error="the message is not a job message this worker understands",
-            code="UNDECODABLE",
-            attempts=0,
-            deliveries=deliveries,
-            consumer=self.config.name,
-        )
-        letter = dead_letter_message(
-            self.config.stream, failure, job_id=None, original=None, raw=raw
-        )
-        await self._publisher.publish(
-            dlq_name(self.config.stream), f"raw-{message_id}", encode(letter)
-        )
-        self.metrics.dead_lettered("undecodable", job_failed=False)
-        log.error("job.dead_lettered", reason="undecodable")
+        await self.reader.ack(message_id)
