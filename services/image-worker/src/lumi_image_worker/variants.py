@@ -17,6 +17,7 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lumi_common.db.changes import changed
 from lumi_common.db.tables import GeneratedImage, GenerationRequest
 from lumi_common.errors import JobError
 from lumi_common.pipeline.requests import lock_request, touch
@@ -70,13 +71,14 @@ async def _claim(
         GenerationRequest.prompt_claimed_at < now - stale_after
     )
     async with sessionmaker.begin() as session:
-        result = await session.execute(
+        taken = await changed(
+            session,
             update(GenerationRequest)
             .where(GenerationRequest.id == request_id, free | stale)
             .values(prompt_provider=PENDING, prompt_claimed_at=now)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-    return bool(getattr(result, "rowcount", 0))
+    return bool(taken)
 
 
 async def _prompt_of(sessionmaker: async_sessionmaker[AsyncSession], request_id: str) -> str:

@@ -46,6 +46,7 @@ NAMING = {
 ID = String(26)
 WEBHOOK_URL_CHARS = 2000
 URL_KEY = String(500)
+MODEL_FORMAT = "OBJ"  # what `models.format` says of `model_key`: the mobile viewer reads OBJ only
 
 
 class Base(DeclarativeBase):
@@ -242,7 +243,7 @@ class Model(Base):
     texture_key: Mapped[str | None] = mapped_column(URL_KEY)
     glb_key: Mapped[str | None] = mapped_column(URL_KEY)
     preview_key: Mapped[str | None] = mapped_column(URL_KEY)
-    format: Mapped[str] = mapped_column(String(16), default="OBJ", nullable=False)
+    format: Mapped[str] = mapped_column(String(16), default=MODEL_FORMAT, nullable=False)
     file_size: Mapped[int | None] = mapped_column(BigInteger)  # the OBJ's
     glb_size: Mapped[int | None] = mapped_column(BigInteger)
     stl_size: Mapped[int | None] = mapped_column(BigInteger)

@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar, cast
 from sqlalchemy import Table, Update, and_, bindparam, case, inspect, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lumi_common.db.changes import changed
 from lumi_common.db.tables import JobColumns
 from lumi_common.db.types import UtcDateTime
 from lumi_common.states import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, JobStatus
@@ -125,12 +126,12 @@ class JobLifecycle(Generic[J]):
         """
         now = utcnow()
         expires = truncate_ms(now + self.lease)  # compared with the stored value below
-        result = await session.execute(
+        claimed = await changed(
+            session,
             self._claim,
             {"_job_ids": list(job_ids), "_owner": owner, "_now": now, "_expires": expires},
         )
         rows = await self._load(session, job_ids)  # the handlers get them with their claims
-        claimed = result.rowcount  # type: ignore[attr-defined]
         outcomes: dict[str, Claim[J] | Refusal] = {}
         for job_id in job_ids:
             row = rows.get(job_id)
@@ -146,13 +147,13 @@ class JobLifecycle(Generic[J]):
 
     async def renew(self, session: AsyncSession, job_ids: list[str], owner: str) -> int:
         t, now = self.table, utcnow()
-        result = await session.execute(
+        return await changed(
+            session,
             update(t)
             .where(t.id.in_(job_ids), t.status == JobStatus.RUNNING, t.lease_owner == owner)
             .values(lease_expires_at=now + self.lease)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def complete(self, session: AsyncSession, claim: Claim[J], **values: Any) -> None:
         """Complete one job we hold (raises LeaseLost if we no longer do)."""
@@ -177,16 +178,9 @@ class JobLifecycle(Generic[J]):
             else:  # per job: CASE id WHEN … THEN … ELSE the current value
                 values[column] = case(given, value=t.id, else_=t[column])
         statement = self._complete_many.values(**values) if values else self._complete_many
-        result = await session.execute(
-            statement,
-            {
-                "_ids": ids,
-                "_owner": owners.pop(),
-                "_pairs": [(claim.job_id, claim.attempt) for claim, _ in done],
-                "_now": now,
-            },
-        )
-        if result.rowcount == len(done):  # type: ignore[attr-defined]
+        pairs = [(claim.job_id, claim.attempt) for claim, _ in done]
+        params = {"_ids": ids, "_owner": owners.pop(), "_pairs": pairs, "_now": now}
+        if await changed(session, statement, params) == len(done):
             return set()
         ours = await session.scalars(
             select(t.id).where(
@@ -236,7 +230,8 @@ class JobLifecycle(Generic[J]):
     ) -> J | None:
         """Fail a job held by `owner`, or one nobody holds; None when it is not ours to fail."""
         t, now = self.table, utcnow()
-        result = await session.execute(
+        failed = await changed(
+            session,
             update(t)
             .where(
                 t.id == job_id,
@@ -252,16 +247,15 @@ class JobLifecycle(Generic[J]):
                 error_message=error[:ERROR_MESSAGE_LIMIT],
                 updated_at=now,
             )
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            return None
-        return await self.get(session, job_id)
+        return await self.get(session, job_id) if failed == 1 else None
 
     async def requeue_failed(self, session: AsyncSession, job_id: str) -> J | None:
         """An operator's replay: FAILED → QUEUED with fresh attempts; None if not FAILED."""
         t, now = self.table, utcnow()
-        result = await session.execute(
+        requeued = await changed(
+            session,
             update(t)
             .where(t.id == job_id, t.status == JobStatus.FAILED)
             .values(
@@ -274,17 +268,16 @@ class JobLifecycle(Generic[J]):
                 next_attempt_at=None,
                 updated_at=now,
             )
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            return None
-        return await self.get(session, job_id)
+        return await self.get(session, job_id) if requeued == 1 else None
 
     async def cancel_active(self, session: AsyncSession, *, request_id: str) -> int:
         """Cancel the request's queued, running and retrying jobs: a delivery then finds nothing
         to claim, and a worker mid-job loses its lease, so its outcome is dropped."""
         t, now = self._core.c, utcnow()  # Core: not every kind's jobs belong to a request
-        result = await session.execute(
+        return await changed(
+            session,
             update(self._core)
             .where(t.request_id == request_id, t.status.in_(ACTIVE_JOB_STATUSES))
             .values(
@@ -294,9 +287,8 @@ class JobLifecycle(Generic[J]):
                 next_attempt_at=None,
                 updated_at=now,
             )
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def get(self, session: AsyncSession, job_id: str) -> J | None:
         query = select(self.table).where(self.table.id == job_id)
@@ -310,15 +302,13 @@ class JobLifecycle(Generic[J]):
         return {row.id: row for row in rows}
 
     async def _transition(self, session: AsyncSession, claim: Claim[J], **values: Any) -> None:
-        result = await session.execute(
-            update(self._core).where(self._owned).values(**values),
-            {
-                "_claim_job_id": claim.job_id,
-                "_claim_owner": claim.owner,
-                "_claim_attempt": claim.attempt,
-            },
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        statement = update(self._core).where(self._owned).values(**values)
+        params = {
+            "_claim_job_id": claim.job_id,
+            "_claim_owner": claim.owner,
+            "_claim_attempt": claim.attempt,
+        }
+        if await changed(session, statement, params) != 1:
             raise LeaseLost(claim.job_id)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lumi_common.db.changes import changed
 from lumi_common.db.tables import JobColumns
 from lumi_common.jobs.kinds import JobKind
 from lumi_common.outbox.writer import add_event
@@ -76,13 +77,14 @@ class Reconciler(Generic[J]):
 
     async def _emit(self, session: AsyncSession, job: J) -> bool:
         table = self.kind.lifecycle.table
-        result = await session.execute(
+        taken = await changed(
+            session,
             update(table)
             .where(table.id == job.id, table.updated_at == job.updated_at)
             .values(updated_at=utcnow())
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if taken != 1:
             return False  # another reconciler took it
         message = await self.kind.message_for(session, job, attempt=job.attempt + 1)
         add_event(session, stream=self.kind.stream, key=job.id, message=message)

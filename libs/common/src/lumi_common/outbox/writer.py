@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lumi_common.db.changes import changed
 from lumi_common.db.tables import OutboxEvent
 from lumi_common.ids import new_id
 from lumi_common.messages import Message, encode
@@ -59,13 +60,13 @@ async def discard_unpublished(session: AsyncSession, *, stream: str, keys: Colle
     """
     if not keys:
         return 0
-    result = await session.execute(
+    return await changed(
+        session,
         delete(OutboxEvent)
         .where(
             OutboxEvent.published_at.is_(None),
             OutboxEvent.stream == stream,
             OutboxEvent.key.in_(list(keys)),
         )
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]

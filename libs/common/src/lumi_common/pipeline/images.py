@@ -16,6 +16,7 @@ from sqlalchemy import Row, Table, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lumi_common import task_changes
+from lumi_common.db.changes import changed
 from lumi_common.db.tables import GeneratedImage, GenerationRequest, ImageJob
 from lumi_common.db.types import UtcDateTime
 from lumi_common.jobs.kinds import JobKind
@@ -109,10 +110,10 @@ class ImageJobs(JobKind[ImageJob, ImageJobRequested]):
         ]
         if not starting:
             return
-        started = await session.execute(
-            _START, {"_ids": [job.image_id for job in starting], "_now": utcnow()}
+        started = await changed(
+            session, _START, {"_ids": [job.image_id for job in starting], "_now": utcnow()}
         )
-        if not started.rowcount:  # type: ignore[attr-defined]
+        if not started:
             return  # taken over from workers that had already started them
         for request_id in sorted({job.request_id for job in starting}):
             request = requests[request_id]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lumi_common.db.tables import GenerationRequest, Model, ModelJob
+from lumi_common.db.tables import MODEL_FORMAT, GenerationRequest, Model, ModelJob
 from lumi_common.jobs.kinds import JobKind
 from lumi_common.messages import ModelJobRequested
 from lumi_common.pipeline.requests import lock_request, touch
@@ -123,7 +123,7 @@ async def complete_model(session: AsyncSession, job: ModelJob, files: ModelFiles
     now = utcnow()
     model.model_key, model.mtl_key = files.model_key, files.mtl_key
     model.texture_key, model.glb_key = files.texture_key, files.glb_key
-    model.stl_key, model.format = files.stl_key, "OBJ"
+    model.stl_key, model.format = files.stl_key, MODEL_FORMAT
     model.file_size, model.glb_size = files.file_size, files.glb_size
     model.stl_size = files.stl_size
     model.vertex_count, model.face_count = files.vertex_count, files.face_count

@@ -21,6 +21,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lumi_common.db.changes import changed
 from lumi_common.db.tables import FileDeletion
 from lumi_common.ids import new_id
 from lumi_common.storage.protocol import Storage
@@ -102,16 +103,17 @@ class FileSweeper:
                 )
             ).all()
             for record in due:
-                result = await session.execute(
+                taken = await changed(
+                    session,
                     update(FileDeletion)
                     .where(
                         FileDeletion.id == record.id,
                         FileDeletion.available_at == record.available_at,
                     )
                     .values(available_at=now + CLAIM_FOR)
-                    .execution_options(synchronize_session=False)
+                    .execution_options(synchronize_session=False),
                 )
-                if result.rowcount == 1:  # type: ignore[attr-defined]
+                if taken == 1:
                     claimed.append(record)
         return claimed
 

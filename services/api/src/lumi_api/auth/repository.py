@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lumi_common.db.changes import changed
 from lumi_common.db.tables import AuthToken, EmailCode, User
 
 
@@ -55,22 +55,22 @@ class AuthRepository:
         )
 
     async def revoke_all(self, user_id: str, *, now: datetime) -> int:
-        result: CursorResult[tuple[()]] = await self.session.execute(  # type: ignore[assignment]
+        return await changed(
+            self.session,
             update(AuthToken)
             .where(AuthToken.user_id == user_id, AuthToken.revoked_at.is_(None))
             .values(revoked_at=now)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-        return result.rowcount
 
     async def revoke_hashes(self, token_hashes: list[str], *, now: datetime) -> int:
-        result: CursorResult[tuple[()]] = await self.session.execute(  # type: ignore[assignment]
+        return await changed(
+            self.session,
             update(AuthToken)
             .where(AuthToken.token_hash.in_(token_hashes), AuthToken.revoked_at.is_(None))
             .values(revoked_at=now)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-        return result.rowcount
 
 
 class EmailCodeRepository:
@@ -123,7 +123,8 @@ class EmailCodeRepository:
 
     async def consume(self, code_id: str, *, max_attempts: int, now: datetime) -> bool:
         """Compare-and-set: of two logins with one code, exactly one gets True."""
-        result: CursorResult[tuple[()]] = await self.session.execute(  # type: ignore[assignment]
+        rows = await changed(
+            self.session,
             update(EmailCode)
             .where(
                 EmailCode.id == code_id,
@@ -132,6 +133,6 @@ class EmailCodeRepository:
                 EmailCode.failed_attempts < max_attempts,
             )
             .values(consumed_at=now)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-        return result.rowcount == 1
+        return rows == 1

@@ -8,10 +8,10 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, delete, func, select, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lumi_api.models.repository import listed, visible_to
+from lumi_common.db.changes import changed
 from lumi_common.db.tables import Model, ModelInteraction, User
 from lumi_common.states import InteractionType
 
@@ -89,16 +89,17 @@ class GalleryRepository:
     async def remove_interaction(
         self, *, user_id: str, model_id: str, kind: InteractionType
     ) -> bool:
-        result: CursorResult[Any] = await self.session.execute(  # type: ignore[assignment]
+        rows = await changed(
+            self.session,
             delete(ModelInteraction)
             .where(
                 ModelInteraction.user_id == user_id,
                 ModelInteraction.model_id == model_id,
                 ModelInteraction.type == kind,
             )
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-        return result.rowcount == 1
+        return rows == 1
 
     async def add_interaction(self, interaction: ModelInteraction) -> None:
         self.session.add(interaction)
@@ -106,13 +107,14 @@ class GalleryRepository:
 
     async def count_download(self, *, model_id: str, user_id: str) -> bool:
         """+1 download of a model the user may see; False when there is none."""
-        result: CursorResult[Any] = await self.session.execute(  # type: ignore[assignment]
+        rows = await changed(
+            self.session,
             update(Model)
             .where(Model.id == model_id, visible_to(user_id))
             .values(download_count=Model.download_count + 1, updated_at=Model.updated_at)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-        return result.rowcount == 1
+        return rows == 1
 
     async def add_views(self, counts: Mapping[str, int]) -> None:
         """`view_count = view_count + n` per model, in id order (row locks in one order), a

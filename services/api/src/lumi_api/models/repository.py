@@ -10,10 +10,10 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, delete, func, or_, select, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from lumi_common.db.changes import changed
 from lumi_common.db.tables import Model, ModelInteraction, ModelJob, User
 from lumi_common.states import InteractionType, JobStatus, Visibility
 
@@ -98,10 +98,11 @@ class ModelRepository:
 
     async def delete(self, model_id: str) -> bool:
         """Its interactions and job go with it (ON DELETE CASCADE)."""
-        result: CursorResult[Any] = await self.session.execute(  # type: ignore[assignment]
-            delete(Model).where(Model.id == model_id).execution_options(synchronize_session=False)
+        rows = await changed(
+            self.session,
+            delete(Model).where(Model.id == model_id).execution_options(synchronize_session=False),
         )
-        return result.rowcount == 1
+        return rows == 1
 
     async def add_to_counter(
         self, counter: InstrumentedAttribute[int], delta: int, *, model_id: str

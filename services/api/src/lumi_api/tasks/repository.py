@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lumi_common.db.bulk import Row, insert_values
+from lumi_common.db.changes import changed
 from lumi_common.db.tables import (
     GeneratedImage,
     GenerationRequest,
@@ -163,7 +163,8 @@ class TaskRepository:
         self, task_id: str, *, image_index: int, updated_at: datetime
     ) -> bool:
         """Compare-and-set IMAGE_COMPLETED → MODEL_PENDING; False when the task is elsewhere."""
-        result: CursorResult[tuple[()]] = await self.session.execute(  # type: ignore[assignment]
+        rows = await changed(
+            self.session,
             update(GenerationRequest)
             .where(
                 GenerationRequest.id == task_id,
@@ -175,6 +176,6 @@ class TaskRepository:
                 selected_image_index=image_index,
                 updated_at=updated_at,
             )
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-        return result.rowcount == 1
+        return rows == 1

@@ -47,7 +47,12 @@ TASK = "/tasks/{task_id}"
 log = structlog.get_logger(__name__)
 
 
+# what cancelling, retrying and deleting a task change: built once (with their statements)
+JOB_KINDS = web.AppKey("job_kinds", control.JobKinds)
+
+
 def setup(app: web.Application) -> None:
+    app[JOB_KINDS] = control.JobKinds.with_lease(seconds(app[SETTINGS].job_lease_seconds))
     app.cleanup_ctx.append(task_writer_ctx)  # after the database's: drained before it closes
     route = functools.partial(add_route, app, auth="required", tag="tasks")
 
@@ -257,7 +262,7 @@ async def _discard_dead_letters(request: web.Request, jobs: JobIds) -> None:
 
 
 def _kinds(request: web.Request) -> control.JobKinds:
-    return control.JobKinds.with_lease(seconds(request.app[SETTINGS].job_lease_seconds))
+    return request.app[JOB_KINDS]
 
 
 def _task_id(request: web.Request) -> str:

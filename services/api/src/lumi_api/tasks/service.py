@@ -18,7 +18,13 @@ from lumi_api.tasks.naming import model_name
 from lumi_api.tasks.repository import TaskRecord, TaskRepository, TaskRows
 from lumi_common import task_changes
 from lumi_common.db.bulk import Row
-from lumi_common.db.tables import GeneratedImage, GenerationRequest, Model, ModelJob
+from lumi_common.db.tables import (
+    MODEL_FORMAT,
+    GeneratedImage,
+    GenerationRequest,
+    Model,
+    ModelJob,
+)
 from lumi_common.errors import AppError, BadRequest, InvalidState, NotFound
 from lumi_common.ids import new_id
 from lumi_common.messages import ImageJobRequested, ModelJobRequested
@@ -36,7 +42,6 @@ from lumi_common.states import (
 from lumi_common.streams.names import IMAGE_JOBS, MODEL_JOBS
 
 IMAGE_COUNT = 4
-MODEL_FORMAT = "OBJ"  # the mobile viewer reads OBJ only
 
 
 class TaskNotFound(NotFound):

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lumi_common.db.changes import changed
 from lumi_common.db.tables import WebhookEndpoint, WebhookSecret
 from lumi_common.errors import InvalidState, NotFound, ValidationFailed
 from lumi_common.ids import new_id
@@ -72,12 +73,13 @@ async def list_endpoints(session: AsyncSession, *, user_id: str) -> list[Webhook
 
 async def remove(session: AsyncSession, *, user_id: str, webhook_id: str) -> None:
     """Its deliveries not yet made go with it (they cascade; their messages find nothing)."""
-    result = await session.execute(
+    removed = await changed(
+        session,
         delete(WebhookEndpoint).where(
             WebhookEndpoint.id == webhook_id, WebhookEndpoint.user_id == user_id
-        )
+        ),
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if removed != 1:
         raise WebhookNotFound()
 
 
