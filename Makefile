@@ -13,7 +13,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: install run test lint typecheck pytest check-packages bench clean images test-containers kubectl chaos
+.PHONY: install run test test-fast lint typecheck pytest check-packages bench clean images test-containers kubectl chaos
 
 install: $(STAMP)
 
@@ -39,6 +39,12 @@ typecheck:
 
 pytest:
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# the everyday loop: the gates and every test but the slow and end-to-end ones (`make test` runs
+# them all, as CI does); PYTEST_ARGS narrows it further (e.g. PYTEST_ARGS=tests/unit)
+FAST_MARKERS := not slow and not e2e and not containers
+test-fast: install lint typecheck
+	$(BIN)/pytest -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
 
 # each service installs alone into its own environment and its console script starts
 check-packages: $(UV)

@@ -18,6 +18,16 @@ from lumi_common.ids import new_id
 from tests.integration.test_mysql_escape import TRICKY
 
 Sessions = async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture(autouse=True)
+def mysql_only(database_url: str) -> None:
+    """On SQLite `insert_values` is the Core INSERT itself: comparing it with the Core INSERT
+    would prove nothing, so the run says it was skipped instead."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite takes the Core INSERT: there is no literal INSERT to compare")
+
+
 EAST = timezone(timedelta(hours=8))
 COLUMNS = ("stream", "key", "payload", "available_at", "attempts", "created_at", "published_at")
 

@@ -1,4 +1,7 @@
-"""Group commit: concurrent submissions share a write; a failing batch is retried item by item."""
+"""Group commit: concurrent submissions share a write; a failing batch is retried item by item.
+
+Ordered by events, not sleeps: a gated writer holds its writes until the test opens the gate,
+and the test waits for a write to have started before it submits what must queue behind it."""
 
 from __future__ import annotations
 
@@ -10,14 +13,24 @@ from lumi_common.db.group_commit import GroupCommit
 
 
 class Writes:
-    def __init__(self, *, poison: int | None = None, delay: float = 0.0) -> None:
+    def __init__(self, *, poison: int | None = None, gated: bool = False) -> None:
         self.batches: list[list[int]] = []
         self.poison = poison
-        self.delay = delay
+        self.gate = asyncio.Event()
+        if not gated:
+            self.gate.set()
+        self._called = asyncio.Event()
+
+    async def started(self, count: int) -> None:
+        """Until `count` writes have started."""
+        while len(self.batches) < count:
+            self._called.clear()
+            await self._called.wait()
 
     async def __call__(self, items: list[int]) -> list[int | BaseException]:
         self.batches.append(items)
-        await asyncio.sleep(self.delay)
+        self._called.set()
+        await self.gate.wait()
         if self.poison in items:
             raise ValueError("one bad item fails its whole transaction")
         return [ValueError("odd") if item % 7 == 0 else item * 10 for item in items]
@@ -32,11 +45,12 @@ async def test_items_submitted_together_are_written_in_one_batch() -> None:
 
 
 async def test_items_arriving_during_a_write_wait_for_the_next_one() -> None:
-    writes = Writes(delay=0.02)
+    writes = Writes(gated=True)
     group: GroupCommit[int, int] = GroupCommit(writes, name="test")
     first = asyncio.create_task(group.submit(1))
-    await asyncio.sleep(0.005)  # the first write is under way
+    await writes.started(1)
     later = [asyncio.create_task(group.submit(item)) for item in (2, 3, 4)]
+    writes.gate.set()
     assert await asyncio.gather(first, *later) == [10, 20, 30, 40]
     assert writes.batches == [[1], [2, 3, 4]]
 
@@ -71,12 +85,13 @@ async def test_batches_are_capped() -> None:
 
 
 async def test_a_cancelled_submitter_does_not_stop_the_others() -> None:
-    writes = Writes(delay=0.02)
+    writes = Writes(gated=True)
     group: GroupCommit[int, int] = GroupCommit(writes, name="test")
     cancelled = asyncio.create_task(group.submit(1))
     kept = asyncio.create_task(group.submit(2))
-    await asyncio.sleep(0.005)
+    await writes.started(1)
     cancelled.cancel()
+    writes.gate.set()
     assert await kept == 20
     with pytest.raises(asyncio.CancelledError):
         await cancelled
@@ -85,14 +100,16 @@ async def test_a_cancelled_submitter_does_not_stop_the_others() -> None:
 
 
 async def test_an_item_cancelled_before_its_batch_starts_is_not_written() -> None:
-    writes = Writes(delay=0.02)
+    writes = Writes(gated=True)
     group: GroupCommit[int, int] = GroupCommit(writes, name="test")
     first = asyncio.create_task(group.submit(1))
-    await asyncio.sleep(0.005)  # the first write is under way; the next ones queue
+    await writes.started(1)  # the next ones queue
     dropped = asyncio.create_task(group.submit(2))
     kept = asyncio.create_task(group.submit(3))
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn of the loop: both are queued
+    assert group.queued == 2
     dropped.cancel()
+    writes.gate.set()
     assert list(await asyncio.gather(first, kept)) == [10, 30]
     assert dropped.cancelled()
     assert writes.batches == [[1], [3]]
@@ -101,8 +118,8 @@ async def test_an_item_cancelled_before_its_batch_starts_is_not_written() -> Non
 class Overlaps(Writes):
     """Records how many writes were under way at once."""
 
-    def __init__(self, *, delay: float) -> None:
-        super().__init__(delay=delay)
+    def __init__(self) -> None:
+        super().__init__(gated=True)
         self.running = self.most = 0
 
     async def __call__(self, items: list[int]) -> list[int | BaseException]:
@@ -115,15 +132,16 @@ class Overlaps(Writes):
 
 
 async def test_with_two_in_flight_the_next_batch_is_written_while_one_commits() -> None:
-    writes = Overlaps(delay=0.02)
+    writes = Overlaps()
     group: GroupCommit[int, int] = GroupCommit(writes, name="test", in_flight=2)
     first = asyncio.create_task(group.submit(1))
-    await asyncio.sleep(0.005)  # the first write is under way: a second one may start
+    await writes.started(1)  # the first write is under way: a second one may start
     second = asyncio.create_task(group.submit(2))
-    await asyncio.sleep(0.005)  # both under way: what comes now waits for one to end
+    await writes.started(2)  # both under way: what comes now waits for one to end
     later = [asyncio.create_task(group.submit(item)) for item in (3, 4, 5)]
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn of the loop: all three are queued
     assert group.queued == 3
+    writes.gate.set()
     assert await asyncio.gather(first, second, *later) == [10, 20, 30, 40, 50]
     assert writes.batches == [[1], [2], [3, 4, 5]]
     assert writes.most == 2
