@@ -148,8 +148,8 @@ class TaskRepository:
             ids.extend((await self.session.scalars(query.order_by(table.id))).all())
         return found
 
-    async def model_id(self, task_id: str) -> str | None:
-        return await self.session.scalar(select(Model.id).where(Model.request_id == task_id))
+    async def model_of(self, task_id: str) -> Model | None:
+        return await self.session.scalar(select(Model).where(Model.request_id == task_id))
 
     async def delete(self, task_id: str) -> None:
         """The request; its images, jobs, model and that model's interactions cascade."""

@@ -16,6 +16,7 @@ from lumi_api import jsend
 from lumi_api.auth.current import require_user
 from lumi_api.auth.service import CurrentUser
 from lumi_api.body import parse_body, parse_query
+from lumi_api.gallery.cache import gallery_cache
 from lumi_api.keys import FILE_URLS, OUTBOX_SIGNAL, PROMPTS, REDIS, SESSIONMAKER, SETTINGS, STORAGE
 from lumi_api.routing import add_route
 from lumi_api.schemas import MessageOut
@@ -234,6 +235,8 @@ async def delete_task(request: web.Request) -> web.Response:
         control.delete_task, task_id=task_id, user_id=user.id, kinds=_kinds(request), now=utcnow()
     )
     deleted = await in_transaction(request.app[SESSIONMAKER], delete)
+    if deleted.gallery_changed:  # or its cached pages would list it, with dead URLs
+        await gallery_cache(request.app).bump()
     # after the commit, best effort: what fails here is retried by the file sweep or harmless
     await deletions.delete_now(request.app[STORAGE], deleted.prefixes)
     await _discard_dead_letters(request, deleted.failed_jobs)
