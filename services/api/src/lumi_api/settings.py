@@ -110,6 +110,13 @@ class ApiSettings(
             raise ValueError("METRICS_PORT must differ from PORT (0 serves /metrics on PORT)")
         if self.is_production and self.file_url_secret is None:
             raise ValueError("FILE_URL_SECRET (at least 32 characters) is required in production")
+        if self.is_production:
+            _production_origins(self.cors_origins)
+            _production_base_url(self.public_base_url)
+            if self.is_sqlite:
+                # one host's file: API replicas and workers cannot share it, and it stalls under
+                # load (the API is where production starts; workers follow its database)
+                raise ValueError("SQLite is for development: set DATABASE_URL to MySQL/MariaDB")
         return self
 
     @property
@@ -120,3 +127,19 @@ class ApiSettings(
         if "*" in self.cors_origins or origin in self.cors_origins:
             return True
         return not self.is_production and bool(LOCAL_ORIGIN.match(origin))
+
+
+def _production_origins(origins: list[str]) -> None:
+    if not origins:
+        raise ValueError("CORS_ORIGINS must list the allowed origins in production")
+    if "*" in origins:
+        # any site could then read what a signed-in browser is answered
+        raise ValueError("CORS_ORIGINS=* is refused in production: list the apps' origins")
+
+
+def _production_base_url(url: str | None) -> None:
+    if not url:
+        raise ValueError("PUBLIC_BASE_URL is required in production")
+    if not url.startswith("https://"):
+        # the session cookie is `Secure`, and file URLs would be fetched in the clear
+        raise ValueError("PUBLIC_BASE_URL must be an https:// URL in production")
