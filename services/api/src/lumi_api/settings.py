@@ -11,6 +11,7 @@ from lumi_api.auth.settings import LoginCodeSettings
 from lumi_api.events.settings import EventStreamSettings
 from lumi_api.gallery.settings import GallerySettings
 from lumi_api.mail.settings import EmailSettings
+from lumi_api.tasks.settings import QuotaSettings
 from lumi_common.settings import (
     CsvList,
     DatabaseSettings,
@@ -56,6 +57,7 @@ class ApiSettings(
     MetricsSettings,
     EventStreamSettings,
     WebhookSettings,
+    QuotaSettings,
 ):
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)

@@ -22,6 +22,7 @@ from lumi_api.routing import add_route
 from lumi_api.schemas import MessageOut
 from lumi_api.tasks import control, idempotency, service
 from lumi_api.tasks.idempotency import Idempotency
+from lumi_api.tasks.quotas import QUOTAS, Quotas
 from lumi_api.tasks.repository import JobIds
 from lumi_api.tasks.schemas import (
     CreateTaskBody,
@@ -50,6 +51,7 @@ log = structlog.get_logger(__name__)
 
 def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(task_writer_ctx)  # after the database's: drained before it closes
+    app[QUOTAS] = Quotas(app[SETTINGS])
     route = functools.partial(add_route, app, auth="required", tag="tasks")
 
     route(
@@ -121,18 +123,20 @@ async def create_task(request: web.Request) -> web.Response:
     key = idempotency.from_request(request, body)
     if key is not None and (replayed := await _replay(request, user, key)) is not None:
         return replayed
-    # before the transaction: a slow prompt provider must not hold a connection
-    variants = await request.app[PROMPTS].variants(body.prompt, service.IMAGE_COUNT)
-    task, rows = service.new_task(
-        owner=user, prompt=body.prompt, variants=variants, now=utcnow(), idempotency=key
-    )
-    try:
-        await request.app[TASK_WRITER].write(rows)
-    except IntegrityError:
-        # a concurrent request with the same key committed first: answer with its task
-        if key is None or (replayed := await _replay(request, user, key)) is None:
-            raise
-        return replayed
+    # the quota before the prompt provider, which may cost money too
+    async with request.app[QUOTAS].creating(request.app[SESSIONMAKER], user, now=utcnow()):
+        # before the transaction: a slow prompt provider must not hold a connection
+        variants = await request.app[PROMPTS].variants(body.prompt, service.IMAGE_COUNT)
+        task, rows = service.new_task(
+            owner=user, prompt=body.prompt, variants=variants, now=utcnow(), idempotency=key
+        )
+        try:
+            await request.app[TASK_WRITER].write(rows)
+        except IntegrityError:
+            # a concurrent request with the same key committed first: answer with its task
+            if key is None or (replayed := await _replay(request, user, key)) is None:
+                raise
+            return replayed
     # on the request's access line (one line per creation, not two)
     structlog.contextvars.bind_contextvars(task_id=task.id, trace_id=task.trace_id)
     return jsend.success(TaskOut.created(task).to_json(), status=201)
