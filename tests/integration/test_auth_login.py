@@ -81,7 +81,7 @@ async def test_web_flow_send_code_then_login(
     assert profile["status"] == "authenticated"
     (user,) = await user_rows(sessionmaker, email.lower())
     assert profile["user"]["id"] == user.id
-    assert user.user_name == email.lower().partition("@")[0]
+    assert user.user_name == f"lumi_{user.id[-8:].lower()}"  # nothing from the address
     assert user.last_login_at is not None
     async with sessionmaker() as session:
         token = await session.scalar(select(AuthToken).where(AuthToken.user_id == user.id))

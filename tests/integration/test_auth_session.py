@@ -90,7 +90,7 @@ async def test_me_shows_the_user_as_both_apps_read_it(client: Client, alice: Iss
     user = body["data"]["user"]
     assert set(user) == {"id", "userName", "nickName", "email", "avatar", "gender", "stats"}
     assert user["id"] == alice.user_id
-    assert user["userName"] == user["email"].partition("@")[0]
+    assert user["userName"] == f"lumi_{alice.user_id[-8:].lower()}"  # nothing from the address
     assert (user["nickName"], user["avatar"], user["gender"]) == (None, None, None)
     assert user["stats"] == {
         "totalModels": 0,
