@@ -17,14 +17,16 @@ from lumi_common.time import utcnow
 CURRENT_USER = web.RequestKey[CurrentUser | None]("current_user")
 
 
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# the only state-changing method a form or a `no-cors` fetch can use; PUT, PATCH and DELETE
+# are always preflighted, so CORS already keeps other sites' pages from sending them
+SIMPLE_UNSAFE_METHODS = frozenset({"POST"})
 JSON = "application/json"
 
 
 class CookieNeedsJson(Forbidden):
     code = "CSRF_REJECTED"
     default_message = (
-        "A request signed in by the session cookie must send Content-Type: application/json"
+        "A POST signed in by the session cookie must send Content-Type: application/json"
     )
 
 
@@ -66,7 +68,7 @@ def presented_token(request: web.Request) -> str | None:
     if header is not None:
         return service.token_from_header(header)
     token = request.app[SESSION_COOKIES].token(request)
-    if token is not None and request.method in UNSAFE_METHODS:
+    if token is not None and request.method in SIMPLE_UNSAFE_METHODS:
         refuse_cross_site(request)
     return token
 
@@ -74,7 +76,6 @@ def presented_token(request: web.Request) -> str | None:
 def refuse_cross_site(request: web.Request) -> None:
     """A browser attaches the session cookie to a form or `no-cors` POST from another site of
     the same registrable domain (SameSite=Lax allows it) without asking CORS first; only JSON
-    bodies, which it never sends cross-origin without a preflight, prove the page is ours. PUT,
-    PATCH and DELETE are always preflighted: CORS already guards them, the rule is uniform."""
+    bodies, which it never sends cross-origin without a preflight, prove the page is ours."""
     if request.content_type != JSON:
         raise CookieNeedsJson()
