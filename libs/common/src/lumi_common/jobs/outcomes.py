@@ -10,6 +10,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lumi_common.jobs import client_errors
 from lumi_common.jobs.kinds import JobKind
 from lumi_common.jobs.lifecycle import Claim
 from lumi_common.messages import DeadLetter, JobMessage, with_attempt
@@ -59,11 +60,13 @@ async def schedule_retry(
 @dataclass(frozen=True, slots=True)
 class Failure:
     reason: DeadLetterReason
-    error: str
+    error: str  # the raw error: job row, dead letter and log (operators)
     code: str
     attempts: int
     deliveries: int
     consumer: str
+    # what the request, image or model shows the client (`client_errors`)
+    client_message: str = client_errors.GENERIC
 
 
 async def dead_letter(
@@ -75,7 +78,7 @@ async def dead_letter(
     )
     if job is None:
         return False
-    await kind.on_failed(session, job, failure.error)
+    await kind.on_failed(session, job, failure.client_message)
     add_event(
         session,
         stream=dlq_name(kind.stream),

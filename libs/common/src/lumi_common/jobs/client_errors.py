@@ -1,0 +1,38 @@
+"""What a client is told when a job fails: a fixed sentence, never the exception's own text
+(paths, SQL, a provider's raw answer). The raw error stays in the job row, the dead letter and
+the log, where operators look.
+
+An error class says what its failure means to a client with `client_message` (the hosted
+providers' moderation refusal does); any other failure gets `GENERIC`.
+"""
+
+from __future__ import annotations
+
+from lumi_common.errors import JobError
+
+# importing it registers the provider errors' sentences for `for_code`
+from lumi_common.providers import errors as _provider_errors  # noqa: F401
+
+GENERIC = "Generation failed. Please try again."
+
+
+def client_message(error: BaseException | None) -> str:
+    if isinstance(error, JobError) and error.client_message:
+        return error.client_message
+    return GENERIC
+
+
+def for_code(code: str | None) -> str:
+    """The sentence for a failure recorded only by its code (a job row's `error_code`)."""
+    return _by_code().get(code or "", GENERIC)
+
+
+def _by_code() -> dict[str, str]:
+    found: dict[str, str] = {}
+    pending: list[type[JobError]] = [JobError]
+    while pending:
+        cls = pending.pop()
+        if cls.client_message:
+            found[cls.code] = cls.client_message
+        pending.extend(cls.__subclasses__())
+    return found
