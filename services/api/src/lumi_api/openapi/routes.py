@@ -116,6 +116,7 @@ def setup(app: web.Application) -> None:
         summary="A file of the API reference page's viewer",
         auth="none",
         content_type="*/*",
+        responses=(404,),
         tag="docs",
     )
 
