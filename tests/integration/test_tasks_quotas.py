@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from pytest_aiohttp import AiohttpClient
+from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -50,6 +51,8 @@ async def test_the_daily_quota(
     alice: IssuedToken,
     bob: IssuedToken,
     sessionmaker: Sessions,
+    redis: Redis,
+    key_prefix: str,
 ) -> None:
     client = await quota_client(aiohttp_client, settings_factory, tasks_per_user_per_day=3)
     for _ in range(3):
@@ -67,14 +70,35 @@ async def test_the_daily_quota(
     assert "3 tasks" in body["data"]["message"]
     assert await tasks_of(sessionmaker, alice.user_id) == 3
     assert (await create(client, bob))[0] == 201  # per user
-    # a day later the oldest no longer counts
+    # a day later the oldest no longer counts (in the rows, and in the creations' log)
+    a_day = timedelta(days=1, seconds=1)
     async with sessionmaker.begin() as session:
         await session.execute(
             update(GenerationRequest)
             .where(GenerationRequest.user_id == alice.user_id)
-            .values(created_at=utcnow() - timedelta(days=1, seconds=1))
+            .values(created_at=utcnow() - a_day)
         )
+    log = f"{key_prefix}:quota:created:{alice.user_id}"
+    members: list[bytes] = await redis.zrange(log, 0, -1)
+    for member in members:
+        await redis.zincrby(log, -a_day.total_seconds() * 1000, member)
     assert (await create(client, alice))[0] == 201
+
+
+async def test_deleting_tasks_does_not_give_the_daily_quota_back(
+    aiohttp_client: AiohttpClient,
+    settings_factory: Callable[..., ApiSettings],
+    alice: IssuedToken,
+) -> None:
+    """Their images may already be made: what they cost is spent."""
+    client = await quota_client(aiohttp_client, settings_factory, tasks_per_user_per_day=2)
+    for _ in range(2):
+        task = (await create(client, alice))[1]["data"]["id"]
+        deleted = await client.delete(f"/api/tasks/{task}", headers={"Authorization": alice.header})
+        assert deleted.status == 200
+    status, body, _ = await create(client, alice)
+    assert (status, body["data"]["code"]) == (429, "QUOTA_EXCEEDED")
+    assert body["data"]["details"]["used"] == 2
 
 
 async def test_the_active_quota_counts_only_tasks_generating(

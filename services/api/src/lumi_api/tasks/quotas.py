@@ -5,6 +5,10 @@ Counted in the database, the source of truth, just before a creation is handed t
 writer. One user's creations are serialised within a process (a lock per user, held from the
 count to the commit), so parallel requests cannot all pass one count; across N API processes a
 burst can overshoot by at most N - 1. Admins are exempt.
+
+Deleting a task removes its row, not what it cost: each creation is also recorded in a Redis
+sorted set per user, and the daily count is the larger of the two. Without Redis the rows alone
+count (a lost set forgets only deleted tasks).
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import structlog
 from aiohttp import web
+from redis.exceptions import RedisError
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,7 +32,11 @@ from lumi_api.tasks.settings import QuotaSettings
 from lumi_common.db.tables import GenerationRequest
 from lumi_common.db.types import UtcDateTime
 from lumi_common.errors import AppError
+from lumi_common.ids import new_id
+from lumi_common.redis_client import RedisClient
 from lumi_common.states import RequestStatus
+
+log = structlog.get_logger(__name__)
 
 DAY = timedelta(days=1)
 # tasks with generation work queued or running: what an active quota bounds (a task waiting
@@ -53,19 +63,22 @@ class Usage:
 
 
 class Quotas:
-    def __init__(self, settings: QuotaSettings) -> None:
+    def __init__(self, settings: QuotaSettings, *, prefix: str) -> None:
         self.settings = settings
+        self.prefix = prefix
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     @asynccontextmanager
     async def creating(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
+        redis: RedisClient,
         user: CurrentUser,
         *,
         now: datetime,
     ) -> AsyncIterator[None]:
-        """Hold while creating one task: raises `QuotaExceeded` (429) if it would not fit."""
+        """Hold while creating one task: raises `QuotaExceeded` (429) if it would not fit; the
+        creation is recorded when the block ends without an error."""
         if user.is_admin or not self._limited:
             yield
             return
@@ -75,8 +88,11 @@ class Quotas:
         async with lock:
             async with sessionmaker() as session:
                 usage = await usage_of(session, user.id, since=now - DAY)
+            created = CreationLog(redis, f"{self.prefix}:quota:created:{user.id}")
+            usage = await created.widen(usage, since=now - DAY)
             self._check(usage, now=now)
             yield
+            await created.record(now)
 
     @property
     def _limited(self) -> bool:
@@ -106,6 +122,43 @@ class Quotas:
                     "used": usage.generating,
                 },
             )
+
+
+class CreationLog:
+    """One user's creations of the last day in Redis (score: creation time in ms)."""
+
+    def __init__(self, redis: RedisClient, key: str) -> None:
+        self.redis, self.key = redis, key
+
+    async def widen(self, usage: Usage, *, since: datetime) -> Usage:
+        """`usage` with the creations of deleted tasks counted too."""
+        floor = _ms(since)
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.zremrangebyscore(self.key, "-inf", f"({floor}")
+                pipe.zrange(self.key, 0, 0, withscores=True)
+                pipe.zcard(self.key)
+                _, oldest, count = await pipe.execute()
+        except RedisError as exc:
+            log.warning("tasks.quota.read_failed", error=repr(exc))
+            return usage
+        if int(count) <= usage.today:
+            return usage
+        first = datetime.fromtimestamp(oldest[0][1] / 1000, tz=since.tzinfo) if oldest else None
+        return Usage(today=int(count), oldest_today=first, generating=usage.generating)
+
+    async def record(self, now: datetime) -> None:
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.zadd(self.key, {new_id(): _ms(now)})
+                pipe.pexpire(self.key, int(DAY.total_seconds() * 1000))
+                await pipe.execute()
+        except RedisError as exc:  # the row still counts while the task exists
+            log.warning("tasks.quota.record_failed", error=repr(exc))
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 async def usage_of(session: AsyncSession, user_id: str, *, since: datetime) -> Usage:

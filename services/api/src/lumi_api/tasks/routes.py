@@ -51,7 +51,7 @@ log = structlog.get_logger(__name__)
 
 def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(task_writer_ctx)  # after the database's: drained before it closes
-    app[QUOTAS] = Quotas(app[SETTINGS])
+    app[QUOTAS] = Quotas(app[SETTINGS], prefix=app[SETTINGS].redis_key_prefix)
     route = functools.partial(add_route, app, auth="required", tag="tasks")
 
     route(
@@ -124,7 +124,8 @@ async def create_task(request: web.Request) -> web.Response:
     if key is not None and (replayed := await _replay(request, user, key)) is not None:
         return replayed
     # the quota before the prompt provider, which may cost money too
-    async with request.app[QUOTAS].creating(request.app[SESSIONMAKER], user, now=utcnow()):
+    quotas = request.app[QUOTAS]
+    async with quotas.creating(request.app[SESSIONMAKER], request.app[REDIS], user, now=utcnow()):
         # before the transaction: a slow prompt provider must not hold a connection
         variants = await request.app[PROMPTS].variants(body.prompt, service.IMAGE_COUNT)
         task, rows = service.new_task(
