@@ -79,8 +79,8 @@ async def test_the_daily_quota(
             .values(created_at=utcnow() - a_day)
         )
     log = f"{key_prefix}:quota:created:{alice.user_id}"
-    members: list[bytes] = await redis.zrange(log, 0, -1)
-    for member in members:
+    for member in await redis.zrange(log, 0, -1):
+        assert isinstance(member, bytes)
         await redis.zincrby(log, -a_day.total_seconds() * 1000, member)
     assert (await create(client, alice))[0] == 201
 
