@@ -2,8 +2,9 @@
 (paths, SQL, a provider's raw answer). The raw error stays in the job row, the dead letter and
 the log, where operators look.
 
-An error class says what its failure means to a client with `client_message` (the hosted
-providers' moderation refusal does); any other failure gets `GENERIC`.
+A failure is known to the client by its code (a `JobError`'s `code`, else the exception's class
+name). An error class with a code of its own says what its failure means with `client_message`
+(the hosted providers' moderation refusal does); any other failure gets `GENERIC`.
 """
 
 from __future__ import annotations
@@ -16,14 +17,8 @@ from lumi_common.providers import errors as _provider_errors  # noqa: F401
 GENERIC = "Generation failed. Please try again."
 
 
-def client_message(error: BaseException | None) -> str:
-    if isinstance(error, JobError) and error.client_message:
-        return error.client_message
-    return GENERIC
-
-
 def for_code(code: str | None) -> str:
-    """The sentence for a failure recorded only by its code (a job row's `error_code`)."""
+    """The sentence for a failure's code (a dead letter's, or a job row's `error_code`)."""
     return _by_code().get(code or "", GENERIC)
 
 
@@ -32,7 +27,8 @@ def _by_code() -> dict[str, str]:
     pending: list[type[JobError]] = [JobError]
     while pending:
         cls = pending.pop()
-        if cls.client_message:
+        # only a class naming its own code: a sentence must not spread to its parent's code
+        if cls.client_message and "code" in vars(cls):
             found[cls.code] = cls.client_message
         pending.extend(cls.__subclasses__())
     return found

@@ -61,12 +61,10 @@ async def schedule_retry(
 class Failure:
     reason: DeadLetterReason
     error: str  # the raw error: job row, dead letter and log (operators)
-    code: str
+    code: str  # the client is shown this code's sentence (`client_errors`), never `error`
     attempts: int
     deliveries: int
     consumer: str
-    # what the request, image or model shows the client (`client_errors`)
-    client_message: str = client_errors.GENERIC
 
 
 async def dead_letter(
@@ -78,7 +76,7 @@ async def dead_letter(
     )
     if job is None:
         return False
-    await kind.on_failed(session, job, failure.client_message)
+    await kind.on_failed(session, job, client_errors.for_code(failure.code))
     add_event(
         session,
         stream=dlq_name(kind.stream),

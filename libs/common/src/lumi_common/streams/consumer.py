@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import os
 import secrets
 import socket
@@ -29,7 +28,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from lumi_common.db.group_commit import GroupCommit
 from lumi_common.db.transactions import in_transaction
 from lumi_common.errors import PermanentError, RetryableError
-from lumi_common.jobs import client_errors
 from lumi_common.jobs.kinds import JobKind
 from lumi_common.jobs.lifecycle import Claim, LeaseLost, Refusal
 from lumi_common.jobs.outcomes import (
@@ -363,8 +361,7 @@ class Consumer:
         )
         if deliveries > self.config.max_deliveries:
             error = f"delivered {deliveries} times without an outcome (poison or crash loop)"
-            raised = Raised(error, "DELIVERY_CAP", None)
-            return await self._fail(message, "delivery_cap", raised, deliveries)
+            return await self._fail(message, "delivery_cap", error, "DELIVERY_CAP", deliveries)
         claim = await self._claims.submit(message.job_id)
         if isinstance(claim, Refusal):
             return self._refused(claim, deliveries)
@@ -373,8 +370,7 @@ class Consumer:
         structlog.contextvars.bind_contextvars(attempt=claim.attempt)
         if claim.attempt > self.config.retry.max_attempts:
             error = f"attempt {claim.attempt - 1} stopped without an outcome (the worker died)"
-            raised = Raised(error, "WORKER_LOST", None)
-            return await self._fail(message, "attempts_exhausted", raised, deliveries)
+            return await self._fail(message, "attempts_exhausted", error, "WORKER_LOST", deliveries)
         return await self._run(message, claim, deliveries)
 
     async def _claim_batch(self, job_ids: list[str]) -> list[Claim | Refusal]:
@@ -421,15 +417,13 @@ class Consumer:
             log.warning("job.lease_lost")
             return True
         except PermanentError as exc:
-            return await self._fail(
-                message, "permanent_error", Raised(str(exc), exc.code, exc), deliveries
-            )
+            return await self._fail(message, "permanent_error", str(exc), exc.code, deliveries)
         except Exception as exc:  # anything unexpected is retried, then dead-lettered
             code = exc.code if isinstance(exc, RetryableError) else type(exc).__name__
             if not isinstance(exc, RetryableError):
                 log.exception("job.crashed")
             return await self._retry_or_fail(
-                message, claim, Raised(str(exc) or repr(exc), code, exc), deliveries
+                message, claim, str(exc) or repr(exc), code, deliveries
             )
         log.info("job.completed", duration_ms=round((time.perf_counter() - started) * 1000, 2))
         self.metrics.completed()
@@ -443,12 +437,11 @@ class Consumer:
             self.metrics.ran(time.perf_counter() - started)
 
     async def _retry_or_fail(
-        self, message: JobMessage, claim: Claim, raised: Raised, deliveries: int
+        self, message: JobMessage, claim: Claim, error: str, code: str, deliveries: int
     ) -> bool:
         if self.config.retry.exhausted(claim.attempt):
-            return await self._fail(message, "attempts_exhausted", raised, deliveries)
+            return await self._fail(message, "attempts_exhausted", error, code, deliveries)
         delay = self.config.retry.delay(claim.attempt)
-        error, code = raised.error, raised.code
 
         async def write(session: AsyncSession) -> None:
             await schedule_retry(
@@ -467,19 +460,18 @@ class Consumer:
         self,
         message: JobMessage,
         reason: DeadLetterReason,
-        raised: Raised,
+        error: str,
+        code: str,
         deliveries: int,
     ) -> bool:
         failure = Failure(
             reason=reason,
-            error=raised.error,
-            code=raised.code,
+            error=error,
+            code=code,
             attempts=message.attempt,
             deliveries=deliveries,
             consumer=self.config.name,
-            client_message=client_errors.client_message(raised.exception),
         )
-        error = raised.error
 
         async def write(session: AsyncSession) -> bool:
             job = await self.kind.lifecycle.get(session, message.job_id)
@@ -517,14 +509,11 @@ class Consumer:
 
 
 def _with_attempts(failure: Failure, attempts: int) -> Failure:
-    return dataclasses.replace(failure, attempts=attempts)
-
-
-@dataclass(frozen=True, slots=True)
-class Raised:
-    """What a handler raised: its text and code for operators, the exception for the client's
-    sentence (`client_errors`)."""
-
-    error: str
-    code: str
-    exception: BaseException | None  # None: no handler raised (a crash loop, a lost worker)
+    return Failure(
+        reason=failure.reason,
+        error=failure.error,
+        code=failure.code,
+        attempts=attempts,
+        deliveries=failure.deliveries,
+        consumer=failure.consumer,
+    )
