@@ -10,7 +10,6 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lumi_common.jobs import client_errors
 from lumi_common.jobs.kinds import JobKind
 from lumi_common.jobs.lifecycle import Claim
 from lumi_common.messages import DeadLetter, JobMessage, with_attempt
@@ -76,7 +75,12 @@ async def dead_letter(
     )
     if job is None:
         return False
-    await kind.on_failed(session, job, client_errors.for_code(failure.code))
+    # imported here, not at the top, only so that this change merges with the runtime rework
+    # (issue 13) that rewrites the imports above; move it up once both are on main
+    from lumi_common.jobs.client_errors import for_code
+
+    # the request, image or model shows the client its code's sentence, never the raw error
+    await kind.on_failed(session, job, for_code(failure.code))
     add_event(
         session,
         stream=dlq_name(kind.stream),
