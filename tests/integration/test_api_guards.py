@@ -101,8 +101,7 @@ class Walk:
             return "docs.js"  # a file of the docs page's viewer
         if name == "key":  # a listed model's file: public
             key = f"models/{await self._completed_model(token)}/model.obj"
-            await self.client.app[STORAGE].put(key, b"v 0 0 0
-", "text/plain")
+            await self.client.app[STORAGE].put(key, b"v 0 0 0\n", "text/plain")
             return key
         return new_id()  # printers: not built yet
 

@@ -23,13 +23,13 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lumi_common.redis_url import parse_cluster_url
+from lumi_common.secret_strength import GENERATE_HINT, weakness
 from lumi_common.storage_url import (
     DEFAULT_STORAGE_DIR,
     LocalLocation,
     StorageLocation,
     parse_storage_url,
 )
-from lumi_common.secret_strength import GENERATE_HINT, weakness
 
 EXIT_CONFIG_ERROR = 2
 DEFAULT_DATA_DIR = Path(".lumi")

@@ -104,17 +104,15 @@ class ApiSettings(
     def _safe_in_production(self) -> Self:
         if "*" in self.cors_origins and self.cors_allow_credentials:
             raise ValueError("CORS_ORIGINS=* cannot be combined with CORS_ALLOW_CREDENTIALS=true")
-        if self.is_production and not self.cors_origins:
-            raise ValueError("CORS_ORIGINS must list the allowed origins in production")
-        if self.is_production and not self.public_base_url:
-            raise ValueError("PUBLIC_BASE_URL is required in production")
         if self.metrics_port and self.metrics_port == self.port:
             raise ValueError("METRICS_PORT must differ from PORT (0 serves /metrics on PORT)")
-        if self.is_production and self.file_url_secret is None:
-            raise ValueError("FILE_URL_SECRET (at least 32 characters) is required in production")
         if self.is_production:
             _production_origins(self.cors_origins)
             _production_base_url(self.public_base_url)
+            if self.file_url_secret is None:
+                raise ValueError(
+                    "FILE_URL_SECRET (at least 32 characters) is required in production"
+                )
             if self.is_sqlite:
                 # one host's file: API replicas and workers cannot share it, and it stalls under
                 # load (the API is where production starts; workers follow its database)
