@@ -11,9 +11,11 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lumi_api.keys import FILE_URLS
 from lumi_api.slices.schemas import SliceOut
 from lumi_common.db.tables import GeneratedImage, ImageJob, SliceJob
 from lumi_common.errors import PermanentError
+from lumi_common.ids import new_id
 from lumi_common.jobs import client_errors
 from lumi_common.jobs.lifecycle import Claim
 from lumi_common.jobs.outcomes import RetryPolicy
@@ -21,6 +23,8 @@ from lumi_common.messages import JobMessage
 from lumi_common.pipeline.images import ImageJobs
 from lumi_common.providers.errors import REFUSED_MESSAGE, ContentRefused
 from lumi_common.states import JobStatus
+from lumi_common.time import utcnow
+from tests.support.api import Client
 from tests.support.factories import create_task
 from tests.support.pipeline import consumer, relay_all
 
@@ -78,10 +82,8 @@ async def test_a_failed_job_shows_the_client_a_fixed_sentence(
     assert LEAKY in (jobs[crashed].error_message or "")
 
 
-def test_a_failed_slice_shows_its_codes_sentence_not_the_raw_error() -> None:
-    from lumi_api.files.urls import FileUrls
-    from lumi_common.ids import new_id
-    from lumi_common.time import utcnow
+async def test_a_failed_slice_shows_its_codes_sentence_not_the_raw_error(client: Client) -> None:
+    urls = client.app[FILE_URLS]
 
     now = utcnow()
     job = SliceJob(
@@ -94,9 +96,6 @@ def test_a_failed_slice_shows_its_codes_sentence_not_the_raw_error() -> None:
         created_at=now,
         updated_at=now,
     )
-    out = SliceOut.build(job, FileUrls("https://api.example.com"))
-    assert out.error_message == client_errors.GENERIC
+    assert SliceOut.build(job, urls).error_message == client_errors.GENERIC
     job.error_code = ContentRefused.code
-    assert SliceOut.build(job, FileUrls("https://api.example.com")).error_message == (
-        REFUSED_MESSAGE
-    )
+    assert SliceOut.build(job, urls).error_message == REFUSED_MESSAGE
