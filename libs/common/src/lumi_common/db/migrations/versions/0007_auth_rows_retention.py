@@ -1,8 +1,8 @@
 """auth rows retention: indexes for the sweep that deletes expired login codes and expired or
 revoked tokens
 
-Revision ID: 0006_auth_rows_retention
-Revises: 0005_provider_calls
+Revision ID: 0007_auth_rows_retention
+Revises: 0006_webhooks
 Create Date: 2026-12-06
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0006_auth_rows_retention"
-down_revision: str | None = "0005_provider_calls"
+revision: str = "0007_auth_rows_retention"
+down_revision: str | None = "0006_webhooks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
