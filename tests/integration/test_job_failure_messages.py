@@ -11,11 +11,8 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lumi_api.keys import FILE_URLS
-from lumi_api.slices.schemas import SliceOut
-from lumi_common.db.tables import GeneratedImage, ImageJob, SliceJob
+from lumi_common.db.tables import GeneratedImage, ImageJob
 from lumi_common.errors import PermanentError
-from lumi_common.ids import new_id
 from lumi_common.jobs import client_errors
 from lumi_common.jobs.lifecycle import Claim
 from lumi_common.jobs.outcomes import RetryPolicy
@@ -23,8 +20,6 @@ from lumi_common.messages import JobMessage
 from lumi_common.pipeline.images import ImageJobs
 from lumi_common.providers.errors import REFUSED_MESSAGE, ContentRefused
 from lumi_common.states import JobStatus
-from lumi_common.time import utcnow
-from tests.support.api import Client
 from tests.support.factories import create_task
 from tests.support.pipeline import consumer, relay_all
 
@@ -80,22 +75,3 @@ async def test_a_failed_job_shows_the_client_a_fixed_sentence(
     # operators keep the detail
     assert LEAKY in (jobs[permanent].error_message or "")
     assert LEAKY in (jobs[crashed].error_message or "")
-
-
-async def test_a_failed_slice_shows_its_codes_sentence_not_the_raw_error(client: Client) -> None:
-    urls = client.app[FILE_URLS]
-
-    now = utcnow()
-    job = SliceJob(
-        id=new_id(),
-        model_id=new_id(),
-        status=JobStatus.FAILED,
-        profile="default",
-        error_code="CalledProcessError",
-        error_message=f"prusa-slicer exited 1: {LEAKY}",
-        created_at=now,
-        updated_at=now,
-    )
-    assert SliceOut.build(job, urls).error_message == client_errors.GENERIC
-    job.error_code = ContentRefused.code
-    assert SliceOut.build(job, urls).error_message == REFUSED_MESSAGE

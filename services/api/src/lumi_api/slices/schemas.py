@@ -8,7 +8,6 @@ from lumi_api.files.urls import FileUrls
 from lumi_api.schemas import ApiModel, Timestamp
 from lumi_common import jsonx
 from lumi_common.db.tables import SliceJob
-from lumi_common.jobs import client_errors
 from lumi_common.slice_profiles import SliceProfile
 from lumi_common.states import JobStatus, SliceStatus
 
@@ -109,10 +108,7 @@ class SliceOut(ApiModel):
             gcode_size=job.gcode_size,
             thumbnail_url=urls.signed(job.thumbnail_key),
             gcode_metadata=metadata,
-            # the row keeps the raw error for operators; the client gets its code's sentence
-            error_message=client_errors.for_code(job.error_code)
-            if status is SliceStatus.FAILED
-            else None,
+            error_message=job.error_message if status is SliceStatus.FAILED else None,
             created_at=job.created_at,
             updated_at=job.updated_at,
             completed_at=job.completed_at,
