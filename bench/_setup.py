@@ -57,6 +57,9 @@ class BenchEnv:
             APP_ENV="test",
             LOG_LEVEL="WARNING",
             LOG_FORMAT="json",
+            # one user creates every task of a run: no generation quotas
+            TASKS_PER_USER_PER_DAY="0",
+            ACTIVE_TASKS_PER_USER="0",
         )
         env.update(extra)
         return env

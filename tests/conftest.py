@@ -102,6 +102,9 @@ def build_settings(
         "file_sweep_seconds": 0,
         # every scrape reads afresh: tests compare scrapes taken moments apart
         "metrics_cache_seconds": 0,
+        # tests create many tasks as one user; test_tasks_quotas turns the quotas on
+        "tasks_per_user_per_day": 0,
+        "active_tasks_per_user": 0,
     }
     values.update(overrides)
     return ApiSettings(**values)

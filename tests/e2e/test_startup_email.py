@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 
 import pytest
@@ -15,7 +16,8 @@ pytestmark = pytest.mark.e2e
 def test_production_refuses_the_console_email_backend(backend: str | None) -> None:
     env = clean_env(
         APP_ENV="production",
-        COOKIE_SECRET="p" * 40,
+        COOKIE_SECRET=secrets.token_urlsafe(40),  # not weak: only the backend is wrong
+        DATABASE_URL="mysql://lumi@db.invalid/lumi",
         PUBLIC_BASE_URL="https://api.example.com",
         CORS_ORIGINS="https://lumi.example.com",
     )

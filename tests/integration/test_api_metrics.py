@@ -86,7 +86,7 @@ async def test_gallery_cache_hits_and_misses(
     settings_factory: Callable[..., ApiSettings], aiohttp_client: AiohttpClient
 ) -> None:
     client = await aiohttp_client(create_app(settings_factory(gallery_cache_seconds=60)))
-    page = "/api/gallery/models?sortBy=latest&limit=7&offset=0"
+    page = "/api/gallery/models?sortBy=latest&limit=20&offset=0"  # a page size that is cached
     before = await metrics(client)
     for _ in range(3):
         assert (await client.get(page)).status == 200

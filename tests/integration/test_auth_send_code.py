@@ -306,6 +306,6 @@ async def test_an_expired_code_cannot_be_used(
         status, body = await post(client, path, {"email": email, "code": code})
         assert status == 400
         assert body["data"] == {
-            "message": "This code has expired; request a new code",
+            "message": "The code is wrong or has expired; request a new code",
             "code": "INVALID_CODE",
         }

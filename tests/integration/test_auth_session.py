@@ -90,7 +90,7 @@ async def test_me_shows_the_user_as_both_apps_read_it(client: Client, alice: Iss
     user = body["data"]["user"]
     assert set(user) == {"id", "userName", "nickName", "email", "avatar", "gender", "stats"}
     assert user["id"] == alice.user_id
-    assert user["userName"] == user["email"].partition("@")[0]
+    assert user["userName"] == f"lumi_{alice.user_id[-8:].lower()}"  # nothing from the address
     assert (user["nickName"], user["avatar"], user["gender"]) == (None, None, None)
     assert user["stats"] == {
         "totalModels": 0,
@@ -200,7 +200,7 @@ async def test_logout_revokes_the_cookie_token_too(
 ) -> None:
     header, cookie = await log_in(client, inbox)
     response = await client.post(
-        "/api/auth/logout", headers={"Cookie": f"{SESSION_COOKIE}={cookie}"}
+        "/api/auth/logout", json={}, headers={"Cookie": f"{SESSION_COOKIE}={cookie}"}
     )
     assert response.status == 200
     assert await me(client, Authorization=header) == ANONYMOUS
@@ -210,6 +210,39 @@ async def test_logout_revokes_the_cookie_token_too(
             select(AuthToken.revoked_at).where(AuthToken.token_hash == token_hash)
         )
     assert revoked is not None
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None],
+)
+async def test_a_cookie_signed_in_post_must_be_json(
+    client: Client,
+    inbox: Inbox,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    content_type: str | None,
+) -> None:
+    """Issue 12, point 9: a page on a sibling site could post a form (or a `no-cors` fetch)
+    that the browser sends with the Lax cookie and without asking CORS first."""
+    header, cookie = await log_in(client, inbox)
+    headers = {"Cookie": f"{SESSION_COOKIE}={cookie}"}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    response = await client.post(
+        "/api/users/update", data=b'{"nick_name": "pwned"}', headers=headers
+    )
+    body = await response.json()
+    assert (response.status, body["data"]["code"]) == (403, "CSRF_REJECTED")
+    profile = (await me(client, Authorization=header))["data"]["user"]
+    assert profile["nickName"] is None
+    # the same body as JSON is the page's own; a bearer header cannot be sent cross-site
+    assert (await update_profile(client, Cookie=f"{SESSION_COOKIE}={cookie}"))[0] == 200
+    plain = await client.post(
+        "/api/users/update",
+        data=b'{"nick_name": "y"}',
+        headers={"Authorization": header, "Content-Type": "text/plain"},
+    )
+    assert plain.status == 200
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nonsense"}])

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from lumi_api.app import create_app
 from lumi_api.auth.service import IssuedToken
 from lumi_api.gallery.repository import GallerySort, page_query
-from lumi_api.keys import ENGINE
+from lumi_api.keys import ENGINE, SETTINGS
 from lumi_api.settings import ApiSettings
 from lumi_common.db.tables import Model
 from lumi_common.gallery_cache import generation_key
@@ -185,9 +185,9 @@ async def test_a_cached_page_runs_no_query(
     client: Client, alice: IssuedToken, sessionmaker: Sessions
 ) -> None:
     await published_models(sessionmaker, alice.user_id, 3)
-    first = await gallery(client, "?sort=popular&limit=10")
+    first = await gallery(client, "?sort=popular&limit=20")
     with counting_statements(client.app[ENGINE]) as statements:
-        again = await gallery(client, "?sortBy=popular&limit=10")
+        again = await gallery(client, "?sortBy=popular&limit=20")
     assert again == first
     assert statements == []
 
@@ -222,6 +222,38 @@ async def test_a_write_the_lists_show_invalidates_the_cache(
     assert (await listed())[model["id"]]["favoriteCount"] == 1
     await client.delete(path, headers=auth(alice))
     assert await listed() == {}
+
+
+async def test_deleting_the_task_of_a_published_model_drops_it_from_cached_pages(
+    client: Client, alice: IssuedToken, sessionmaker: Sessions
+) -> None:
+    """Issue 12, point 5: the pages kept listing it, with dead URLs, until their TTL."""
+    model = await completed_model(client, alice, sessionmaker)
+    assert await ids(client) == [model["id"]]  # now cached
+    deleted = await client.delete(f"/api/tasks/{model['requestId']}", headers=auth(alice))
+    assert deleted.status == 200
+    assert await ids(client) == []
+
+
+async def test_only_a_bounded_set_of_pages_is_cached(
+    client: Client, alice: IssuedToken, sessionmaker: Sessions, redis: Redis, key_prefix: str
+) -> None:
+    """Issue 12, point 4: one key per sort × limit × offset let anonymous callers fill Redis."""
+    await published_models(sessionmaker, alice.user_id, 3)
+    pages = client.app[SETTINGS].gallery_cache_pages
+    for sort in ("latest", "popular", "liked"):
+        for offset in range(0, 40 * pages, 7):
+            for limit in (1, 19, 20, 21, 100):
+                assert (await gallery(client, f"?sort={sort}&limit={limit}&offset={offset}"))[
+                    0
+                ] == 200
+    keys = [key async for key in redis.scan_iter(match=f"{key_prefix}:gallery:page:*")]
+    assert 0 < len(keys) <= 3 * pages
+    # what the apps ask for is still served from the cache
+    first = await gallery(client, "?sortBy=latest&limit=20&offset=0")
+    with counting_statements(client.app[ENGINE]) as statements:
+        assert await gallery(client, "?sort=latest&limit=20&offset=0") == first
+    assert statements == []
 
 
 async def test_a_write_through_one_replica_reaches_the_pages_another_keeps_in_memory(

@@ -174,6 +174,36 @@ async def test_only_the_owner_may_change_a_model(
     assert (stored.name, stored.visibility) == (model["name"], "PUBLIC")
 
 
+@pytest.mark.parametrize(
+    ("method", "suffix", "body"),
+    [
+        ("PATCH", "", {"name": "mine now"}),
+        ("PATCH", "/visibility", {"visibility": "PUBLIC"}),
+        ("DELETE", "", None),
+    ],
+)
+async def test_another_users_private_model_answers_as_an_unknown_id(
+    client: Client,
+    alice: IssuedToken,
+    bob: IssuedToken,
+    sessionmaker: Sessions,
+    method: str,
+    suffix: str,
+    body: Any,
+) -> None:
+    """No existence oracle (issue 12, point 10): a 403 would tell bob the private id exists."""
+    model = await completed_model(client, alice, sessionmaker)
+    hidden = await call(
+        client, "PATCH", f"/api/models/{model['id']}/visibility", alice, {"visibility": "PRIVATE"}
+    )
+    assert hidden[0] == 200
+    private = await call(client, method, f"/api/models/{model['id']}{suffix}", bob, body)
+    unknown = await call(client, method, f"/api/models/{new_id()}{suffix}", bob, body)
+    assert private == unknown
+    assert private[0] == 404
+    assert (await row(sessionmaker, model["id"])) is not None
+
+
 async def test_deleting_a_model_removes_its_row_interactions_and_files(
     client: Client, alice: IssuedToken, bob: IssuedToken, sessionmaker: Sessions
 ) -> None:

@@ -3,11 +3,15 @@ as YAML (what the web app's docs page fetches) and as a reference page."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterator
+from importlib.resources import files
 from typing import Any
 
 import yaml
 
+from lumi_api.openapi.routes import VIEWER_VERSION
 from lumi_api.routing import ROUTES
 from tests.support.api import Client
 
@@ -104,7 +108,37 @@ async def test_yaml_and_the_reference_page(client: Client) -> None:
     page = await client.get("/api/docs")
     assert page.status == 200
     assert page.content_type == "text/html"
-    assert 'data-url="openapi.json"' in await page.text()
+
+
+async def test_the_reference_page_loads_nothing_from_another_origin(client: Client) -> None:
+    """Issue 12, point 15: it loaded an unpinned script from a CDN (blank without internet,
+    and any script the CDN served ran on the origin of the session cookie)."""
+    for prefix in ("/api", "/api/v1"):
+        page = await client.get(f"{prefix}/docs")
+        html = await page.text()
+        sources = re.findall(r'(?:src|href)="([^"]+)"', html)
+        assert sources, html
+        for source in sources:
+            assert "//" not in source, source  # relative: this origin
+            asset = await client.get(f"{prefix}/{source}")
+            assert asset.status == 200, source
+            assert asset.content_type in ("text/javascript", "text/css")
+        csp = page.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp
+        assert "default-src 'none'" in csp
+    # the starter script points the viewer at the document beside the page
+    starter = await client.get("/api/docs/docs.js")
+    assert 'url: "openapi.json"' in await starter.text()
+    assert (await client.get("/api/docs/LICENSE")).status == 404  # only the listed files
+
+
+def test_the_vendored_viewer_is_the_pinned_one() -> None:
+    viewer = files("lumi_api.openapi").joinpath("viewer")
+    readme = viewer.joinpath("README.md").read_text()
+    for name in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        digest = hashlib.sha256(viewer.joinpath(name).read_bytes()).hexdigest()
+        assert f"`{name}` | npm `swagger-ui-dist@{VIEWER_VERSION}` | `{digest}`" in readme
+    assert "Apache License" in viewer.joinpath("LICENSE").read_text()
 
 
 def _operations(item: dict[str, Any]) -> list[dict[str, Any]]:

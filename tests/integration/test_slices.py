@@ -161,6 +161,18 @@ async def test_a_double_click_starts_exactly_one_slice(
     assert len(await events_for(sessionmaker, job.id)) == 1
 
 
+async def test_slicing_another_users_private_model_answers_as_an_unknown_id(
+    client: Client, alice: IssuedToken, bob: IssuedToken, sessionmaker: Sessions
+) -> None:
+    model = await completed_model(client, alice, sessionmaker)
+    path = f"/api/models/{model['id']}/visibility"
+    assert (await call(client, "PATCH", path, alice, {"visibility": "PRIVATE"}))[0] == 200
+    private = await call(client, "POST", "/api/slices", bob, {"modelId": model["id"]})
+    unknown = await call(client, "POST", "/api/slices", bob, {"modelId": new_id()})
+    assert private == unknown
+    assert private[0] == 404
+
+
 async def test_only_the_owner_slices_and_reads_a_slice(
     client: Client, alice: IssuedToken, bob: IssuedToken, sessionmaker: Sessions
 ) -> None:

@@ -135,7 +135,18 @@ async def test_since_accepts_z_and_offsets_at_millisecond_precision(
     assert status == expected
 
 
-@pytest.mark.parametrize("since", ["yesterday", "2026-13-01T00:00:00Z", "12345", "2026-02-30"])
+@pytest.mark.parametrize(
+    "since",
+    [
+        "yesterday",
+        "2026-13-01T00:00:00Z",
+        "12345",
+        "2026-02-30",
+        # in range as written, past year 9999 in UTC: was an OverflowError, a 500 (issue 12.6)
+        "9999-12-31T23:59:59-14:00",
+        "0001-01-01T00:00:00+14:00",
+    ],
+)
 async def test_unparseable_since_is_a_400(client: Client, alice: IssuedToken, since: str) -> None:
     task = await new_task(client, alice)
     response = await client.get(

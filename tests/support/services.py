@@ -65,6 +65,9 @@ def lumi_env(
         "JOB_LEASE_SECONDS": "3",
         "RECONCILE_AFTER_SECONDS": "3600",
         "SHUTDOWN_GRACE_SECONDS": "5",
+        # suites create many tasks as one user (quotas: tests/integration/test_tasks_quotas.py)
+        "TASKS_PER_USER_PER_DAY": "0",
+        "ACTIVE_TASKS_PER_USER": "0",
         # a process killed with SIGKILL must not lose the log lines it already wrote
         "PYTHONUNBUFFERED": "1",
     }

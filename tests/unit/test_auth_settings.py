@@ -12,8 +12,9 @@ from lumi_api.settings import ApiSettings
 from lumi_common.settings import describe_errors
 
 PRODUCTION: dict[str, Any] = {
-    "cookie_secret": "s" * 32,
-    "file_url_secret": "f" * 32,
+    "cookie_secret": "Yq3_kP9-vT1xW7mZ2nB8cR4dF6gH0jL5sA",
+    "file_url_secret": "Fz8_Lq2-Rw5tY9uP3oI7kJ1hG4dS6aM0x",
+    "database_url": "mysql://lumi@db/lumi",
     "app_env": "production",
     "public_base_url": "https://api.example.com",
     "cors_origins": "https://lumi.example.com",

@@ -9,7 +9,8 @@ from lumi_api.settings import ApiSettings
 from lumi_common.settings import DatabaseSettings, StorageSettings, describe_errors
 from lumi_common.storage_url import LocalLocation, S3Location
 
-SECRET = "s" * 32
+SECRET = "s" * 32  # long enough, and plainly weak: refused in production only
+STRONG = "Yq3_kP9-vT1xW7mZ2nB8cR4dF6gH0jL5sA"
 # production refuses the console e-mail backend; these tests are about the other rules
 MAIL = {"email_backend": "smtp", "smtp_host": "smtp.example.com", "smtp_from": "no-reply@x.io"}
 
@@ -73,16 +74,20 @@ def test_development_allows_local_origins_only() -> None:
 
 def test_production_needs_an_explicit_origin_list() -> None:
     lines = error_lines(
-        cookie_secret=SECRET, app_env="production", public_base_url="https://api.example.com"
+        cookie_secret=STRONG,
+        app_env="production",
+        public_base_url="https://api.example.com",
+        database_url="mysql://lumi@db/lumi",
     )
     assert any("CORS_ORIGINS" in line for line in lines)
 
 
 def test_production_refuses_wildcard_with_credentials() -> None:
     lines = error_lines(
-        cookie_secret=SECRET,
+        cookie_secret=STRONG,
         app_env="production",
         public_base_url="https://api.example.com",
+        database_url="mysql://lumi@db/lumi",
         cors_origins="*",
         cors_allow_credentials=True,
     )
@@ -92,6 +97,8 @@ def test_production_refuses_wildcard_with_credentials() -> None:
 def test_production_with_explicit_origins_is_strict() -> None:
     settings = api(
         app_env="production",
+        cookie_secret=STRONG,
+        database_url="mysql://lumi@db/lumi",
         public_base_url="https://api.example.com",
         cors_origins="https://lumi.example.com, https://admin.example.com",
     )
@@ -112,10 +119,11 @@ def test_public_base_url_defaults_to_the_local_port() -> None:
 
 def test_production_needs_a_file_url_secret() -> None:
     lines = error_lines(
-        cookie_secret=SECRET,
+        cookie_secret=STRONG,
         app_env="production",
         public_base_url="https://api.example.com",
         cors_origins="https://lumi.example.com",
+        database_url="mysql://lumi@db/lumi",
     )
     assert any("FILE_URL_SECRET" in line for line in lines)
 
@@ -149,3 +157,54 @@ def test_storage_dir_is_a_deprecated_alias_not_combined_with_storage_url() -> No
     assert StorageSettings().storage_location == LocalLocation(Path(".lumi/storage"))
     with pytest.raises(ValidationError, match="not both"):
         StorageSettings(storage_dir=Path("/x"), storage_url="file:///y")
+
+
+PRODUCTION = {
+    "app_env": "production",
+    "cookie_secret": STRONG,
+    "file_url_secret": "Fz8_Lq2-Rw5tY9uP3oI7kJ1hG4dS6aM0x",
+    "database_url": "mysql://lumi@db/lumi",
+    "public_base_url": "https://api.example.com",
+    "cors_origins": "https://lumi.example.com",
+}
+
+
+def test_a_sound_production_configuration_is_accepted() -> None:
+    assert api(**PRODUCTION).is_production
+
+
+@pytest.mark.parametrize(
+    ("unsafe", "variable", "reason"),
+    [
+        ({"cors_origins": "*"}, "CORS_ORIGINS", "CORS_ORIGINS=*"),
+        ({"public_base_url": "http://api.example.com"}, "PUBLIC_BASE_URL", "https://"),
+        ({"smtp_starttls": False}, "SMTP_STARTTLS", "SMTP_STARTTLS=false"),
+        ({"database_url": "sqlite:///.lumi/lumi.db"}, "DATABASE_URL", "SQLite"),
+        ({"cookie_secret": "s" * 32}, "COOKIE_SECRET", "1 different characters"),
+        ({"cookie_secret": "0123456789" * 4}, "COOKIE_SECRET", "pattern repeated"),
+        ({"cookie_secret": "aaaaaaaaaaaaaaaaaaaaaaaaaabcdefgh"}, "COOKIE_SECRET", "predictable"),
+    ],
+)
+def test_production_refuses_unsafe_settings(
+    unsafe: dict[str, object], variable: str, reason: str
+) -> None:
+    """Issue 12, point 16: each of these was accepted in production."""
+    lines = error_lines(**{**PRODUCTION, **unsafe})
+    assert any(variable in line and reason in line for line in lines), lines
+    # outside production the same values are allowed
+    api(**{**PRODUCTION, **unsafe, "app_env": "development"})
+
+
+def test_plain_smtp_to_a_local_relay_is_allowed_in_production() -> None:
+    for host in ("localhost", "127.0.0.1", "::1"):
+        assert not api(**PRODUCTION, smtp_host=host, smtp_starttls=False).smtp_starttls
+
+
+def test_random_secrets_are_never_refused() -> None:
+    import secrets
+
+    from lumi_common.secret_strength import weakness
+
+    for _ in range(2000):
+        assert weakness(secrets.token_hex(16)) is None
+        assert weakness(secrets.token_urlsafe(32)) is None

@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lumi_common.redis_url import parse_cluster_url
+from lumi_common.secret_strength import GENERATE_HINT, weakness
 from lumi_common.storage_url import (
     DEFAULT_STORAGE_DIR,
     LocalLocation,
@@ -192,6 +193,19 @@ class SigningSettings(LumiSettings):
 
     cookie_secret: SecretStr = Field(min_length=32)
 
+    @model_validator(mode="after")
+    def _strong_in_production(self) -> Self:
+        if self.is_production:
+            refuse_weak_secret("COOKIE_SECRET", self.cookie_secret)
+        return self
+
+
+def refuse_weak_secret(name: str, secret: SecretStr) -> None:
+    """For production: a secret that is plainly weak (`"s" * 32`) is a configuration error."""
+    reason = weakness(secret.get_secret_value())
+    if reason is not None:
+        raise ValueError(f"{name} {reason}: generate one with {GENERATE_HINT}")
+
 
 class JobSettings(LumiSettings):
     job_max_attempts: int = Field(default=3, ge=1, le=50)
@@ -230,6 +244,8 @@ class RelaySettings(LumiSettings):
     # under load, the shortest time between the starts of two publish cycles (0 = no wait)
     relay_coalesce_seconds: float = Field(default=0.005, ge=0, le=1)
     outbox_retention_hours: float = Field(default=24.0, gt=0)
+    # expired or revoked login codes and tokens are deleted by the same sweep this long after
+    auth_rows_retention_hours: float = Field(default=24.0, gt=0, le=24 * 365)
 
 
 def split_csv(value: object) -> object:

@@ -21,11 +21,18 @@ def iso_ms(moment: datetime) -> str:
 
 
 def parse_iso(text: str) -> datetime:
-    """Parse an ISO-8601 timestamp; a value without an offset is taken as UTC."""
+    """Parse an ISO-8601 timestamp; a value without an offset is taken as UTC.
+
+    Raises ValueError for anything that is not one, including a moment that has no UTC
+    equivalent (`9999-12-31T23:59:59-14:00` lies past year 9999 in UTC).
+    """
     moment = datetime.fromisoformat(text.strip().replace("z", "Z"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"out of range: {text!r}") from None
 
 
 def seconds(value: float) -> timedelta:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from lumi_api import health, metrics, unimplemented
+from lumi_api import health, metrics, security_headers, unimplemented
 from lumi_api.auth import routes as auth_routes
 from lumi_api.events import listener as task_change_listener
 from lumi_api.events import routes as event_routes
@@ -68,6 +68,7 @@ def create_app(settings: ApiSettings) -> web.Application:
             file_cleanup.sweeper_ctx,
         ]
     )
+    security_headers.setup(app)
     health.setup(app)
     metrics.setup(app)
     auth_routes.setup(app)

@@ -20,7 +20,7 @@ from lumi_api.keys import REDIS_BREAKER, SETTINGS
 from lumi_api.routing import route_table
 from lumi_common.db.transactions import is_outage
 from lumi_common.errors import AppError, NotFound, ServiceUnavailable
-from lumi_common.ids import looks_like_id, new_id
+from lumi_common.ids import canonical_id, new_id
 
 log = structlog.get_logger("lumi_api.http")
 
@@ -126,14 +126,18 @@ def _render_app_error(exc: AppError) -> web.Response:
 @web.middleware
 async def route_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """What a route declared, enforced before its handler: the caller first (401), so an
-    anonymous caller learns nothing about ids, then the shape of its ids (404, never a query)."""
+    anonymous caller learns nothing about ids, then the shape of its ids (404, never a query).
+    A well-formed id in another letter case is replaced by its canonical spelling here, so a
+    handler only ever sees the id as stored (and never names files after a client's spelling)."""
     spec = route_table(request.app).spec_for(request)
     if spec is not None:
         if spec.auth == "required":
             await require_user(request)
         for name in spec.id_params:
-            if not looks_like_id(request.match_info[name]):
+            canonical = canonical_id(request.match_info[name])
+            if canonical is None:
                 raise NotFound(_not_found(name))
+            request.match_info[name] = canonical
     return await handler(request)
 
 

@@ -11,6 +11,7 @@ from lumi_api.auth.settings import LoginCodeSettings
 from lumi_api.events.settings import EventStreamSettings
 from lumi_api.gallery.settings import GallerySettings
 from lumi_api.mail.settings import EmailSettings
+from lumi_api.tasks.settings import QuotaSettings
 from lumi_common.settings import (
     CsvList,
     DatabaseSettings,
@@ -56,6 +57,7 @@ class ApiSettings(
     MetricsSettings,
     EventStreamSettings,
     WebhookSettings,
+    QuotaSettings,
 ):
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)
@@ -102,14 +104,19 @@ class ApiSettings(
     def _safe_in_production(self) -> Self:
         if "*" in self.cors_origins and self.cors_allow_credentials:
             raise ValueError("CORS_ORIGINS=* cannot be combined with CORS_ALLOW_CREDENTIALS=true")
-        if self.is_production and not self.cors_origins:
-            raise ValueError("CORS_ORIGINS must list the allowed origins in production")
-        if self.is_production and not self.public_base_url:
-            raise ValueError("PUBLIC_BASE_URL is required in production")
         if self.metrics_port and self.metrics_port == self.port:
             raise ValueError("METRICS_PORT must differ from PORT (0 serves /metrics on PORT)")
-        if self.is_production and self.file_url_secret is None:
-            raise ValueError("FILE_URL_SECRET (at least 32 characters) is required in production")
+        if self.is_production:
+            _production_origins(self.cors_origins)
+            _production_base_url(self.public_base_url)
+            if self.file_url_secret is None:
+                raise ValueError(
+                    "FILE_URL_SECRET (at least 32 characters) is required in production"
+                )
+            if self.is_sqlite:
+                # one host's file: API replicas and workers cannot share it, and it stalls under
+                # load (the API is where production starts; workers follow its database)
+                raise ValueError("SQLite is for development: set DATABASE_URL to MySQL/MariaDB")
         return self
 
     @property
@@ -120,3 +127,19 @@ class ApiSettings(
         if "*" in self.cors_origins or origin in self.cors_origins:
             return True
         return not self.is_production and bool(LOCAL_ORIGIN.match(origin))
+
+
+def _production_origins(origins: list[str]) -> None:
+    if not origins:
+        raise ValueError("CORS_ORIGINS must list the allowed origins in production")
+    if "*" in origins:
+        # any site could then read what a signed-in browser is answered
+        raise ValueError("CORS_ORIGINS=* is refused in production: list the apps' origins")
+
+
+def _production_base_url(url: str | None) -> None:
+    if not url:
+        raise ValueError("PUBLIC_BASE_URL is required in production")
+    if not url.startswith("https://"):
+        # the session cookie is `Secure`, and file URLs would be fetched in the clear
+        raise ValueError("PUBLIC_BASE_URL must be an https:// URL in production")

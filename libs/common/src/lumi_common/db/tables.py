@@ -94,7 +94,10 @@ class EmailCode(Base):
     """A one-time login code; only its hash is stored."""
 
     __tablename__ = "email_codes"
-    __table_args__ = (Index("ix_email_codes_email_created", "email", "created_at"),)
+    __table_args__ = (
+        Index("ix_email_codes_email_created", "email", "created_at"),
+        Index("ix_email_codes_expires", "expires_at"),  # the retention sweep
+    )
 
     id: Mapped[str] = _id()
     email: Mapped[str] = mapped_column(String(255), nullable=False)
@@ -111,7 +114,12 @@ class AuthToken(Base):
     """An opaque bearer token; only its SHA-256 is stored, so a database leak reveals none."""
 
     __tablename__ = "auth_tokens"
-    __table_args__ = (Index("ix_auth_tokens_user_created", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_auth_tokens_user_created", "user_id", "created_at"),
+        # the retention sweep: expired, or revoked
+        Index("ix_auth_tokens_expires", "expires_at"),
+        Index("ix_auth_tokens_revoked", "revoked_at"),
+    )
 
     id: Mapped[str] = _id()
     user_id: Mapped[str] = _owner("users")

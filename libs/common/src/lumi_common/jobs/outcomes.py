@@ -75,8 +75,8 @@ async def schedule_retry(
 @dataclass(frozen=True, slots=True)
 class Failure:
     reason: DeadLetterReason
-    error: str
-    code: str
+    error: str  # the raw error: job row, dead letter and log (operators)
+    code: str  # the client is shown this code's sentence (`client_errors`), never `error`
     attempts: int
     deliveries: int
     consumer: str
@@ -91,7 +91,12 @@ async def dead_letter(
     )
     if job is None:
         return False
-    await kind.on_failed(session, job, failure.error)
+    # imported here, not at the top, only so that this change merges with the runtime rework
+    # (issue 13) that rewrites the imports above; move it up once both are on main
+    from lumi_common.jobs.client_errors import for_code
+
+    # the request, image or model shows the client its code's sentence, never the raw error
+    await kind.on_failed(session, job, for_code(failure.code))
     add_event(
         session,
         stream=dlq_name(kind.stream),

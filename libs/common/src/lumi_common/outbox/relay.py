@@ -19,6 +19,7 @@ from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lumi_common.db.auth_retention import prune_auth_rows
 from lumi_common.db.tables import OutboxEvent
 from lumi_common.metrics.series import RELAY_PUBLISH_LATENCY
 from lumi_common.outbox.after_commit import mark_published
@@ -57,6 +58,7 @@ class RelayConfig:
     batch_size: int = 200
     poll_seconds: float = 0.5
     retention: timedelta = timedelta(hours=24)
+    auth_retention: timedelta = timedelta(hours=24)
     sweep_every_seconds: float = 300.0
     max_backoff_seconds: float = 10.0
     # after a cycle that published, the next one starts no sooner than this after it began:
@@ -72,6 +74,7 @@ class RelayConfig:
             poll_seconds=settings.relay_poll_seconds,
             coalesce_seconds=settings.relay_coalesce_seconds,
             retention=timedelta(hours=settings.outbox_retention_hours),
+            auth_retention=timedelta(hours=settings.auth_rows_retention_hours),
         )
 
 
@@ -139,8 +142,10 @@ class Relay:
         return len(rows)
 
     async def sweep(self) -> int:
-        """Delete rows published longer ago than the retention period."""
-        cutoff = utcnow() - self.config.retention
+        """Delete rows published longer ago than the retention period, and the login codes and
+        tokens that stopped working longer ago than theirs (the database's one housekeeping)."""
+        now = utcnow()
+        cutoff = now - self.config.retention
         async with self.sessionmaker.begin() as session:
             ids = (
                 await session.scalars(
@@ -151,8 +156,11 @@ class Relay:
             ).all()
             if ids:
                 await session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(ids)))
-        if ids:
-            log.info("relay.swept", count=len(ids))
+            pruned = await prune_auth_rows(
+                session, before=now - self.config.auth_retention, limit=self.config.batch_size * 5
+            )
+        if ids or pruned:
+            log.info("relay.swept", count=len(ids), auth_rows=pruned)
         return len(ids)
 
 

@@ -18,6 +18,7 @@ from email.message import EmailMessage
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lumi_api.auth.messages import CODE_REFUSED
 from lumi_api.auth.repository import EmailCodeRepository
 from lumi_api.auth.settings import LoginCodeSettings
 from lumi_common.db.tables import EmailCode
@@ -33,7 +34,7 @@ _KEY_CONTEXT = b"lumi.email-code.v1"
 class InvalidCode(BadRequest):
     """Never a 401: the web app would take it for an expired session (contract §0 rule 6)."""
 
-    code, default_message = "INVALID_CODE", "The code is wrong or has expired"
+    code, default_message = "INVALID_CODE", CODE_REFUSED
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,39 +90,43 @@ async def check(
     *,
     email: str,
     code: str,
+    client: str,
     consume: bool,
     now: datetime,
 ) -> str | None:
-    """None when `code` is the address's live code (used up if `consume`); else why not.
+    """None when `code` is the address's live code (used up if `consume`); else why not — for
+    the log only: the client gets one answer whatever the reason (`messages.CODE_REFUSED`).
 
-    A wrong try is counted in this transaction: the caller commits it, then raises `InvalidCode`.
-    Purposes are recorded, not enforced: mobile logs in with the code it registered with.
+    A wrong try locks the code after `max_attempts` only when it comes from the client that
+    asked for the code: a stranger guessing someone else's code cannot lock it (the Redis
+    limiter in `attempts` slows the stranger instead). The count is in this transaction: the
+    caller commits it. Purposes are recorded, not enforced: mobile logs in with the code it
+    registered with.
     """
     repo = EmailCodeRepository(session)
     row = await repo.newest(email)
     if row is None:
-        return "No code was sent to this address; request a new code"
+        return "no code was sent to this address"
     refused = _refusal(row, rules, now=now)
     if refused is not None:
         return refused
     if not hmac.compare_digest(row.code_hash, rules.hash(email=email, code=code)):
+        if client != row.requester_ip:
+            return "wrong code from another client than the requester's"
         failures = await repo.record_failure(row.id, max_attempts=rules.max_attempts)
-        left = rules.max_attempts - failures
-        if left <= 0:
-            return "Wrong code, and too many wrong tries: this code is locked; request a new code"
-        return f"Wrong code: {left} {'try' if left == 1 else 'tries'} left"
+        return f"wrong code ({failures} of {rules.max_attempts} wrong tries)"
     if consume and not await repo.consume(row.id, max_attempts=rules.max_attempts, now=now):
-        return "This code was already used; request a new code"
+        return "code already used"
     return None
 
 
 def _refusal(row: EmailCode, rules: CodeRules, *, now: datetime) -> str | None:
     if row.consumed_at is not None:
-        return "This code was already used; request a new code"
+        return "code already used"
     if row.failed_attempts >= rules.max_attempts:
-        return "Too many wrong tries: this code is locked; request a new code"
+        return "code locked after too many wrong tries"
     if row.expires_at <= now:
-        return "This code has expired; request a new code"
+        return "code expired"
     return None
 
 

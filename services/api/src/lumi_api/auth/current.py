@@ -11,10 +11,23 @@ from aiohttp import hdrs, web
 from lumi_api.auth import service
 from lumi_api.auth.service import CurrentUser
 from lumi_api.keys import SESSION_COOKIES, SESSIONMAKER, TOKEN_CACHE
-from lumi_common.errors import Unauthorized
+from lumi_common.errors import Forbidden, Unauthorized
 from lumi_common.time import utcnow
 
 CURRENT_USER = web.RequestKey[CurrentUser | None]("current_user")
+
+
+# the only state-changing method a form or a `no-cors` fetch can use; PUT, PATCH and DELETE
+# are always preflighted, so CORS already keeps other sites' pages from sending them
+SIMPLE_UNSAFE_METHODS = frozenset({"POST"})
+JSON = "application/json"
+
+
+class CookieNeedsJson(Forbidden):
+    code = "CSRF_REJECTED"
+    default_message = (
+        "A POST signed in by the session cookie must send Content-Type: application/json"
+    )
 
 
 class LoginRequired(Unauthorized):
@@ -54,4 +67,15 @@ def presented_token(request: web.Request) -> str | None:
     header = request.headers.get(hdrs.AUTHORIZATION)
     if header is not None:
         return service.token_from_header(header)
-    return request.app[SESSION_COOKIES].token(request)
+    token = request.app[SESSION_COOKIES].token(request)
+    if token is not None and request.method in SIMPLE_UNSAFE_METHODS:
+        refuse_cross_site(request)
+    return token
+
+
+def refuse_cross_site(request: web.Request) -> None:
+    """A browser attaches the session cookie to a form or `no-cors` POST from another site of
+    the same registrable domain (SameSite=Lax allows it) without asking CORS first; only JSON
+    bodies, which it never sends cross-origin without a preflight, prove the page is ours."""
+    if request.content_type != JSON:
+        raise CookieNeedsJson()

@@ -11,6 +11,12 @@ import hashlib
 import math
 from dataclasses import dataclass
 
+from lumi_api.auth.messages import (
+    SEND_CODE_ADDRESS,
+    SEND_CODE_INTERVAL,
+    SEND_CODE_NETWORK,
+    duration,
+)
 from lumi_api.auth.settings import LoginCodeSettings
 from lumi_common.errors import RateLimited
 from lumi_common.ids import new_id
@@ -66,30 +72,41 @@ class SendCodeLimiter:
         self.settings = settings
 
     def limits(self, *, email: str, client: str) -> list[Limit]:
+        """The interval and the hourly count are per address *from this client*, so one caller
+        asking for someone else's codes uses up only its own allowance; all clients together
+        have a larger hourly cap per address, which bounds the mail one address can receive."""
         s = self.settings
         address = f"{self.prefix}:{{send-code}}:address:{_digest(email)}"
+        pair = f"{address}:client:{client}"
         limits = [
+            Limit(
+                f"{pair}:hour",
+                HOUR_SECONDS,
+                s.send_code_per_address_per_hour,
+                SEND_CODE_ADDRESS,
+                refundable=True,
+            ),
             Limit(
                 f"{address}:hour",
                 HOUR_SECONDS,
-                s.send_code_per_address_per_hour,
-                "Too many codes were requested for this address; try again in {wait}",
+                s.send_code_per_address_all_clients_per_hour,
+                SEND_CODE_ADDRESS,
                 refundable=True,
             ),
             Limit(
                 f"{self.prefix}:{{send-code}}:client:{client}",
                 HOUR_SECONDS,
                 s.send_code_per_ip_per_hour,
-                "Too many codes were requested from this network; try again in {wait}",
+                SEND_CODE_NETWORK,
                 refundable=False,  # a failing send must not let one client try without end
             ),
         ]
         if s.send_code_interval_seconds > 0:
             interval = Limit(
-                f"{address}:interval",
+                f"{pair}:interval",
                 s.send_code_interval_seconds,
                 1,
-                "A code was just sent to this address; wait {wait} before asking again",
+                SEND_CODE_INTERVAL,
                 refundable=True,
             )
             limits.insert(0, interval)
@@ -108,7 +125,7 @@ class SendCodeLimiter:
             full = limits[int(index) - 1]
             wait = max(1, math.ceil(int(wait_ms) / 1000))
             raise RateLimited(
-                full.message.format(wait=_duration(wait)),
+                full.message.format(wait=duration(wait)),
                 details={"retryAfterSeconds": wait},
                 headers={"Retry-After": str(wait)},
             )
@@ -124,9 +141,3 @@ class SendCodeLimiter:
 def _digest(email: str) -> str:
     """Keys name a digest, not the address itself."""
     return hashlib.sha256(email.encode()).hexdigest()[:32]
-
-
-def _duration(seconds: int) -> str:
-    if seconds < 120:
-        return f"{seconds} seconds"
-    return f"{math.ceil(seconds / 60)} minutes"

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lumi_api import jsend
 from lumi_api.auth import codes, invalidation, service
+from lumi_api.auth.attempts import LoginAttempts, Try
 from lumi_api.auth.cache import TokenCache
 from lumi_api.auth.codes import CodeRules, InvalidCode
 from lumi_api.auth.cookies import SessionCookies
@@ -129,10 +130,11 @@ async def register(request: web.Request) -> web.Response:
     """Checks the code without using it up: mobile logs in with the same code right after."""
     body = await parse_body(request, CodeBody)
     rules, now = _rules(request.app[SETTINGS]), utcnow()
+    client, attempt = await _begin_try(request, body.email)
 
     async def work(session: AsyncSession) -> str | None:
         refused = await codes.check(
-            session, rules, email=body.email, code=body.code, consume=False, now=now
+            session, rules, email=body.email, code=body.code, client=client, consume=False, now=now
         )
         if refused is None:
             await service.ensure_user(session, email=body.email, now=now)
@@ -141,6 +143,7 @@ async def register(request: web.Request) -> web.Response:
     refused = await _run(request, work)
     if refused is not None:
         raise _invalid(refused)
+    await _attempts(request).succeeded(attempt)
     return jsend.success(None)
 
 
@@ -148,10 +151,11 @@ async def login(request: web.Request) -> web.Response:
     body = await parse_body(request, CodeBody)
     settings, now = request.app[SETTINGS], utcnow()
     rules, ttl = _rules(settings), timedelta(days=settings.token_ttl_days)
+    client, attempt = await _begin_try(request, body.email)
 
     async def work(session: AsyncSession) -> service.IssuedToken | str:
         refused = await codes.check(
-            session, rules, email=body.email, code=body.code, consume=True, now=now
+            session, rules, email=body.email, code=body.code, client=client, consume=True, now=now
         )
         if refused is not None:
             return refused
@@ -160,10 +164,22 @@ async def login(request: web.Request) -> web.Response:
     issued = await _run(request, work)
     if isinstance(issued, str):
         raise _invalid(issued)
+    await _attempts(request).succeeded(attempt)
     log.info("auth.logged_in", user_id=issued.user_id, token_id=issued.token_id)
     response = jsend.success(LoginOut(token=issued.header).to_json())
     request.app[SESSION_COOKIES].set(response, issued.token)
     return response
+
+
+def _attempts(request: web.Request) -> LoginAttempts:
+    settings = request.app[SETTINGS]
+    return LoginAttempts(request.app[REDIS], prefix=settings.redis_key_prefix, settings=settings)
+
+
+async def _begin_try(request: web.Request, email: str) -> tuple[str, Try]:
+    """The caller's client, and its try counted (429 while it must wait)."""
+    client = client_address(request, request.app[SETTINGS].trusted_proxy_hops)
+    return client, await _attempts(request).begin(email=email, client=client)
 
 
 async def me(request: web.Request) -> web.Response:
@@ -205,7 +221,7 @@ def _rules(settings: ApiSettings) -> CodeRules:
 
 def _invalid(reason: str) -> InvalidCode:
     log.info("auth.code_refused", reason=reason)
-    return InvalidCode(reason)
+    return InvalidCode()  # one answer for every reason (no oracle)
 
 
 async def _run(request: web.Request, work: Callable[[AsyncSession], Awaitable[T]]) -> T:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lumi_api.auth.repository import AuthRepository
 from lumi_common.db.tables import AuthToken, User
 from lumi_common.ids import new_id
+from lumi_common.public_names import default_name, public_name
 
 TOKEN_BYTES = 32
 # a longer header value cannot be one of our tokens: refuse it without a query
@@ -23,7 +24,6 @@ MAX_TOKEN_CHARS = 256
 # `last_used_at` is for operators, not auditing: one write a minute per token is plenty
 TOUCH_INTERVAL = timedelta(minutes=1)
 BEARER = "bearer "
-USER_NAME_MAX = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +69,7 @@ def token_from_header(value: str | None) -> str | None:
 
 
 def display_name(user: User) -> str:
-    return user.nick_name or user.user_name
+    return public_name(user_id=user.id, nick_name=user.nick_name)
 
 
 async def resolve(session: AsyncSession, token_hash: str, *, now: datetime) -> CurrentUser | None:
@@ -164,10 +164,12 @@ def normalise_email(email: str) -> str:
 
 
 def new_user(email: str, *, now: datetime) -> User:
+    user_id = new_id()
     return User(
-        id=new_id(),
+        id=user_id,
         email=email,
-        user_name=email.partition("@")[0][:USER_NAME_MAX],
+        # not the address's local part: that is often the person's real name
+        user_name=default_name(user_id),
         is_admin=False,
         created_at=now,
         updated_at=now,

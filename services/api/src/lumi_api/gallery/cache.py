@@ -25,6 +25,10 @@ from lumi_common.redis_client import RedisClient
 # how long a process serves a page from memory; the Redis TTL bounds staleness otherwise
 MEMORY_SECONDS = 5.0
 MEMORY_PAGES = 256
+# the page sizes worth caching: both apps page the gallery 20 at a time (contract G1). With
+# GALLERY_CACHE_PAGES pages per order, a generation holds at most
+# orders × len(CACHED_LIMITS) × pages keys, whatever callers ask for.
+CACHED_LIMITS = frozenset({20})
 
 log = structlog.get_logger(__name__)
 HITS, MISSES = GALLERY_CACHE_LOOKUPS.labels("hit"), GALLERY_CACHE_LOOKUPS.labels("miss")
@@ -73,15 +77,23 @@ class GalleryCache:
         *,
         prefix: str,
         ttl_seconds: int,
+        pages: int,
         recent: RecentPages | None = None,
     ) -> None:
         self.redis = redis
         self.prefix = prefix
         self.ttl_seconds = ttl_seconds
+        self.pages = pages
         self.recent = recent or RecentPages(seconds=0)
 
+    def caches(self, key: PageKey) -> bool:
+        """One of the first `pages` pages at a page size the apps use: the key set is bounded."""
+        if self.ttl_seconds <= 0 or key.limit not in CACHED_LIMITS:
+            return False
+        return key.offset % key.limit == 0 and key.offset // key.limit < self.pages
+
     async def lookup(self, key: PageKey) -> Lookup:
-        if self.ttl_seconds <= 0:
+        if not self.caches(key):
             return Lookup(data=None, generation=None)
         try:
             generation = int(await self.redis.get(generation_key(self.prefix)) or 0)
@@ -128,5 +140,6 @@ def gallery_cache(app: web.Application) -> GalleryCache:
         app[REDIS],
         prefix=settings.redis_key_prefix,
         ttl_seconds=settings.gallery_cache_seconds,
+        pages=settings.gallery_cache_pages,
         recent=app.get(RECENT_PAGES),
     )

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lumi_api.models.repository import listed, visible_to
 from lumi_common.db.changes import changed
 from lumi_common.db.tables import Model, ModelInteraction, User
+from lumi_common.public_names import public_name
 from lumi_common.states import InteractionType
 
 # rows per UPDATE round trip when pending views are added
@@ -51,9 +52,12 @@ class GalleryRepository:
         wanted = set(user_ids)
         if not wanted:
             return {}
-        query = select(User.id, User.nick_name, User.user_name).where(User.id.in_(wanted))
+        query = select(User.id, User.nick_name).where(User.id.in_(wanted))
         rows = (await self.session.execute(query)).all()
-        return {user_id: nick_name or user_name for user_id, nick_name, user_name in rows}
+        return {
+            user_id: public_name(user_id=user_id, nick_name=nick_name)
+            for user_id, nick_name in rows
+        }
 
     async def total(self) -> int:
         return (

@@ -40,7 +40,7 @@ from lumi_api.routing import add_route
 from lumi_api.schemas import MessageOut
 from lumi_common import jsonx
 from lumi_common.db.transactions import in_transaction
-from lumi_common.ids import looks_like_id
+from lumi_common.ids import canonical_id
 from lumi_common.states import InteractionType
 from lumi_common.time import utcnow
 
@@ -187,27 +187,28 @@ async def toggle_interaction(request: web.Request) -> web.Response:
 
 
 async def batch_interactions(request: web.Request) -> web.Response:
-    """Every requested id gets an answer; ids that cannot be models are simply not liked."""
+    """Every requested id gets an answer under the spelling it was sent in (the app looks it up
+    so); ids that cannot be models are simply not liked."""
     body = await parse_body(request, BatchInteractionsBody)
     user = await optional_user(request)
     if user is None:
         return jsend.success(
             BatchInteractionsOut(is_authenticated=False, interactions={}).to_json()
         )
-    ids = list(dict.fromkeys(body.ids))
+    sent = {model_id: canonical_id(model_id) for model_id in body.ids}
     async with request.app[SESSIONMAKER]() as session:
         found = await GalleryRepository(session).interactions_of(
-            user.id, [model_id for model_id in ids if looks_like_id(model_id)]
+            user.id, list({canonical for canonical in sent.values() if canonical is not None})
         )
-    kinds: dict[str, set[InteractionType]] = {model_id: set() for model_id in ids}
+    kinds: dict[str, set[InteractionType]] = {}
     for model_id, kind in found:
-        kinds[model_id].add(kind)
-    states = {
-        model_id: InteractionStateOut(
+        kinds.setdefault(model_id, set()).add(kind)
+    states = {}
+    for model_id, canonical in sent.items():
+        held = kinds.get(canonical, set()) if canonical is not None else set()
+        states[model_id] = InteractionStateOut(
             is_liked=InteractionType.LIKE in held, is_favorited=InteractionType.FAVORITE in held
         )
-        for model_id, held in kinds.items()
-    }
     out = BatchInteractionsOut(is_authenticated=True, interactions=states)
     return jsend.success(out.to_json())
 

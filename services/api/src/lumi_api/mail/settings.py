@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from email.utils import parseaddr
 from enum import StrEnum
 from typing import Self
@@ -53,4 +54,18 @@ class EmailSettings(LumiSettings):
             raise ValueError("EMAIL_BACKEND=smtp needs SMTP_HOST and SMTP_FROM")
         if (self.smtp_username is None) != (self.smtp_password is None):
             raise ValueError("SMTP_USERNAME and SMTP_PASSWORD are set together or not at all")
+        if self.is_production and not self.smtp_starttls and not _is_local(self.smtp_host):
+            # login codes (and the SMTP password) would cross the network in the clear
+            raise ValueError(
+                "SMTP_STARTTLS=false is refused in production for a host that is not local"
+            )
         return self
+
+
+def _is_local(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

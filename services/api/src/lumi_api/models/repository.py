@@ -15,6 +15,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from lumi_common.db.changes import changed
 from lumi_common.db.tables import Model, ModelInteraction, ModelJob, User
+from lumi_common.public_names import public_name
 from lumi_common.states import InteractionType, JobStatus, Visibility
 
 
@@ -58,12 +59,12 @@ _OWN_ORDER: dict[OwnSort, tuple[ColumnElement[Any], ...]] = {
 
 
 # the job is outer-joined: None at run time when the model has none
-RecordSelect = Select[Model, str | None, str, ModelJob]
+RecordSelect = Select[Model, str | None, ModelJob]
 
 
 def with_owner_and_job() -> RecordSelect:
     return (
-        select(Model, User.nick_name, User.user_name, ModelJob)
+        select(Model, User.nick_name, ModelJob)
         .join(User, User.id == Model.user_id)
         .outerjoin(ModelJob, ModelJob.model_id == Model.id)
     )
@@ -165,8 +166,12 @@ class ModelRepository:
     async def records(self, query: RecordSelect) -> list[ModelRecord]:
         rows = (await self.session.execute(query)).all()
         return [
-            ModelRecord(model=model, owner_name=nick_name or user_name, job=job)
-            for model, nick_name, user_name, job in rows
+            ModelRecord(
+                model=model,
+                owner_name=public_name(user_id=model.user_id, nick_name=nick_name),
+                job=job,
+            )
+            for model, nick_name, job in rows
         ]
 
 

@@ -99,15 +99,16 @@ async def delete_model(request: web.Request) -> web.Response:
     image stays: it belongs to the task, which still shows it."""
     user = await require_user(request)
     model_id = model_id_of(request)
-    folders = [model_prefix(model_id)]
 
-    async def remove(session: AsyncSession) -> bool:
-        was_listed = await service.delete(session, model_id=model_id, user_id=user.id)
+    async def remove(session: AsyncSession) -> tuple[list[str], bool]:
+        deleted = await service.delete(session, model_id=model_id, user_id=user.id)
+        folders = [model_prefix(deleted.model_id)]  # the stored id names the folder
         # recorded with the deletion: if removing the files fails now, the sweep retries it
         deletions.schedule(session, folders, now=utcnow())
-        return was_listed
+        return folders, deleted.was_listed
 
-    if await in_transaction(request.app[SESSIONMAKER], remove):
+    folders, was_listed = await in_transaction(request.app[SESSIONMAKER], remove)
+    if was_listed:
         await gallery_cache(request.app).bump()
     files_gone = await deletions.delete_now(request.app[STORAGE], folders)
     log.info("model.deleted", model_id=model_id, files_deleted=files_gone)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -86,8 +87,14 @@ async def set_visibility(
     )
 
 
-async def delete(session: AsyncSession, *, model_id: str, user_id: str) -> bool:
-    """Delete the model (its interactions and job cascade); True when it was in the gallery.
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    model_id: str  # as stored: its files' folder is named after it
+    was_listed: bool
+
+
+async def delete(session: AsyncSession, *, model_id: str, user_id: str) -> Deleted:
+    """Delete the model (its interactions and job cascade), saying whether it was listed.
 
     Locks the task first, as every writer of a task does, and bumps it: a client polling the
     task sees `model: null`. A model still in generation is refused: its task would wait for
@@ -97,7 +104,7 @@ async def delete(session: AsyncSession, *, model_id: str, user_id: str) -> bool:
     if found is None:
         raise ModelNotFound()
     if found.model.user_id != user_id:
-        raise NotModelOwner()
+        raise_for_stranger(found.model)
     request = None
     if found.model.request_id is not None:
         request = await lock_request(session, found.model.request_id)
@@ -111,7 +118,7 @@ async def delete(session: AsyncSession, *, model_id: str, user_id: str) -> bool:
         raise ModelNotFound()
     if request is not None:
         touch(request)
-    return listed
+    return Deleted(model.id, listed)
 
 
 async def _owned(repo: ModelRepository, model_id: str, user_id: str) -> Model:
@@ -119,8 +126,16 @@ async def _owned(repo: ModelRepository, model_id: str, user_id: str) -> Model:
     if model is None:
         raise ModelNotFound()
     if model.user_id != user_id:
-        raise NotModelOwner()
+        raise_for_stranger(model)
     return model
+
+
+def raise_for_stranger(model: Model) -> NoReturn:
+    """Another user's model: 403 when it is in the gallery (anyone knows it exists), but 404
+    when it is private, the answer an unknown id gets (no oracle for private ids)."""
+    if is_listed(model):
+        raise NotModelOwner()
+    raise ModelNotFound()
 
 
 async def _reload(repo: ModelRepository, model_id: str) -> ModelRecord:

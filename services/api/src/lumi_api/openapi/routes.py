@@ -1,8 +1,11 @@
-"""`/openapi.json`, `/openapi` (YAML: the web app's `/api-docs` page fetches it) and `/docs`."""
+"""`/openapi.json`, `/openapi` (YAML: the web app's `/api-docs` page fetches it) and `/docs`,
+the reference page, with its viewer (Swagger UI) shipped in this package: the page works
+offline and loads nothing from another origin (see `viewer/README.md`)."""
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from importlib.resources import files
 from typing import Any
 
 import yaml
@@ -11,26 +14,42 @@ from aiohttp import web
 from lumi_api.openapi.document import build_document
 from lumi_api.routing import add_route, route_table
 from lumi_common import jsonx
+from lumi_common.errors import NotFound
 
 TITLE = "Lumi API"
 YAML = "application/yaml"
 HTML = "text/html"
 # a public description of a public API: any page may load it, and it changes with each release
 HEADERS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache"}
-# the viewer comes from a CDN (for people); the JSON itself references nothing outside it
-DOCS_PAGE = """<!doctype html>
+VIEWER_VERSION = "5.35.0"  # swagger-ui-dist, vendored in `viewer/`
+# the only files `/docs/{asset}` serves, with their types; a page names them with ?v= so a new
+# viewer version is fetched at once, and they may be cached long
+VIEWER_ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "docs.js": "text/javascript",
+}
+ASSET_HEADERS = {"Cache-Control": "public, max-age=86400"}
+# relative URLs: the page is served under /api/docs and /api/v1/docs alike
+DOCS_PAGE = f"""<!doctype html>
 <html lang="en">
   <head>
     <meta charset="utf-8">
     <meta name="viewport" content="width=device-width, initial-scale=1">
     <title>Lumi API</title>
+    <link rel="stylesheet" href="docs/swagger-ui.css?v={VIEWER_VERSION}">
   </head>
   <body>
-    <script id="api-reference" data-url="openapi.json"></script>
-    <script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script>
+    <div id="swagger-ui"></div>
+    <script src="docs/swagger-ui-bundle.js?v={VIEWER_VERSION}"></script>
+    <script src="docs/docs.js?v={VIEWER_VERSION}"></script>
   </body>
 </html>
 """
+
+
+class ViewerAssetNotFound(NotFound):
+    default_message = "No such file of the API viewer"
 
 
 class OpenApiCache:
@@ -85,9 +104,20 @@ def setup(app: web.Application) -> None:
         "GET",
         "/docs",
         docs_page,
-        summary="API reference page",
+        summary="API reference page (works offline: its viewer ships with the API)",
         auth="none",
         content_type=HTML,
+    )
+    add_route(
+        app,
+        "GET",
+        "/docs/{asset}",
+        viewer_asset,
+        summary="A file of the API reference page's viewer",
+        auth="none",
+        content_type="*/*",
+        responses=(404,),
+        tag="docs",
     )
 
 
@@ -103,6 +133,15 @@ async def openapi_yaml(request: web.Request) -> web.Response:
 
 async def docs_page(_: web.Request) -> web.Response:
     return web.Response(text=DOCS_PAGE, content_type=HTML)
+
+
+async def viewer_asset(request: web.Request) -> web.Response:
+    name = request.match_info["asset"]
+    content_type = VIEWER_ASSETS.get(name)
+    if content_type is None:
+        raise ViewerAssetNotFound()
+    body = files("lumi_api.openapi").joinpath("viewer", name).read_bytes()
+    return web.Response(body=body, content_type=content_type, headers=ASSET_HEADERS)
 
 
 def _version() -> str:

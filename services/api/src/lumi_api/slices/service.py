@@ -14,12 +14,12 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lumi_api.models.repository import ModelRepository
-from lumi_api.models.service import ModelNotFound, NotModelOwner
+from lumi_api.models.service import ModelNotFound, raise_for_stranger
 from lumi_api.slices.repository import SliceRepository, is_active
 from lumi_api.tasks.service import TaskNotFound
 from lumi_common.db.tables import Model, SliceJob
 from lumi_common.errors import InvalidState, NotFound
-from lumi_common.ids import looks_like_id, new_id
+from lumi_common.ids import canonical_id, new_id
 from lumi_common.messages import SliceJobRequested
 from lumi_common.outbox.writer import add_event
 from lumi_common.slice_profiles import SliceProfile
@@ -59,15 +59,16 @@ class NewSlice:
 async def request_slice(
     session: AsyncSession, *, model_id: str, user_id: str, profile: SliceProfile, now: datetime
 ) -> NewSlice:
-    if not looks_like_id(model_id):
+    canonical = canonical_id(model_id)  # from a body: the route guard never saw it
+    if canonical is None:
         raise ModelNotFound()
     # the model's row lock first: two requests for one model serialise here, and the second
     # sees the first one's slice
-    model = await ModelRepository(session).lock(model_id)
+    model = await ModelRepository(session).lock(canonical)
     if model is None:
         raise ModelNotFound()
     if model.user_id != user_id:
-        raise NotModelOwner()
+        raise_for_stranger(model)
     return await _slice(session, model, profile=profile, now=now)
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lumi_api.models.repository import is_listed
 from lumi_api.tasks.repository import JobIds, TaskRecord, TaskRepository
 from lumi_api.tasks.service import TaskNotFound, get_task
 from lumi_common import task_changes
@@ -99,6 +100,7 @@ async def cancel_task(
 class DeletedTask:
     prefixes: list[str]  # the folders of its files, to delete once the rows are gone
     failed_jobs: JobIds  # their dead letters, if published, are to be removed after the commit
+    gallery_changed: bool  # its model was listed: cached gallery pages are to be dropped
 
 
 async def delete_task(
@@ -110,16 +112,19 @@ async def delete_task(
     if await repo.owned(task_id, user_id=user_id) is None:
         raise TaskNotFound()
     await _cancel_jobs(session, task_id, kinds)
-    if await lock_request(session, task_id) is None:
+    request = await lock_request(session, task_id)
+    if request is None:
         raise TaskNotFound()  # deleted by a concurrent request
     failed = await repo.job_ids(task_id, statuses=[JobStatus.FAILED])
-    model_id = await repo.model_id(task_id)
-    prefixes = [images_prefix(task_id), *([model_prefix(model_id)] if model_id else [])]
+    model = await repo.model_of(task_id)
+    # folders named from the rows, never from the id as the client spelled it
+    prefixes = [images_prefix(request.id), *([model_prefix(model.id)] if model else [])]
     deletions.schedule(session, prefixes, now=now)
     for kind, ids in ((kinds.image, failed.image), (kinds.model, failed.model)):
         await discard_unpublished(session, stream=dlq_name(kind.stream), keys=ids)
     await repo.delete(task_id)
-    return DeletedTask(prefixes=prefixes, failed_jobs=failed)
+    listed = model is not None and is_listed(model)
+    return DeletedTask(prefixes=prefixes, failed_jobs=failed, gallery_changed=listed)
 
 
 @dataclass(frozen=True, slots=True)

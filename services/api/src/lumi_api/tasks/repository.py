@@ -22,6 +22,7 @@ from lumi_common.db.tables import (
     OutboxEvent,
     User,
 )
+from lumi_common.public_names import public_name
 from lumi_common.states import JobStatus, RequestPhase, RequestStatus
 
 
@@ -52,10 +53,10 @@ class JobIds:
     model: list[str]
 
 
-def _tasks() -> Select[GenerationRequest, Model, ModelJob, str | None, str]:
+def _tasks() -> Select[GenerationRequest, Model, ModelJob, str | None]:
     """Tasks with their owner's name, model and model job: one row each."""
     return (
-        select(GenerationRequest, Model, ModelJob, User.nick_name, User.user_name)
+        select(GenerationRequest, Model, ModelJob, User.nick_name)
         .join(User, User.id == GenerationRequest.user_id)
         .outerjoin(Model, Model.request_id == GenerationRequest.id)
         .outerjoin(ModelJob, ModelJob.model_id == Model.id)
@@ -123,9 +124,9 @@ class TaskRepository:
                 images=images[request.id],
                 model=model,
                 model_job=job,
-                owner_name=nick_name or user_name,
+                owner_name=public_name(user_id=request.user_id, nick_name=nick_name),
             )
-            for request, model, job, nick_name, user_name in rows
+            for request, model, job, nick_name in rows
         ]
 
     async def by_idempotency_key(self, user_id: str, key: str) -> str | None:
@@ -148,8 +149,8 @@ class TaskRepository:
             ids.extend((await self.session.scalars(query.order_by(table.id))).all())
         return found
 
-    async def model_id(self, task_id: str) -> str | None:
-        return await self.session.scalar(select(Model.id).where(Model.request_id == task_id))
+    async def model_of(self, task_id: str) -> Model | None:
+        return await self.session.scalar(select(Model).where(Model.request_id == task_id))
 
     async def delete(self, task_id: str) -> None:
         """The request; its images, jobs, model and that model's interactions cascade."""

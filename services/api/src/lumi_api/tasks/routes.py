@@ -16,11 +16,13 @@ from lumi_api import jsend
 from lumi_api.auth.current import require_user
 from lumi_api.auth.service import CurrentUser
 from lumi_api.body import parse_body, parse_query
+from lumi_api.gallery.cache import gallery_cache
 from lumi_api.keys import FILE_URLS, OUTBOX_SIGNAL, PROMPTS, REDIS, SESSIONMAKER, SETTINGS, STORAGE
 from lumi_api.routing import add_route
 from lumi_api.schemas import MessageOut
 from lumi_api.tasks import control, idempotency, service
 from lumi_api.tasks.idempotency import Idempotency
+from lumi_api.tasks.quotas import QUOTAS, Quotas
 from lumi_api.tasks.repository import JobIds
 from lumi_api.tasks.schemas import (
     CreateTaskBody,
@@ -54,6 +56,7 @@ JOB_KINDS = web.AppKey("job_kinds", control.JobKinds)
 def setup(app: web.Application) -> None:
     app[JOB_KINDS] = control.JobKinds.with_lease(seconds(app[SETTINGS].job_lease_seconds))
     app.cleanup_ctx.append(task_writer_ctx)  # after the database's: drained before it closes
+    app[QUOTAS] = Quotas(app[SETTINGS], prefix=app[SETTINGS].redis_key_prefix)
     route = functools.partial(add_route, app, auth="required", tag="tasks")
 
     route(
@@ -125,18 +128,21 @@ async def create_task(request: web.Request) -> web.Response:
     key = idempotency.from_request(request, body)
     if key is not None and (replayed := await _replay(request, user, key)) is not None:
         return replayed
-    # before the transaction: a slow prompt provider must not hold a connection
-    variants = await request.app[PROMPTS].variants(body.prompt, service.IMAGE_COUNT)
-    task, rows = service.new_task(
-        owner=user, prompt=body.prompt, variants=variants, now=utcnow(), idempotency=key
-    )
-    try:
-        await request.app[TASK_WRITER].write(rows)
-    except IntegrityError:
-        # a concurrent request with the same key committed first: answer with its task
-        if key is None or (replayed := await _replay(request, user, key)) is None:
-            raise
-        return replayed
+    # the quota before the prompt provider, which may cost money too
+    quotas = request.app[QUOTAS]
+    async with quotas.creating(request.app[SESSIONMAKER], request.app[REDIS], user, now=utcnow()):
+        # before the transaction: a slow prompt provider must not hold a connection
+        variants = await request.app[PROMPTS].variants(body.prompt, service.IMAGE_COUNT)
+        task, rows = service.new_task(
+            owner=user, prompt=body.prompt, variants=variants, now=utcnow(), idempotency=key
+        )
+        try:
+            await request.app[TASK_WRITER].write(rows)
+        except IntegrityError:
+            # a concurrent request with the same key committed first: answer with its task
+            if key is None or (replayed := await _replay(request, user, key)) is None:
+                raise
+            return replayed
     # on the request's access line (one line per creation, not two)
     structlog.contextvars.bind_contextvars(task_id=task.id, trace_id=task.trace_id)
     return jsend.success(TaskOut.created(task).to_json(), status=201)
@@ -239,6 +245,8 @@ async def delete_task(request: web.Request) -> web.Response:
         control.delete_task, task_id=task_id, user_id=user.id, kinds=_kinds(request), now=utcnow()
     )
     deleted = await in_transaction(request.app[SESSIONMAKER], delete)
+    if deleted.gallery_changed:  # or its cached pages would list it, with dead URLs
+        await gallery_cache(request.app).bump()
     # after the commit, best effort: what fails here is retried by the file sweep or harmless
     await deletions.delete_now(request.app[STORAGE], deleted.prefixes)
     await _discard_dead_letters(request, deleted.failed_jobs)

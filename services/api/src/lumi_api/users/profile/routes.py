@@ -9,6 +9,7 @@ from lumi_api import jsend
 from lumi_api.auth import invalidation
 from lumi_api.auth.current import require_user
 from lumi_api.body import parse_body
+from lumi_api.gallery.cache import gallery_cache
 from lumi_api.keys import REDIS, SESSIONMAKER, SETTINGS, TOKEN_CACHE
 from lumi_api.routing import add_route
 from lumi_api.schemas import MessageOut
@@ -44,5 +45,7 @@ async def update_profile(request: web.Request) -> web.Response:
     await invalidation.forget_user(
         request.app[REDIS], request.app[SETTINGS].redis_key_prefix, caller.id
     )
+    if "nick_name" in body.changes():  # gallery pages show it as the author's name
+        await gallery_cache(request.app).bump()
     log.info("user.profile_updated", fields=sorted(body.changes()))
     return jsend.success(MessageOut(message="Profile updated").to_json())

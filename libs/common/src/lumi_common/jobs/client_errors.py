@@ -1,0 +1,34 @@
+"""What a client is told when a job fails: a fixed sentence, never the exception's own text
+(paths, SQL, a provider's raw answer). The raw error stays in the job row, the dead letter and
+the log, where operators look.
+
+A failure is known to the client by its code (a `JobError`'s `code`, else the exception's class
+name). An error class with a code of its own says what its failure means with `client_message`
+(the hosted providers' moderation refusal does); any other failure gets `GENERIC`.
+"""
+
+from __future__ import annotations
+
+from lumi_common.errors import JobError
+
+# importing it registers the provider errors' sentences for `for_code`
+from lumi_common.providers import errors as _provider_errors  # noqa: F401
+
+GENERIC = "Generation failed. Please try again."
+
+
+def for_code(code: str | None) -> str:
+    """The sentence for a failure's code (a dead letter's, or a job row's `error_code`)."""
+    return _by_code().get(code or "", GENERIC)
+
+
+def _by_code() -> dict[str, str]:
+    found: dict[str, str] = {}
+    pending: list[type[JobError]] = [JobError]
+    while pending:
+        cls = pending.pop()
+        # only a class naming its own code: a sentence must not spread to its parent's code
+        if cls.client_message and "code" in vars(cls):
+            found[cls.code] = cls.client_message
+        pending.extend(cls.__subclasses__())
+    return found
