@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from lumi_api import health, metrics, unimplemented
+from lumi_api.admin import routes as admin_routes
 from lumi_api.auth import routes as auth_routes
 from lumi_api.events import listener as task_change_listener
 from lumi_api.events import routes as event_routes
@@ -81,6 +82,7 @@ def create_app(settings: ApiSettings) -> web.Application:
     gallery_routes.setup(app)
     user_lists.setup(app)
     slice_routes.setup(app)
+    admin_routes.setup(app)
     unimplemented.setup(app)
     openapi_routes.setup(app)
     return app

@@ -11,7 +11,7 @@ from aiohttp import hdrs, web
 from lumi_api.auth import service
 from lumi_api.auth.service import CurrentUser
 from lumi_api.keys import SESSION_COOKIES, SESSIONMAKER, TOKEN_CACHE
-from lumi_common.errors import Unauthorized
+from lumi_common.errors import Forbidden, Unauthorized
 from lumi_common.time import utcnow
 
 CURRENT_USER = web.RequestKey[CurrentUser | None]("current_user")
@@ -46,6 +46,18 @@ async def require_user(request: web.Request) -> CurrentUser:
     user = await optional_user(request)
     if user is None:
         raise LoginRequired()
+    return user
+
+
+class AdminRequired(Forbidden):
+    code, default_message = "ADMIN_REQUIRED", "Only administrators may do this"
+
+
+async def require_admin(request: web.Request) -> CurrentUser:
+    """A signed-in administrator (`lumi token create --admin`, or `users.is_admin`)."""
+    user = await require_user(request)
+    if not user.is_admin:
+        raise AdminRequired()
     return user
 
 
