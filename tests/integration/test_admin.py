@@ -21,17 +21,12 @@ from lumi_common.outbox.writer import add_event
 from lumi_common.states import JobStatus
 from lumi_common.streams.names import IMAGE_JOBS, group_name, stream_key
 from lumi_common.time import utcnow
-from tests.support.api import Client, issue, unique_email
+from tests.support.api import Client
 from tests.support.factories import CreatedTask, create_task
 from tests.support.pipeline import run_images
 
 pytestmark = pytest.mark.usefixtures("empty_outbox")
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture
-async def admin(sessionmaker: Sessions) -> IssuedToken:
-    return await issue(sessionmaker, email=unique_email("admin"), admin=True)
 
 
 def auth(token: IssuedToken) -> dict[str, str]:
