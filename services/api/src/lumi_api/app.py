@@ -39,6 +39,7 @@ from lumi_api.tasks import routes as task_routes
 from lumi_api.users import lists as user_lists
 from lumi_api.users.profile import routes as profile_routes
 from lumi_api.webhooks import routes as webhook_routes
+from lumi_api.web import pages
 from lumi_common.db.engine import create_engine, create_sessionmaker
 from lumi_common.outbox.signal import OutboxSignal
 from lumi_common.providers.prompts import OfflinePromptVariants
@@ -83,6 +84,7 @@ def create_app(settings: ApiSettings) -> web.Application:
     user_lists.setup(app)
     slice_routes.setup(app)
     admin_routes.setup(app)
+    pages.setup(app)
     unimplemented.setup(app)
     openapi_routes.setup(app)
     return app
