@@ -59,13 +59,19 @@ export class Viewer {
   }
 
   frame(object) {
-    // look at the model from the front and a little above, at a distance that fits it whole
+    // face the model's broadest side (a relief is looked at from above its picture, a figure
+    // from the front), a little from above, at a distance that fits it whole
     const box = new THREE.Box3().setFromObject(object);
-    const size = box.getSize(new THREE.Vector3()).length();
-    const center = box.getCenter(new THREE.Vector3());
-    object.position.sub(center);
-    const distance = size / (2 * Math.tan((this.camera.fov * Math.PI) / 360)) * 1.1;
-    this.camera.position.set(0, size * 0.25, distance);
+    const extent = box.getSize(new THREE.Vector3());
+    const size = extent.length();
+    object.position.sub(box.getCenter(new THREE.Vector3()));
+    const distance = (size / (2 * Math.tan((this.camera.fov * Math.PI) / 360))) * 0.9;
+    const thinnest = ["x", "y", "z"].reduce((a, b) => (extent[b] < extent[a] ? b : a));
+    const tilt = 0.45; // radians off the thinnest axis, so the relief's depth shows
+    const along = new THREE.Vector3(0, Math.sin(tilt), Math.cos(tilt)); // looking along z
+    if (thinnest === "y") along.set(0, Math.cos(tilt), Math.sin(tilt));
+    if (thinnest === "x") along.set(Math.cos(tilt), Math.sin(tilt), 0);
+    this.camera.position.copy(along.multiplyScalar(distance));
     this.camera.near = size / 100;
     this.camera.far = size * 100;
     this.camera.updateProjectionMatrix();
