@@ -216,7 +216,7 @@ def admin_operations(document: dict[str, Any]) -> list[str]:
     return [
         str(operation["operationId"])
         for path, item in document["paths"].items()
-        if path.startswith("/admin/")
+        if path.startswith("/admin/") or path == "/ops"  # the console's page, as its routes
         for operation in item.values()
         if isinstance(operation, dict) and "operationId" in operation
     ]
