@@ -38,8 +38,8 @@ from lumi_api.slices import routes as slice_routes
 from lumi_api.tasks import routes as task_routes
 from lumi_api.users import lists as user_lists
 from lumi_api.users.profile import routes as profile_routes
-from lumi_api.webhooks import routes as webhook_routes
 from lumi_api.web import pages
+from lumi_api.webhooks import routes as webhook_routes
 from lumi_common.db.engine import create_engine, create_sessionmaker
 from lumi_common.outbox.signal import OutboxSignal
 from lumi_common.providers.prompts import OfflinePromptVariants

@@ -10,12 +10,14 @@ from lumi_common.jobs.kinds import JobKind
 from lumi_common.pipeline.images import ImageJobs
 from lumi_common.pipeline.models import ModelJobs
 from lumi_common.pipeline.slices import SliceJobs
-from lumi_common.streams.names import IMAGE_JOBS, MODEL_JOBS, SLICE_JOBS
+from lumi_common.streams.names import IMAGE_JOBS, MODEL_JOBS, SLICE_JOBS, WEBHOOK_JOBS
+from lumi_common.webhooks.kind import WebhookDeliveries
 
 _KINDS: dict[str, Callable[..., JobKind]] = {
     IMAGE_JOBS: ImageJobs,
     MODEL_JOBS: ModelJobs,
     SLICE_JOBS: SliceJobs,
+    WEBHOOK_JOBS: WebhookDeliveries,
 }
 REPLAYABLE_STREAMS = tuple(_KINDS)
 

@@ -1,7 +1,7 @@
 """admin actions: the audit trail of what administrators did (replay, purge) from /api/admin
 
-Revision ID: 0006_admin_actions
-Revises: 0005_provider_calls
+Revision ID: 0007_admin_actions
+Revises: 0006_webhooks
 Create Date: 2026-12-06
 """
 
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision: str = "0006_admin_actions"
-down_revision: str | None = "0005_provider_calls"
+revision: str = "0007_admin_actions"
+down_revision: str | None = "0006_webhooks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
