@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from lumi_api.app import create_app
 from lumi_api.auth.service import IssuedToken
 from lumi_api.settings import ApiSettings
-from tests.support.api import Client, issue
+from tests.support.api import Client, issue, unique_email
 
 
 @pytest_asyncio.fixture
@@ -39,6 +39,12 @@ async def alice(sessionmaker: async_sessionmaker[AsyncSession]) -> IssuedToken:
 @pytest_asyncio.fixture
 async def bob(sessionmaker: async_sessionmaker[AsyncSession]) -> IssuedToken:
     return await issue(sessionmaker)
+
+
+@pytest_asyncio.fixture
+async def admin(sessionmaker: async_sessionmaker[AsyncSession]) -> IssuedToken:
+    """A signed-in administrator (`lumi token create --admin`)."""
+    return await issue(sessionmaker, email=unique_email("admin"), admin=True)
 
 
 @pytest_asyncio.fixture

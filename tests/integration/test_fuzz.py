@@ -42,6 +42,8 @@ CHECKS = (
     "content_type_conformance",
     "response_schema_conformance",
 )
+# the admin routes on dead letters: fuzzed on the image stream (of this test's own Redis keys)
+ADMIN_LETTERS = (("get", ""), ("post", "_replay"), ("post", "_purge"))
 # an operation that only ever answered 401/403 was not fuzzed at all
 FAIL_ON = ("missing_auth",)
 Sessions = async_sessionmaker[AsyncSession]
@@ -75,8 +77,10 @@ async def test_no_input_makes_the_api_fail_or_break_its_contract(
         schemathesis_config(
             token=alice,
             logout_token=await issue(sessionmaker),
+            admin_token=await issue(sessionmaker, admin=True),
             parameters=parameters,
             excluded=not_built_yet(document),
+            admin_operations=admin_operations(document),
         )
     )
     report = await run_schemathesis(
@@ -143,6 +147,11 @@ async def resources(client: Client, sessionmaker: Sessions, token: IssuedToken) 
         "patch_models_model_id_visibility": {"model_id": await model()},
         "delete_models_model_id": {"model_id": await model()},
         "get_files_key": {"key": key},
+        "get_admin_tasks_task_id": {"task_id": read},
+        **{
+            f"{op}_admin_dead_letters_stream{action}": {"stream": "image"}
+            for op, action in ADMIN_LETTERS
+        },
     }
 
 
@@ -150,19 +159,24 @@ def schemathesis_config(
     *,
     token: IssuedToken,
     logout_token: IssuedToken,
+    admin_token: IssuedToken,
     parameters: dict[str, dict[str, str]],
     excluded: list[str],
+    admin_operations: list[str],
 ) -> str:
-    """TOML (JSON strings are TOML strings): the token for all, logout's own, the resources."""
+    """TOML (JSON strings are TOML strings): the token for all, logout's own, an
+    administrator's for the admin routes, the resources."""
     lines = [
         f"headers = {{ Authorization = {json.dumps(token.header)} }}",
         "",
         "[warnings]",
         f"fail-on = {json.dumps(list(FAIL_ON))}",
     ]
-    operations: list[tuple[str, str]] = [
-        (op, f"parameters = {{ {_inline(values)} }}") for op, values in parameters.items()
-    ]
+    admin = f"headers = {{ Authorization = {json.dumps(admin_token.header)} }}"
+    settings: dict[str, list[str]] = {op: [admin] for op in admin_operations}
+    for op, values in parameters.items():
+        settings.setdefault(op, []).append(f"parameters = {{ {_inline(values)} }}")
+    operations = [(op, "\n".join(lines)) for op, lines in settings.items()]
     operations.append(
         ("post_auth_logout", f"headers = {{ Authorization = {json.dumps(logout_token.header)} }}")
     )
@@ -196,6 +210,16 @@ async def run_schemathesis(args: list[str], *, cwd: Path) -> str:
     report = output.decode(errors="replace")
     assert process.returncode == 0, report[-20_000:]
     return report
+
+
+def admin_operations(document: dict[str, Any]) -> list[str]:
+    return [
+        str(operation["operationId"])
+        for path, item in document["paths"].items()
+        if path.startswith("/admin/") or path == "/ops"  # the console's page, as its routes
+        for operation in item.values()
+        if isinstance(operation, dict) and "operationId" in operation
+    ]
 
 
 def document_operations(document: dict[str, Any]) -> list[dict[str, Any]]:

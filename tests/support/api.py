@@ -27,10 +27,11 @@ async def issue(
     *,
     email: str | None = None,
     ttl: timedelta = timedelta(days=1),
+    admin: bool = False,
 ) -> auth_service.IssuedToken:
     async with sessionmaker.begin() as session:
         return await auth_service.issue_token(
-            session, email=email or unique_email(), ttl=ttl, now=utcnow()
+            session, email=email or unique_email(), ttl=ttl, now=utcnow(), admin=admin
         )
 
 

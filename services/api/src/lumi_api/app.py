@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from lumi_api import health, metrics, security_headers, unimplemented
+from lumi_api.admin import routes as admin_routes
 from lumi_api.auth import routes as auth_routes
 from lumi_api.events import listener as task_change_listener
 from lumi_api.events import routes as event_routes
@@ -37,6 +38,7 @@ from lumi_api.slices import routes as slice_routes
 from lumi_api.tasks import routes as task_routes
 from lumi_api.users import lists as user_lists
 from lumi_api.users.profile import routes as profile_routes
+from lumi_api.web import pages
 from lumi_api.webhooks import routes as webhook_routes
 from lumi_common.db.engine import create_engine, create_sessionmaker
 from lumi_common.outbox.signal import OutboxSignal
@@ -82,6 +84,8 @@ def create_app(settings: ApiSettings) -> web.Application:
     gallery_routes.setup(app)
     user_lists.setup(app)
     slice_routes.setup(app)
+    admin_routes.setup(app)
+    pages.setup(app)
     unimplemented.setup(app)
     openapi_routes.setup(app)
     return app

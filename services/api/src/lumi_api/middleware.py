@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from lumi_api import jsend
-from lumi_api.auth.current import require_user
+from lumi_api.auth.current import require_admin, require_user
 from lumi_api.keys import REDIS_BREAKER, SETTINGS
 from lumi_api.routing import route_table
 from lumi_common.db.transactions import is_outage
@@ -133,6 +133,8 @@ async def route_guard(request: web.Request, handler: Handler) -> web.StreamRespo
     if spec is not None:
         if spec.auth == "required":
             await require_user(request)
+        elif spec.auth == "admin":
+            await require_admin(request)
         for name in spec.id_params:
             canonical = canonical_id(request.match_info[name])
             if canonical is None:

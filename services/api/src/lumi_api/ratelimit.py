@@ -101,7 +101,8 @@ async def rate_limit(request: web.Request, handler: Handler) -> web.StreamRespon
     if settings.rate_limit_per_minute == 0 or exempt or not request.path.startswith(LIMITED_PATHS):
         return await handler(request)
     try:
-        retry_after = await _count(request, required=spec is not None and spec.auth == "required")
+        signed_in = spec is not None and spec.auth in ("required", "admin")
+        retry_after = await _count(request, required=signed_in)
     except (RedisError, OSError) as exc:  # within REDIS_TIMEOUT_SECONDS, or at once (breaker)
         counter = request.app[HIT_COUNTER]
         counter.failed_open += 1

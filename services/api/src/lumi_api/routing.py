@@ -9,8 +9,9 @@ walk it to check every route (a 2xx always carries JSON, no input gives a 5xx).
               auth="required", response=TaskOut, responses=(409,))
 
 Every route says who may call it (`auth`: "none", "optional" — a bad token is anonymous, never
-a 401 — or "required") and what it answers (`response`, a pydantic model the handler builds its
-`data` with; None means `data: null`), so the document cannot drift from the behaviour.
+a 401 — "required", or "admin": signed in (401) as an administrator (403)) and what it answers
+(`response`, a pydantic model the handler builds its `data` with; None means `data: null`),
+so the document cannot drift from the behaviour.
 
 Path parameters named `id` or ending in `_id` are our ULIDs: any other value is a 404 before
 the handler runs. Name a parameter that is not one of our ids otherwise (`{key}`).
@@ -30,7 +31,7 @@ from pydantic import BaseModel
 PREFIXES = ("/api/v1", "/api")
 JSON = "application/json"
 
-Auth = Literal["none", "optional", "required"]
+Auth = Literal["none", "optional", "required", "admin"]
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[^}]*)?\}")
 
 

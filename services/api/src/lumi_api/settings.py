@@ -13,6 +13,7 @@ from lumi_api.gallery.settings import GallerySettings
 from lumi_api.mail.settings import EmailSettings
 from lumi_api.tasks.settings import QuotaSettings
 from lumi_common.settings import (
+    AppEnv,
     CsvList,
     DatabaseSettings,
     JobSettings,
@@ -86,6 +87,8 @@ class ApiSettings(
     # and how long Redis is left alone after a failure before one call probes it again
     redis_timeout_seconds: float = Field(default=0.25, gt=0, le=30)
     redis_breaker_seconds: float = Field(default=2.0, gt=0, le=300)
+    # the try-it page at `/` (lumi_api.web): on by default only when APP_ENV=development
+    ui_enabled: bool | None = None
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -122,6 +125,12 @@ class ApiSettings(
     @property
     def base_url(self) -> str:
         return (self.public_base_url or f"http://127.0.0.1:{self.port}").rstrip("/")
+
+    @property
+    def serves_try_it(self) -> bool:
+        if self.ui_enabled is not None:
+            return self.ui_enabled
+        return self.app_env is AppEnv.DEVELOPMENT
 
     def allows_origin(self, origin: str) -> bool:
         if "*" in self.cors_origins or origin in self.cors_origins:

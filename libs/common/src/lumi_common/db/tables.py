@@ -448,3 +448,20 @@ class OutboxEvent(Base):
     attempts: Mapped[int] = _counter()
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
+
+
+class AdminAction(Base):
+    """What an administrator did from the ops console or `/api/admin` (replay, purge): who,
+    when, on what, and how it ended. Kept when the user is deleted (the e-mail stays)."""
+
+    __tablename__ = "admin_actions"
+    __table_args__ = (Index("ix_admin_actions_created", "created_at"),)
+
+    id: Mapped[str] = _id()
+    user_id: Mapped[str | None] = mapped_column(ID, ForeignKey("users.id", ondelete="SET NULL"))
+    user_email: Mapped[str] = mapped_column(String(255), nullable=False)
+    action: Mapped[str] = mapped_column(String(32), nullable=False)
+    stream: Mapped[str | None] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(Text, nullable=False)  # JSON: the ids, or "all"
+    outcome: Mapped[str] = mapped_column(Text, nullable=False)  # JSON: what it did
+    created_at: Mapped[datetime] = _created()

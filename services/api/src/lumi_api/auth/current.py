@@ -62,6 +62,18 @@ async def require_user(request: web.Request) -> CurrentUser:
     return user
 
 
+class AdminRequired(Forbidden):
+    code, default_message = "ADMIN_REQUIRED", "Only administrators may do this"
+
+
+async def require_admin(request: web.Request) -> CurrentUser:
+    """A signed-in administrator (`lumi token create --admin`, or `users.is_admin`)."""
+    user = await require_user(request)
+    if not user.is_admin:
+        raise AdminRequired()
+    return user
+
+
 def presented_token(request: web.Request) -> str | None:
     """The header's token when the header is there (it wins, even if bad), else the cookie's."""
     header = request.headers.get(hdrs.AUTHORIZATION)

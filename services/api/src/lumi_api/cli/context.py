@@ -5,7 +5,7 @@ imported only by `database()`, for the commands that write."""
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,7 +27,7 @@ from lumi_common.settings import (
     RelaySettings,
     describe_errors,
 )
-from lumi_common.streams.names import IMAGE_JOBS, JOB_STREAMS, MODEL_JOBS, SLICE_JOBS
+from lumi_common.streams.names import JOB_STREAMS
 from lumi_common.urls import redact_url
 
 if TYPE_CHECKING:
@@ -111,23 +111,16 @@ async def database(settings: DatabaseSettings) -> AsyncIterator[async_sessionmak
 
 def job_kind(settings: JobSettings, stream: str) -> JobKind[Any, Any]:
     """What replaying a letter of `stream` means for the database."""
-    from lumi_common.pipeline.images import ImageJobs
-    from lumi_common.pipeline.models import ModelJobs
-    from lumi_common.pipeline.slices import SliceJobs
+    from lumi_common.pipeline.kinds import REPLAYABLE_STREAMS, replayable_kind
 
-    lease = timedelta(seconds=settings.job_lease_seconds)
-    kinds: dict[str, Callable[..., JobKind[Any, Any]]] = {
-        IMAGE_JOBS: ImageJobs,
-        MODEL_JOBS: ModelJobs,
-        SLICE_JOBS: SliceJobs,
-    }
-    if stream not in kinds:
+    kind = replayable_kind(stream, lease=timedelta(seconds=settings.job_lease_seconds))
+    if kind is None:
         raise CliError(
             ExitCode.UNKNOWN_STREAM,
             f"this lumi cannot replay {stream} letters",
-            f"replay {' or '.join(k.removesuffix('-jobs') for k in kinds)} letters",
+            f"replay {' or '.join(k.removesuffix('-jobs') for k in REPLAYABLE_STREAMS)} letters",
         )
-    return kinds[stream](lease=lease)
+    return kind
 
 
 def emit(rows: Sequence[dict[str, Any]], *, as_json: bool, columns: Sequence[str]) -> None:

@@ -121,8 +121,8 @@ async def _redis(settings: RedisSettings) -> list[Check]:
 
 
 async def _stream(redis: RedisClient, prefix: str, stream: str) -> list[Check]:
-    from lumi_api.cli.streams import stream_state
     from lumi_common.streams.names import group_name
+    from lumi_common.streams.state import stream_state
 
     name, short = f"stream {stream}", stream.removesuffix("-jobs")
     worker = f"lumi-{short}-worker"

@@ -8,13 +8,12 @@ Kept fast (docs/performance.md, "Operator CLI"): Redis, and the database through
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from lumi_api.cli.errors import run_async
 
 if TYPE_CHECKING:
     from lumi_common.db.probe import Probe
-    from lumi_common.redis_client import RedisClient
 
 COLUMNS = ("stream", "length", "pending", "lag", "consumers", "dlq", "outbox_due")
 
@@ -23,46 +22,6 @@ def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser("streams", help="stream health")
     parser.add_argument("--json", action="store_true", help="JSON for scripts")
     parser.set_defaults(run=run_async(_streams))
-
-
-class StreamState(NamedTuple):  # not a dataclass, which `lumi --help` would import
-    key: str
-    length: int
-    has_group: bool
-    pending: int
-    lag: int | None  # None: Redis cannot tell (entries deleted inside the group's range)
-    consumers: int
-    dlq: int
-
-    def row(self) -> dict[str, Any]:
-        return {
-            "stream": self.key,
-            "length": self.length,
-            "pending": self.pending,
-            "lag": self.lag,
-            "consumers": self.consumers,
-            "dlq": self.dlq,
-        }
-
-
-async def stream_state(redis: RedisClient, prefix: str, stream: str) -> StreamState:
-    """A job stream and its consumer group as XINFO sees them (lag needs Redis 7)."""
-    from lumi_common.streams.names import dlq_name, group_name, stream_key
-
-    key = stream_key(prefix, stream)
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.xlen(key)
-        pipe.exists(key)
-        pipe.xlen(stream_key(prefix, dlq_name(stream)))
-        length, exists, dead = await pipe.execute()
-    groups: list[dict[str, Any]] = await redis.xinfo_groups(key) if exists else []
-    group = next((g for g in groups if g["name"].decode() == group_name(stream)), None)
-    if group is None:
-        return StreamState(key, int(length), False, 0, int(length), 0, int(dead))
-    lag = None if group["lag"] is None else int(group["lag"])
-    return StreamState(
-        key, int(length), True, int(group["pending"]), lag, int(group["consumers"]), int(dead)
-    )
 
 
 async def outbox_due(connection: Probe) -> dict[str, int]:
@@ -79,6 +38,7 @@ async def outbox_due(connection: Probe) -> dict[str, int]:
 
 async def _streams(args: argparse.Namespace) -> int:
     from lumi_api.cli import context
+    from lumi_common.streams.state import stream_state
 
     settings = context.load(context.OpsSettings)
     streams = list(context.STREAMS.values())

@@ -54,7 +54,11 @@ JSEND_ERROR = {
 STANDARD_RESPONSES = {
     400: ("BadRequest", "Invalid input: `VALIDATION_ERROR` (with the field), `INVALID_JSON`"),
     401: ("Unauthorized", "A bearer token is required: `UNAUTHORIZED` (message `请先登录`)"),
-    403: ("Forbidden", "The resource belongs to another user: `FORBIDDEN`"),
+    403: (
+        "Forbidden",
+        "The resource belongs to another user: `FORBIDDEN`; an administrators' route called by"
+        " someone else: `ADMIN_REQUIRED`",
+    ),
     404: ("NotFound", "No such resource for this caller, or a malformed id: `NOT_FOUND`"),
     409: ("Conflict", "The resource is not in a state that allows this: `INVALID_STATE`, …"),
     413: ("PayloadTooLarge", "The body is larger than `MAX_BODY_BYTES`: `PAYLOAD_TOO_LARGE`"),
@@ -167,7 +171,7 @@ def _operation_id(spec: RouteSpec) -> str:
 
 
 def _security(spec: RouteSpec) -> list[dict[str, list[str]]]:
-    if spec.auth == "required":
+    if spec.auth in ("required", "admin"):
         return [{SECURITY_SCHEME: []}]
     if spec.auth == "optional":
         return [{}, {SECURITY_SCHEME: []}]
@@ -221,8 +225,10 @@ def _error_statuses(spec: RouteSpec) -> set[int]:
         statuses |= {400, 413}
     if spec.query is not None:
         statuses.add(400)
-    if spec.auth == "required":
+    if spec.auth in ("required", "admin"):
         statuses.add(401)
+    if spec.auth == "admin":
+        statuses.add(403)
     if spec.id_params or not spec.prefixed:
         statuses.add(404)
     return statuses

@@ -1,0 +1,1 @@
+"""The operators' side of the API: `/api/admin/…` (administrators only) and the `/ops` console."""
