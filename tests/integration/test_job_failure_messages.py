@@ -5,6 +5,7 @@ moderation refusal keeps its own client-safe sentence."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Never
 
 import pytest
 from redis.asyncio import Redis
@@ -16,7 +17,8 @@ from lumi_common.errors import PermanentError
 from lumi_common.jobs import client_errors
 from lumi_common.jobs.lifecycle import Claim
 from lumi_common.jobs.outcomes import RetryPolicy
-from lumi_common.messages import JobMessage
+from lumi_common.jobs.results import Done, Poll
+from lumi_common.messages import ImageJobRequested
 from lumi_common.pipeline.images import ImageJobs
 from lumi_common.providers.errors import REFUSED_MESSAGE, ContentRefused
 from lumi_common.states import JobStatus
@@ -35,7 +37,7 @@ async def test_a_failed_job_shows_the_client_a_fixed_sentence(
     task = await create_task(sessionmaker, images=3)
     permanent, crashed, refused = task.job_ids
 
-    async def handler(message: JobMessage, claim: Claim) -> None:
+    async def handler(message: ImageJobRequested, claim: Claim[ImageJob]) -> Done[Never] | Poll:
         if message.job_id == permanent:
             raise PermanentError(LEAKY)
         if message.job_id == crashed:
