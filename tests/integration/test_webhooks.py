@@ -1,6 +1,5 @@
-"""`/api/webhooks`: registering (the secret shown once), listing, deleting, refusing bad input
-as JSend; which task changes queue deliveries (to endpoints and to a task's callback URL), in
-the change's transaction.
+"""`/api/webhooks` and `callbackUrl`: registering (the secret shown once), listing, deleting,
+refusing bad input as JSend; which task changes queue deliveries, in the change's transaction.
 The delivery guards (addresses, redirects, time and size limits) against local servers."""
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from pytest_aiohttp import AiohttpClient
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_api.app import create_app
@@ -25,7 +24,7 @@ from lumi_common.errors import PermanentError, RetryableError
 from lumi_common.ids import new_id
 from lumi_common.streams.names import WEBHOOK_JOBS
 from lumi_webhook_worker.delivery import Sender
-from tests.support.api import Client
+from tests.support.api import Client, finish_images
 from tests.support.processes import free_port
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -111,16 +110,6 @@ async def test_the_callback_secret_is_the_same_every_time(
     assert theirs["data"]["secret"] != first["data"]["secret"]
 
 
-async def with_callback(sessions: Sessions, task_id: str, url: str) -> None:
-    """What creating the task with `callbackUrl` writes (the column the pipeline reads)."""
-    async with sessions.begin() as session:
-        await session.execute(
-            update(GenerationRequest)
-            .where(GenerationRequest.id == task_id)
-            .values(callback_url=url)
-        )
-
-
 async def webhook_rows(sessions: Sessions, task_id: str) -> list[WebhookDelivery]:
     async with sessions() as session:
         query = select(WebhookDelivery).where(WebhookDelivery.request_id == task_id)
@@ -132,10 +121,17 @@ async def test_status_changes_queue_one_delivery_per_wanting_url_with_its_outbox
 ) -> None:
     await register(client, alice, url="https://a.example.com/done", eventTypes=["task.completed"])
     await register(client, alice, url="https://b.example.com/stop", eventTypes=["task.cancelled"])
-    created = await client.post("/api/tasks", json={"prompt": "a kite"}, headers=auth(alice))
+    created = await client.post(
+        "/api/tasks",
+        json={"prompt": "a kite", "callbackUrl": "https://c.example.com/cb"},
+        headers=auth(alice),
+    )
     assert created.status == 201
     task_id = (await created.json())["data"]["id"]
-    await with_callback(sessionmaker, task_id, "https://c.example.com/cb")
+    async with sessionmaker() as session:
+        request = await session.get(GenerationRequest, task_id)
+        assert request is not None
+        assert request.callback_url == "https://c.example.com/cb"
     assert await webhook_rows(sessionmaker, task_id) == []  # creating is no event
 
     assert (await client.post(f"/api/tasks/{task_id}/cancel", headers=auth(alice))).status == 200
@@ -154,6 +150,23 @@ async def test_status_changes_queue_one_delivery_per_wanting_url_with_its_outbox
             select(OutboxEvent.key).where(OutboxEvent.stream == WEBHOOK_JOBS)
         )
         assert {row.id for row in rows} <= set(events)
+
+
+async def test_the_apps_task_body_is_unchanged_and_a_bad_callback_url_is_a_400(
+    client: Client, alice: IssuedToken, sessionmaker: Sessions
+) -> None:
+    plain = await client.post("/api/tasks", json={"prompt": "a kite"}, headers=auth(alice))
+    assert plain.status == 201
+    bad = await client.post(
+        "/api/tasks",
+        json={"prompt": "a kite", "callbackUrl": "http://169.254.169.254/latest/meta-data"},
+        headers=auth(alice),
+    )
+    assert bad.status == 400
+    assert (await bad.json())["data"]["code"] == "WEBHOOK_URL_NOT_ALLOWED"
+    task_id = (await plain.json())["data"]["id"]
+    await finish_images(sessionmaker, task_id)  # a direct write: no status transition event
+    assert await webhook_rows(sessionmaker, task_id) == []
 
 
 # -- the delivery guards ---------------------------------------------------------------------

@@ -35,6 +35,7 @@ from lumi_api.tasks.schemas import (
     TaskOut,
 )
 from lumi_api.tasks.writer import TASK_WRITER, task_writer_ctx
+from lumi_api.webhooks.service import acceptable_url
 from lumi_common.db.transactions import in_transaction
 from lumi_common.errors import ValidationFailed
 from lumi_common.storage import deletions
@@ -126,6 +127,12 @@ async def create_task(request: web.Request) -> web.Response:
     user = await require_user(request)
     body = await parse_body(request, CreateTaskBody)
     key = idempotency.from_request(request, body)
+    callback_url = None
+    if body.callback_url is not None:
+        allow_private = request.app[SETTINGS].webhook_allow_private
+        callback_url = acceptable_url(
+            body.callback_url, allow_private=allow_private, field="callbackUrl"
+        )
     if key is not None and (replayed := await _replay(request, user, key)) is not None:
         return replayed
     # the quota before the prompt provider, which may cost money too
@@ -134,7 +141,12 @@ async def create_task(request: web.Request) -> web.Response:
         # before the transaction: a slow prompt provider must not hold a connection
         variants = await request.app[PROMPTS].variants(body.prompt, service.IMAGE_COUNT)
         task, rows = service.new_task(
-            owner=user, prompt=body.prompt, variants=variants, now=utcnow(), idempotency=key
+            owner=user,
+            prompt=body.prompt,
+            variants=variants,
+            now=utcnow(),
+            idempotency=key,
+            callback_url=callback_url,
         )
         try:
             await request.app[TASK_WRITER].write(rows)

@@ -50,6 +50,8 @@ class CreateTaskBody(BaseModel):
         StringConstraints(strip_whitespace=True, min_length=1, max_length=PROMPT_MAX_CHARS),
         AfterValidator(_stripped_as_python_does),
     ]
+    # API clients only (the apps send none): this task's webhook events also go there
+    callback_url: StrictStr | None = Field(default=None, alias="callbackUrl", min_length=1)
 
 
 class SelectImageBody(BaseModel):
