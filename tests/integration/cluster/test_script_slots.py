@@ -109,14 +109,18 @@ class Monitor:
 
 async def drive_the_api(client: Client, sessionmaker: Sessions) -> None:
     """Requests counted by the rate limit; a task created (its events published) and a model
-    chosen; a login code asked for; a gallery model viewed, its views flushed."""
+    chosen; a login code asked for and a wrong one tried; a gallery model viewed, its views flushed."""
     token = await issue(sessionmaker)
     model = await completed_model(client, token, sessionmaker)
     viewed = await client.get(f"/api/gallery/models/{model['id']}", headers=auth(token))
     assert viewed.status == 200
     assert await view_counter(client.app).flush(sessionmaker) == 1
-    status, _ = await send_code(client, unique_email())
+    email = unique_email()
+    status, _ = await send_code(client, email)
     assert status == 200
+    # a wrong code: the login attempt counters' script
+    wrong = await client.post("/api/auth/login", json={"email": email, "code": "000000"})
+    assert wrong.status == 400
 
 
 async def drive_a_worker(sessionmaker: Sessions, redis: RedisClient, prefix: str) -> None:
