@@ -109,7 +109,8 @@ class Monitor:
 
 async def drive_the_api(client: Client, sessionmaker: Sessions) -> None:
     """Requests counted by the rate limit; a task created (its events published) and a model
-    chosen; a login code asked for and a wrong one tried; a gallery model viewed, its views flushed."""
+    chosen; a login code asked for and a wrong one tried; a gallery model viewed, its views
+    flushed."""
     token = await issue(sessionmaker)
     model = await completed_model(client, token, sessionmaker)
     viewed = await client.get(f"/api/gallery/models/{model['id']}", headers=auth(token))
