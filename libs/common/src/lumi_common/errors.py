@@ -8,71 +8,83 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from lumi_common.i18n import Message, Renderable, as_renderable
+from lumi_common.i18n import http as texts
+
 
 class AppError(Exception):
+    """A client's error: its status, its stable code, and its sentence from the catalogue,
+    rendered in the reader's language when the answer is written (`message`)."""
+
     status: ClassVar[int] = 500
     code: ClassVar[str] = "INTERNAL_ERROR"
-    default_message: ClassVar[str] = "Internal server error"
+    default_message: ClassVar[Message] = texts.INTERNAL_ERROR
 
     def __init__(
         self,
-        message: str | None = None,
+        message: Message | Renderable | None = None,
         *,
         details: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ):
-        self.message = message or self.default_message
+        self.text = as_renderable(message or self.default_message)
+        # may hold sentences (`Text`), rendered with the message
         self.details = dict(details) if details else None
         self.headers = dict(headers) if headers else {}  # sent with the response (Retry-After)
-        super().__init__(self.message)
+        super().__init__(str(self.text))
+
+    @property
+    def message(self) -> str:
+        """The sentence in the current reader's language."""
+        return self.text.render()
 
 
 class BadRequest(AppError):
-    status, code, default_message = 400, "BAD_REQUEST", "Bad request"
+    status, code, default_message = 400, "BAD_REQUEST", texts.BAD_REQUEST
 
 
 class ValidationFailed(BadRequest):
-    code, default_message = "VALIDATION_ERROR", "Invalid input"
+    code, default_message = "VALIDATION_ERROR", texts.INVALID_INPUT
 
 
 class Unauthorized(AppError):
-    status, code, default_message = 401, "UNAUTHORIZED", "Authentication required"
+    status, code, default_message = 401, "UNAUTHORIZED", texts.UNAUTHORIZED
 
 
 class Forbidden(AppError):
-    status, code, default_message = 403, "FORBIDDEN", "Not allowed"
+    status, code, default_message = 403, "FORBIDDEN", texts.FORBIDDEN
 
 
 class NotFound(AppError):
-    status, code, default_message = 404, "NOT_FOUND", "Not found"
+    status, code, default_message = 404, "NOT_FOUND", texts.NOT_FOUND
 
 
 class MethodNotAllowed(AppError):
-    status, code, default_message = 405, "METHOD_NOT_ALLOWED", "Method not allowed"
+    status, code, default_message = 405, "METHOD_NOT_ALLOWED", texts.METHOD_NOT_ALLOWED
 
 
 class Conflict(AppError):
-    status, code, default_message = 409, "CONFLICT", "Conflict"
+    status, code, default_message = 409, "CONFLICT", texts.CONFLICT
 
 
 class InvalidState(Conflict):
-    code, default_message = "INVALID_STATE", "The resource is not in a state that allows this"
+    code, default_message = "INVALID_STATE", texts.INVALID_STATE
 
 
 class PayloadTooLarge(AppError):
-    status, code, default_message = 413, "PAYLOAD_TOO_LARGE", "Request body too large"
+    status, code, default_message = 413, "PAYLOAD_TOO_LARGE", texts.PAYLOAD_TOO_LARGE
 
 
 class RateLimited(AppError):
-    status, code, default_message = 429, "RATE_LIMITED", "Too many requests"
+    status, code, default_message = 429, "RATE_LIMITED", texts.RATE_LIMITED
 
 
 class NotImplementedYet(AppError):
-    status, code, default_message = 501, "NOT_IMPLEMENTED", "Not implemented"
+    status, code, default_message = 501, "NOT_IMPLEMENTED", texts.NOT_IMPLEMENTED
 
 
 class ServiceUnavailable(AppError):
-    status, code, default_message = 503, "SERVICE_UNAVAILABLE", "Service unavailable"
+    status, code, default_message = 503, "SERVICE_UNAVAILABLE", texts.SERVICE_UNAVAILABLE
 
 
 class CommitOutcomeUnknown(ServiceUnavailable):
@@ -81,10 +93,7 @@ class CommitOutcomeUnknown(ServiceUnavailable):
     answers 404). The client reads the resource before deciding to try again."""
 
     code = "COMMIT_OUTCOME_UNKNOWN"
-    default_message = (
-        "The connection to the database broke while saving: the change may or may not have been"
-        " made. Read the resource before trying again"
-    )
+    default_message = texts.COMMIT_OUTCOME_UNKNOWN
 
 
 class JobError(Exception):
@@ -93,7 +102,7 @@ class JobError(Exception):
     code: ClassVar[str] = "JOB_ERROR"
     # a fixed sentence safe to show the client when this error ends the job (no provider text);
     # None: the client gets the failure's generic sentence
-    client_message: ClassVar[str | None] = None
+    client_message: ClassVar[Message | None] = None
 
 
 class RetryableError(JobError):

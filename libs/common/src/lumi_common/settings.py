@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from lumi_common.i18n import FALLBACK_LOCALE, Locale, set_default_locale
 from lumi_common.redis_url import parse_cluster_url
 from lumi_common.secret_strength import GENERATE_HINT, weakness
 from lumi_common.storage_url import (
@@ -60,6 +61,9 @@ class LumiSettings(BaseSettings):
     )
 
     app_env: AppEnv = AppEnv.DEVELOPMENT
+    # the language of client-facing sentences when a request asks for none we have (the apps
+    # send no Accept-Language and expect Chinese), and of webhook payloads
+    default_locale: Locale = FALLBACK_LOCALE
 
     @property
     def is_production(self) -> bool:
@@ -262,9 +266,12 @@ S = TypeVar("S", bound=BaseSettings)
 def load_settings(cls: type[S]) -> S:
     """Build settings from the environment, or exit with one line per invalid variable."""
     try:
-        return cls()
+        settings = cls()
     except ValidationError as error:
         _exit_with(error)
+    if isinstance(settings, LumiSettings):
+        set_default_locale(settings.default_locale)
+    return settings
 
 
 def describe_errors(error: ValidationError) -> list[str]:

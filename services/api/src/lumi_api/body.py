@@ -6,15 +6,18 @@ from typing import TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
+from lumi_api import texts
 from lumi_common import jsonx
 from lumi_common.errors import BadRequest, ValidationFailed
+from lumi_common.i18n import InvalidValue, Joined, Message, Text
 
 M = TypeVar("M", bound=BaseModel)
 
 
 class InvalidJson(BadRequest):
-    code, default_message = "INVALID_JSON", "The request body must be a JSON object"
+    code, default_message = "INVALID_JSON", texts.INVALID_JSON
 
 
 async def parse_body(request: web.Request, model: type[M]) -> M:
@@ -42,10 +45,73 @@ def parse_query(request: web.Request, model: type[M]) -> M:
 
 
 def validation_failed(exc: ValidationError, *, whole: str = "body") -> ValidationFailed:
-    """`prompt: String should have at most 500 characters` — one clause per invalid field."""
+    """`prompt: 最多 500 个字符` — one clause per invalid field, in the reader's language
+    (`details.errors[].reason` too); the field names are the API's own."""
     problems = [
-        {"field": ".".join(str(part) for part in item["loc"]) or whole, "reason": item["msg"]}
+        (".".join(str(part) for part in item["loc"]) or whole, _reason(item))
         for item in exc.errors(include_url=False, include_input=False)
     ]
-    message = "; ".join(f"{p['field']}: {p['reason']}" for p in problems)
-    return ValidationFailed(message, details={"errors": problems})
+    message = Joined(
+        [texts.FIELD_PROBLEM(field=f, reason=r) for f, r in problems], texts.FIELD_PROBLEMS_JOIN
+    )
+    return ValidationFailed(
+        message, details={"errors": [{"field": f, "reason": r} for f, r in problems]}
+    )
+
+
+def _reason(error: ErrorDetails) -> Text:
+    ctx = error.get("ctx") or {}
+    cause = ctx.get("error")
+    if isinstance(cause, InvalidValue):
+        return cause.text
+    kind = error["type"]
+    if kind == "value_error" and "email" in error["msg"]:
+        return texts.NOT_AN_EMAIL()
+    found = _REASONS.get(kind)
+    if found is None:
+        return texts.VALUE_INVALID()
+    message, fields = found
+    return message(**{name: _shown(ctx.get(name, "")) for name in fields})
+
+
+def _shown(value: object) -> str | int | float:
+    return value if isinstance(value, str | int | float) else str(value)
+
+
+# pydantic's error types, by the sentence each gets and the context values that sentence names
+_REASONS: dict[str, tuple[Message, tuple[str, ...]]] = {
+    "missing": (texts.FIELD_REQUIRED, ()),
+    "extra_forbidden": (texts.FIELD_UNKNOWN, ()),
+    "string_type": (texts.NOT_A_STRING, ()),
+    "string_too_short": (texts.TEXT_TOO_SHORT, ("min_length",)),
+    "string_too_long": (texts.TEXT_TOO_LONG, ("max_length",)),
+    "string_pattern_mismatch": (texts.TEXT_PATTERN, ()),
+    "string_unicode": (texts.NOT_A_STRING, ()),
+    "int_type": (texts.NOT_AN_INTEGER, ()),
+    "int_parsing": (texts.NOT_AN_INTEGER, ()),
+    "int_from_float": (texts.NOT_AN_INTEGER, ()),
+    "float_type": (texts.NOT_A_NUMBER, ()),
+    "float_parsing": (texts.NOT_A_NUMBER, ()),
+    "bool_type": (texts.NOT_A_BOOLEAN, ()),
+    "bool_parsing": (texts.NOT_A_BOOLEAN, ()),
+    "list_type": (texts.NOT_A_LIST, ()),
+    "dict_type": (texts.NOT_AN_OBJECT, ()),
+    "model_type": (texts.NOT_AN_OBJECT, ()),
+    "model_attributes_type": (texts.NOT_AN_OBJECT, ()),
+    "too_short": (texts.LIST_TOO_SHORT, ("min_length",)),
+    "too_long": (texts.LIST_TOO_LONG, ("max_length",)),
+    "greater_than": (texts.GREATER_THAN, ("gt",)),
+    "greater_than_equal": (texts.AT_LEAST, ("ge",)),
+    "less_than": (texts.LESS_THAN, ("lt",)),
+    "less_than_equal": (texts.AT_MOST, ("le",)),
+    "literal_error": (texts.ONE_OF, ("expected",)),
+    "enum": (texts.ONE_OF, ("expected",)),
+    "datetime_type": (texts.NOT_A_DATETIME, ()),
+    "datetime_parsing": (texts.NOT_A_DATETIME, ()),
+    "datetime_from_date_parsing": (texts.NOT_A_DATETIME, ()),
+    "url_type": (texts.NOT_A_URL, ()),
+    "url_parsing": (texts.NOT_A_URL, ()),
+    "url_scheme": (texts.NOT_A_URL, ()),
+    "url_syntax_violation": (texts.NOT_A_URL, ()),
+    "url_too_long": (texts.NOT_A_URL, ()),
+}

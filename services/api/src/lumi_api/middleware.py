@@ -1,5 +1,6 @@
-"""The API's layers around every handler, outermost first: request id and access log, CORS,
-JSend error mapping, rate limiting (`lumi_api.ratelimit`), and the route guard."""
+"""The API's layers around every handler, outermost first: request id, reader's language and
+access log, CORS, JSend error mapping, rate limiting (`lumi_api.ratelimit`), and the route
+guard."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
-from lumi_api import jsend
+from lumi_api import jsend, texts
 from lumi_api.auth.current import require_admin, require_user
 from lumi_api.keys import REDIS_BREAKER, SETTINGS
 from lumi_api.routing import route_table
 from lumi_common.db.transactions import is_outage
 from lumi_common.errors import AppError, NotFound, ServiceUnavailable
+from lumi_common.i18n import Message, localized, negotiate, rendered_for_reader, use_locale
+from lumi_common.i18n import http as common_texts
 from lumi_common.ids import canonical_id, new_id
 
 log = structlog.get_logger("lumi_api.http")
@@ -33,13 +36,13 @@ CORS_MAX_AGE = "600"
 CORS_EXPOSED = "Retry-After, Idempotent-Replayed, X-Request-ID"
 # what a client is told to wait after the database failed it (its pool reconnects at once)
 DATABASE_RETRY_AFTER_SECONDS = 1
-# aiohttp's own HTTP errors, rendered as JSend with a stable code
-_HTTP_CODES = {
-    400: "BAD_REQUEST",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
+# aiohttp's own HTTP errors, rendered as JSend with a stable code and a catalogue sentence
+_HTTP_ERRORS: dict[int, tuple[str, Message]] = {
+    400: ("BAD_REQUEST", common_texts.BAD_REQUEST),
+    404: ("NOT_FOUND", common_texts.NOT_FOUND),
+    405: ("METHOD_NOT_ALLOWED", common_texts.METHOD_NOT_ALLOWED),
+    413: ("PAYLOAD_TOO_LARGE", common_texts.PAYLOAD_TOO_LARGE),
+    415: ("UNSUPPORTED_MEDIA_TYPE", common_texts.UNSUPPORTED_MEDIA_TYPE),
 }
 
 
@@ -51,8 +54,16 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     structlog.contextvars.bind_contextvars(request_id=request_id)
     started = time.perf_counter()
     status = 500
+    locale = negotiate(
+        request.headers.get(hdrs.ACCEPT_LANGUAGE), request.app[SETTINGS].default_locale
+    )
     try:
-        response = await handler(request)
+        with use_locale(locale):
+            response = await handler(request)
+            if rendered_for_reader() and not response.prepared:
+                # the answer holds sentences in the reader's language: caches keep one per language
+                response.headers[hdrs.CONTENT_LANGUAGE] = locale
+                response.headers.add(hdrs.VARY, hdrs.ACCEPT_LANGUAGE)
         status = response.status
         response.headers[REQUEST_ID_HEADER] = request_id
         return response
@@ -79,8 +90,8 @@ async def jsend_errors(request: web.Request, handler: Handler) -> web.StreamResp
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code = _HTTP_CODES.get(exc.status, "HTTP_ERROR")
-        response = jsend.fail(exc.reason, code=code, status=exc.status)
+        code, message = _HTTP_ERRORS.get(exc.status, ("HTTP_ERROR", common_texts.HTTP_ERROR))
+        response = jsend.fail(message.render(), code=code, status=exc.status)
         response.headers.update({k: v for k, v in exc.headers.items() if k == "Allow"})
         return response
     except Exception as exc:  # the process boundary of a request: log it, never leak details
@@ -88,13 +99,14 @@ async def jsend_errors(request: web.Request, handler: Handler) -> web.StreamResp
         if unavailable is not None:
             return _render_app_error(unavailable)
         log.exception("http.request.crashed", method=request.method, path=request.path)
-        return jsend.error("Internal server error", code="INTERNAL_ERROR", status=500)
+        sentence = common_texts.INTERNAL_ERROR.render()
+        return jsend.error(sentence, code="INTERNAL_ERROR", status=500)
 
 
 class DependencyUnavailable(ServiceUnavailable):
     """Redis or the database did not answer in time: the client may try again shortly."""
 
-    default_message = "Temporarily unavailable: try again after Retry-After seconds"
+    default_message = texts.DEPENDENCY_UNAVAILABLE
 
     def __init__(self, *, retry_after: int) -> None:
         super().__init__(headers={hdrs.RETRY_AFTER: str(retry_after)})
@@ -115,10 +127,11 @@ def _unavailable(request: web.Request, exc: Exception) -> DependencyUnavailable 
 
 
 def _render_app_error(exc: AppError) -> web.Response:
+    details = localized(exc.details)
     if exc.status >= 500:
-        response = jsend.error(exc.message, code=exc.code, status=exc.status, data=exc.details)
+        response = jsend.error(exc.message, code=exc.code, status=exc.status, data=details)
     else:
-        response = jsend.fail(exc.message, code=exc.code, status=exc.status, details=exc.details)
+        response = jsend.fail(exc.message, code=exc.code, status=exc.status, details=details)
     response.headers.update(exc.headers)
     return response
 
@@ -138,15 +151,19 @@ async def route_guard(request: web.Request, handler: Handler) -> web.StreamRespo
         for name in spec.id_params:
             canonical = canonical_id(request.match_info[name])
             if canonical is None:
-                raise NotFound(_not_found(name))
+                raise NotFound(_NOT_FOUND.get(name, common_texts.NOT_FOUND))
             request.match_info[name] = canonical
     return await handler(request)
 
 
-def _not_found(param: str) -> str:
-    """`task_id` → `Task not found`, as the handler says of a well-formed id nobody has."""
-    what = param.removesuffix("_id").replace("_", " ")
-    return f"{what.capitalize()} not found" if what != "id" else "Not found"
+# what the handler says of a well-formed id nobody has, by the route's parameter
+_NOT_FOUND = {
+    "task_id": texts.TASK_NOT_FOUND,
+    "model_id": texts.MODEL_NOT_FOUND,
+    "slice_id": texts.SLICE_NOT_FOUND,
+    "printer_id": texts.PRINTER_NOT_FOUND,
+    "webhook_id": texts.WEBHOOK_NOT_FOUND,
+}
 
 
 @web.middleware

@@ -23,6 +23,7 @@ from aiohttp.typedefs import Handler
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
+from lumi_api import texts
 from lumi_api.auth.current import optional_user, presented_token
 from lumi_api.client_address import client_address
 from lumi_api.keys import REDIS, SETTINGS
@@ -42,7 +43,7 @@ log = structlog.get_logger(__name__)
 
 
 class TooManyRequests(RateLimited):
-    default_message = "Too many requests: slow down and try again after Retry-After seconds"
+    default_message = texts.TOO_MANY_REQUESTS
 
 
 # KEYS[1]: the window's counter; ARGV[1]: its TTL. One command per count, and the counter never

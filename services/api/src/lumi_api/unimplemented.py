@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from lumi_api import texts
 from lumi_api.routing import add_route
 from lumi_common.errors import NotImplementedYet
 
@@ -25,7 +26,7 @@ ROUTES = (
 
 
 class NotAvailableYet(NotImplementedYet):
-    default_message = "Printers are not available in this version of Lumi yet"
+    default_message = texts.PRINTERS_NOT_AVAILABLE
 
 
 def setup(app: web.Application) -> None:

@@ -10,20 +10,21 @@ name). An error class with a code of its own says what its failure means with `c
 from __future__ import annotations
 
 from lumi_common.errors import JobError
+from lumi_common.i18n import Message, jobs
 
 # importing it registers the provider errors' sentences for `for_code`
 from lumi_common.providers import errors as _provider_errors  # noqa: F401
 
-GENERIC = "Generation failed. Please try again."
+GENERIC = jobs.GENERATION_FAILED
 
 
-def for_code(code: str | None) -> str:
+def for_code(code: str | None) -> Message:
     """The sentence for a failure's code (a dead letter's, or a job row's `error_code`)."""
     return _by_code().get(code or "", GENERIC)
 
 
-def _by_code() -> dict[str, str]:
-    found: dict[str, str] = {}
+def _by_code() -> dict[str, Message]:
+    found: dict[str, Message] = {}
     pending: list[type[JobError]] = [JobError]
     while pending:
         cls = pending.pop()

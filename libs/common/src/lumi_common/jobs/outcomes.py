@@ -93,10 +93,12 @@ async def dead_letter(
         return False
     # imported here, not at the top, only so that this change merges with the runtime rework
     # (issue 13) that rewrites the imports above; move it up once both are on main
+    from lumi_common.i18n import stored
     from lumi_common.jobs.client_errors import for_code
 
-    # the request, image or model shows the client its code's sentence, never the raw error
-    await kind.on_failed(session, job, for_code(failure.code))
+    # the request, image or model shows the client its code's sentence (in the reader's
+    # language, rendered when read), never the raw error
+    await kind.on_failed(session, job, stored(for_code(failure.code)))
     add_event(
         session,
         stream=dlq_name(kind.stream),

@@ -19,6 +19,7 @@ from lumi_common import task_changes
 from lumi_common.db.changes import changed
 from lumi_common.db.tables import GeneratedImage, GenerationRequest, ImageJob
 from lumi_common.db.types import UtcDateTime
+from lumi_common.i18n import jobs, stored
 from lumi_common.jobs.kinds import JobKind
 from lumi_common.messages import ImageJobRequested
 from lumi_common.pipeline.requests import next_updated_at
@@ -33,7 +34,7 @@ IMAGE_OUTCOMES = (
     RequestStatus.IMAGE_COMPLETED,
     RequestStatus.IMAGE_FAILED,
 )
-ALL_FAILED_MESSAGE = "All images failed to generate"
+ALL_FAILED_MESSAGE = stored(jobs.ALL_IMAGES_FAILED)
 RequestLock = Row[str, RequestStatus, datetime]
 # the statements every image job runs, built once on the Core tables (building a statement, and
 # the ORM's UPDATE path, cost more CPU than running it)

@@ -1,17 +1,15 @@
 """How a hosted provider's answers map onto the job runtime's two kinds of failure.
 
-The message of a `PermanentError` is what the client sees on its request and model
-(`errorMessage`), so refusals say plainly what happened and what to do.
+A failure's `client_message` is what the client reads on its request and model
+(`errorMessage`, in the reader's language), so refusals say plainly what happened and what to do.
 """
 
 from __future__ import annotations
 
 from lumi_common.errors import PermanentError, RetryableError
+from lumi_common.i18n import jobs
 
-REFUSED_MESSAGE = (
-    "The generation service refused this picture or prompt under its content policy. "
-    "Choose another picture, or start again with a different prompt."
-)
+REFUSED_MESSAGE = jobs.CONTENT_REFUSED
 
 
 class RateLimited(RetryableError):
@@ -31,7 +29,7 @@ class ContentRefused(PermanentError):
     client_message = REFUSED_MESSAGE
 
     def __init__(self, detail: str) -> None:
-        super().__init__(REFUSED_MESSAGE)
+        super().__init__(REFUSED_MESSAGE.render("en"))
         self.detail = detail  # the provider's own words, for the log only
 
 
@@ -45,6 +43,4 @@ class ProviderFailed(PermanentError):
     """The provider tried and failed (or cancelled); asking again would not help."""
 
     code = "PROVIDER_FAILED"
-    client_message = (
-        "The generation service could not make this one. Try again, or choose another picture."
-    )
+    client_message = jobs.PROVIDER_FAILED

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lumi_common import jsonx
 from lumi_common.db.tables import GenerationRequest, WebhookDelivery, WebhookEndpoint
+from lumi_common.i18n import default_locale, shown
 from lumi_common.ids import new_id
 from lumi_common.messages import WebhookDeliveryRequested
 from lumi_common.outbox.writer import add_event
@@ -104,7 +105,8 @@ def body(request: GenerationRequest, event_type: str, status: RequestStatus) -> 
             "status": status.value,
             "phase": request.phase.value,
             "selectedImageIndex": request.selected_image_index,
-            "errorMessage": request.error_message,
+            # a receiver has no Accept-Language: the default language
+            "errorMessage": shown(request.error_message, default_locale()),
             "updatedAt": iso_ms(request.updated_at),
             "completedAt": iso_ms(request.completed_at) if request.completed_at else None,
         },

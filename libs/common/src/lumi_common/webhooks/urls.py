@@ -13,35 +13,37 @@ import ipaddress
 from urllib.parse import urlsplit
 
 from lumi_common.db.tables import WEBHOOK_URL_CHARS
+from lumi_common.i18n import InvalidValue
+from lumi_common.i18n import webhooks as texts
 
 
-class UnacceptableUrl(ValueError):
+class UnacceptableUrl(InvalidValue):
     pass
 
 
 def check_url(url: str, *, allow_private: bool) -> str:
     """The URL as given when it may receive webhooks; raises `UnacceptableUrl` saying why."""
     if len(url) > WEBHOOK_URL_CHARS:
-        raise UnacceptableUrl(f"must be at most {WEBHOOK_URL_CHARS} characters")
+        raise UnacceptableUrl(texts.URL_TOO_LONG(limit=WEBHOOK_URL_CHARS))
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise UnacceptableUrl("is not a valid URL") from exc
+        raise UnacceptableUrl(texts.URL_INVALID) from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UnacceptableUrl("must be an absolute http:// or https:// URL")
+        raise UnacceptableUrl(texts.URL_NOT_HTTP)
     if parts.username is not None or parts.password is not None:
-        raise UnacceptableUrl("must not carry a user name or password")
+        raise UnacceptableUrl(texts.URL_HAS_CREDENTIALS)
     if port == 0:
-        raise UnacceptableUrl("must not use port 0")
+        raise UnacceptableUrl(texts.URL_PORT_ZERO)
     if any(ch.isspace() for ch in url):
-        raise UnacceptableUrl("must not contain spaces")
+        raise UnacceptableUrl(texts.URL_HAS_SPACES)
     try:
         literal = ipaddress.ip_address(parts.hostname)
     except ValueError:
         return url  # a name: its addresses are checked when a delivery connects
     if not allow_private and not allowed_address(str(literal)):
-        raise UnacceptableUrl("must not point to a private, loopback or reserved address")
+        raise UnacceptableUrl(texts.URL_PRIVATE)
     return url
 
 

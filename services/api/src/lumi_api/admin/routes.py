@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from lumi_api import jsend
+from lumi_api import jsend, texts
 from lumi_api.admin import audit, queues
 from lumi_api.admin.repository import AdminRepository
 from lumi_api.admin.schemas import (
@@ -35,6 +35,7 @@ from lumi_api.keys import REDIS, SESSIONMAKER, SETTINGS
 from lumi_api.routing import add_route
 from lumi_common import jsonx
 from lumi_common.errors import Conflict, NotFound, ServiceUnavailable
+from lumi_common.i18n import shown
 from lumi_common.pipeline.kinds import replayable_kind
 from lumi_common.streams.dlq import DeadLetters
 from lumi_common.streams.dlq_replay import DONE, replay
@@ -48,15 +49,15 @@ JOB_LETTER_SCAN = 5_000
 
 
 class UnknownStream(NotFound):
-    code, default_message = "UNKNOWN_STREAM", "No such stream"
+    code, default_message = "UNKNOWN_STREAM", texts.UNKNOWN_STREAM
 
 
 class NotReplayable(Conflict):
-    code, default_message = "NOT_REPLAYABLE", "This API cannot replay this stream's letters"
+    code, default_message = "NOT_REPLAYABLE", texts.NOT_REPLAYABLE
 
 
 class RedisUnavailable(ServiceUnavailable):
-    default_message = "Redis is unavailable"
+    default_message = texts.REDIS_UNAVAILABLE
 
 
 def setup(app: web.Application) -> None:
@@ -207,7 +208,7 @@ async def task_jobs(request: web.Request) -> web.Response:
         repo = AdminRepository(session)
         task = await repo.task(task_id)
         if task is None:
-            raise NotFound("Task not found")
+            raise NotFound(texts.TASK_NOT_FOUND)
         jobs = await repo.jobs_of(task_id)
     found = await _job_letters(request, {job.id for _, job in jobs})
     out = TaskJobsOut(
@@ -216,7 +217,7 @@ async def task_jobs(request: web.Request) -> web.Response:
         prompt=task.original_prompt,
         status=task.status.value,
         phase=task.phase.value,
-        error_message=task.error_message,
+        error_message=shown(task.error_message),
         trace_id=task.trace_id,
         created_at=task.created_at,
         updated_at=task.updated_at,
@@ -265,7 +266,7 @@ async def list_actions(request: web.Request) -> web.Response:
 def _stream(request: web.Request) -> str:
     stream = queues.resolve_stream(request.match_info["stream"])
     if stream is None:
-        raise UnknownStream(f"No such stream; streams: {', '.join(JOB_STREAMS)}")
+        raise UnknownStream(texts.UNKNOWN_STREAM(streams=", ".join(JOB_STREAMS)))
     return stream
 
 

@@ -6,7 +6,9 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from lumi_api import texts
 from lumi_api.schemas import ApiModel, Timestamp
+from lumi_common.i18n import InvalidValue
 
 # one request replays or purges at most this many letters; "all" carries on with another call
 MAX_SELECTION = 500
@@ -85,7 +87,7 @@ class SelectionBody(BaseModel):
     @model_validator(mode="after")
     def _one_of(self) -> Self:
         if (self.ids is None) == (not self.all):
-            raise ValueError('give either "ids" (a list of letter ids) or "all": true')
+            raise InvalidValue(texts.IDS_OR_ALL)
         return self
 
 

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 import structlog
 from redis.exceptions import RedisError
 
-from lumi_api.auth.messages import LOGIN_SLOWED, LOGIN_UNAVAILABLE, duration
+from lumi_api import texts
 from lumi_api.auth.settings import LoginCodeSettings
 from lumi_common.errors import RateLimited, ServiceUnavailable
+from lumi_common.i18n.http import duration
 from lumi_common.ids import new_id
 from lumi_common.redis_client import RedisClient
 from lumi_common.redis_scripts import BatchedScript
@@ -97,12 +98,12 @@ class LoginAttempts:
             wait_ms = int(await _TRY.call(self.redis, keys, args))
         except RedisError as exc:
             raise ServiceUnavailable(
-                LOGIN_UNAVAILABLE, headers={"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)}
+                texts.LOGIN_UNAVAILABLE, headers={"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)}
             ) from exc
         if wait_ms > 0:
             wait = max(1, math.ceil(wait_ms / 1000))
             raise RateLimited(
-                LOGIN_SLOWED.format(wait=duration(wait)),
+                texts.LOGIN_SLOWED(wait=duration(wait)),
                 details={"retryAfterSeconds": wait},
                 headers={"Retry-After": str(wait)},
             )

@@ -18,11 +18,12 @@ from email.message import EmailMessage
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lumi_api.auth.messages import CODE_REFUSED
+from lumi_api import texts
 from lumi_api.auth.repository import EmailCodeRepository
 from lumi_api.auth.settings import LoginCodeSettings
 from lumi_common.db.tables import EmailCode
 from lumi_common.errors import BadRequest
+from lumi_common.i18n import LOCALES, Locale
 from lumi_common.ids import new_id
 from lumi_common.states import EmailCodePurpose
 
@@ -34,7 +35,7 @@ _KEY_CONTEXT = b"lumi.email-code.v1"
 class InvalidCode(BadRequest):
     """Never a 401: the web app would take it for an expired session (contract §0 rule 6)."""
 
-    code, default_message = "INVALID_CODE", CODE_REFUSED
+    code, default_message = "INVALID_CODE", texts.CODE_REFUSED
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,15 +140,14 @@ async def retire_others(session: AsyncSession, *, email: str, keep_id: str, now:
     await EmailCodeRepository(session).retire_others(email, keep_id=keep_id, now=now)
 
 
-def code_message(*, to: str, code: str, ttl: timedelta) -> EmailMessage:
+def code_message(*, to: str, code: str, ttl: timedelta, locale: Locale) -> EmailMessage:
+    """The login code e-mail in both languages, the reader's first (who asked for it): a code
+    asked for from an English page may be read by someone who reads only Chinese."""
     minutes = max(1, int(ttl.total_seconds()) // 60)
+    order = sorted(LOCALES, key=lambda each: each != locale)
+    body = texts.CODE_EMAIL_BODY(code=code, minutes=minutes)
     message = EmailMessage()
     message["To"] = to
-    message["Subject"] = "Lumi 验证码 / verification code"
-    message.set_content(
-        f"您的 Lumi 验证码是 {code}，{minutes} 分钟内有效。\n"
-        f"Your Lumi verification code is {code}. It expires in {minutes} minutes.\n\n"
-        "如果这不是您本人的操作，请忽略此邮件。\n"
-        "If you did not ask for it, ignore this e-mail.\n"
-    )
+    message["Subject"] = " / ".join(texts.CODE_EMAIL_SUBJECT.render(each) for each in order)
+    message.set_content("\n".join(body.render(each) for each in order))
     return message

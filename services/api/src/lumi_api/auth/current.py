@@ -8,6 +8,7 @@ from __future__ import annotations
 import structlog
 from aiohttp import hdrs, web
 
+from lumi_api import texts
 from lumi_api.auth import service
 from lumi_api.auth.service import CurrentUser
 from lumi_api.keys import SESSION_COOKIES, SESSIONMAKER, TOKEN_CACHE
@@ -25,14 +26,12 @@ JSON = "application/json"
 
 class CookieNeedsJson(Forbidden):
     code = "CSRF_REJECTED"
-    default_message = (
-        "A POST signed in by the session cookie must send Content-Type: application/json"
-    )
+    default_message = texts.COOKIE_NEEDS_JSON
 
 
 class LoginRequired(Unauthorized):
     # the exact body both apps recognise: they clear the token and show their login screen
-    default_message = "请先登录"
+    default_message = texts.LOGIN_REQUIRED
 
 
 async def optional_user(request: web.Request) -> CurrentUser | None:
@@ -63,7 +62,7 @@ async def require_user(request: web.Request) -> CurrentUser:
 
 
 class AdminRequired(Forbidden):
-    code, default_message = "ADMIN_REQUIRED", "Only administrators may do this"
+    code, default_message = "ADMIN_REQUIRED", texts.ADMIN_REQUIRED
 
 
 async def require_admin(request: web.Request) -> CurrentUser:

@@ -11,14 +11,11 @@ import hashlib
 import math
 from dataclasses import dataclass
 
-from lumi_api.auth.messages import (
-    SEND_CODE_ADDRESS,
-    SEND_CODE_INTERVAL,
-    SEND_CODE_NETWORK,
-    duration,
-)
+from lumi_api import texts
 from lumi_api.auth.settings import LoginCodeSettings
 from lumi_common.errors import RateLimited
+from lumi_common.i18n import Message
+from lumi_common.i18n.http import duration
 from lumi_common.ids import new_id
 from lumi_common.redis_client import RedisClient
 from lumi_common.redis_scripts import BatchedScript
@@ -55,7 +52,7 @@ class Limit:
     key: str
     window_seconds: int
     limit: int
-    message: str  # `{wait}` is replaced by the time to wait
+    message: Message  # its `{wait}` is the time to wait
     refundable: bool  # given back when the code could not be sent
 
 
@@ -83,21 +80,21 @@ class SendCodeLimiter:
                 f"{pair}:hour",
                 HOUR_SECONDS,
                 s.send_code_per_address_per_hour,
-                SEND_CODE_ADDRESS,
+                texts.SEND_CODE_ADDRESS,
                 refundable=True,
             ),
             Limit(
                 f"{address}:hour",
                 HOUR_SECONDS,
                 s.send_code_per_address_all_clients_per_hour,
-                SEND_CODE_ADDRESS,
+                texts.SEND_CODE_ADDRESS,
                 refundable=True,
             ),
             Limit(
                 f"{self.prefix}:{{send-code}}:client:{client}",
                 HOUR_SECONDS,
                 s.send_code_per_ip_per_hour,
-                SEND_CODE_NETWORK,
+                texts.SEND_CODE_NETWORK,
                 refundable=False,  # a failing send must not let one client try without end
             ),
         ]
@@ -106,7 +103,7 @@ class SendCodeLimiter:
                 f"{pair}:interval",
                 s.send_code_interval_seconds,
                 1,
-                SEND_CODE_INTERVAL,
+                texts.SEND_CODE_INTERVAL,
                 refundable=True,
             )
             limits.insert(0, interval)
@@ -125,7 +122,7 @@ class SendCodeLimiter:
             full = limits[int(index) - 1]
             wait = max(1, math.ceil(int(wait_ms) / 1000))
             raise RateLimited(
-                full.message.format(wait=duration(wait)),
+                full.message(wait=duration(wait)),
                 details={"retryAfterSeconds": wait},
                 headers={"Retry-After": str(wait)},
             )

@@ -33,6 +33,7 @@ from lumi_api.routing import add_route
 from lumi_api.settings import ApiSettings
 from lumi_api.users.profile import service as profiles
 from lumi_common.db.transactions import in_transaction
+from lumi_common.i18n import current_locale
 from lumi_common.time import utcnow
 
 T = TypeVar("T")
@@ -113,7 +114,9 @@ async def send_code(request: web.Request) -> web.Response:
             now=utcnow(),
         )
     try:
-        await request.app[MAILER].send(codes.code_message(to=body.email, code=code, ttl=rules.ttl))
+        await request.app[MAILER].send(
+            codes.code_message(to=body.email, code=code, ttl=rules.ttl, locale=current_locale())
+        )
     except EmailUnavailable:
         # nobody received this code: drop it, and let the address ask again at once
         async with sessionmaker.begin() as session:

@@ -23,6 +23,7 @@ from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 from sqlalchemy import select
 
+from lumi_api import texts
 from lumi_api.auth.current import require_user
 from lumi_api.events.listener import TASK_CHANGES
 from lumi_api.events.settings import EventStreamSettings
@@ -169,9 +170,8 @@ def _last_event_id(request: web.Request) -> datetime | None:
     try:
         return parse_since(request.headers.get(LAST_EVENT_ID))
     except ValidationFailed:
-        raise ValidationFailed(
-            "Last-Event-ID: must be the id of an event this stream sent (the task's updatedAt)"
-        ) from None
+        reason = texts.LAST_EVENT_ID_INVALID()
+        raise ValidationFailed(texts.FIELD_PROBLEM(field=LAST_EVENT_ID, reason=reason)) from None
 
 
 async def _load(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
+from lumi_api import texts
 from lumi_api.files.access import resolve
 from lumi_api.files.mtl import absolute_textures
 from lumi_api.files.urls import FILES_PATH, PROXY_FILES_PATH
@@ -35,19 +36,19 @@ REDIRECT_CACHE = "private, max-age=60"
 
 class FileStorageUnavailable(AppError):
     status, code = 503, "STORAGE_UNAVAILABLE"
-    default_message = "Files are unavailable for a moment: try again"
+    default_message = texts.FILES_UNAVAILABLE
 
 
 class FileNotFound(NotFound):
-    default_message = "File not found"
+    default_message = texts.FILE_NOT_FOUND
 
 
 class FileLinkExpired(Forbidden):
-    code, default_message = "LINK_EXPIRED", "This file link has expired: reload to get a new one"
+    code, default_message = "LINK_EXPIRED", texts.LINK_EXPIRED
 
 
 class FileLinkInvalid(Forbidden):
-    code, default_message = "LINK_INVALID", "This file link is not valid"
+    code, default_message = "LINK_INVALID", texts.LINK_INVALID
 
 
 def setup(app: web.Application) -> None:

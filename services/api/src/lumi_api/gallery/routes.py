@@ -13,7 +13,7 @@ import structlog
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from lumi_api import jsend
+from lumi_api import jsend, texts
 from lumi_api.auth.current import optional_user, require_user
 from lumi_api.body import parse_body, parse_query
 from lumi_api.gallery import service
@@ -44,7 +44,6 @@ from lumi_common.ids import canonical_id
 from lumi_common.states import InteractionType
 from lumi_common.time import utcnow
 
-DOWNLOADED = "下载成功"  # what the old server answered; the web app shows it
 MODEL = "/gallery/models/{model_id}"
 
 log = structlog.get_logger(__name__)
@@ -222,4 +221,4 @@ async def record_download(request: web.Request) -> web.Response:
         )
     if not counted:
         raise ModelNotFound()
-    return jsend.success(MessageOut(message=DOWNLOADED).to_json())
+    return jsend.success(MessageOut(message=texts.DOWNLOADED.render()).to_json())

@@ -13,6 +13,7 @@ from typing import Protocol
 import aiosmtplib
 import structlog
 
+from lumi_api import texts
 from lumi_api.mail.settings import EmailBackend, EmailSettings
 from lumi_common.errors import AppError
 
@@ -21,7 +22,7 @@ log = structlog.get_logger(__name__)
 
 class EmailUnavailable(AppError):
     status, code = 502, "EMAIL_UNAVAILABLE"
-    default_message = "The e-mail could not be sent; please try again in a moment"
+    default_message = texts.EMAIL_UNAVAILABLE
 
 
 class Mailer(Protocol):

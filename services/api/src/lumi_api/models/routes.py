@@ -12,7 +12,7 @@ import structlog
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lumi_api import jsend
+from lumi_api import jsend, texts
 from lumi_api.auth.current import require_user
 from lumi_api.body import parse_body
 from lumi_api.gallery.cache import gallery_cache
@@ -25,7 +25,6 @@ from lumi_common.db.transactions import in_transaction
 from lumi_common.storage import deletions, model_prefix
 from lumi_common.time import utcnow
 
-DELETED = "模型已删除"
 MODEL = "/models/{model_id}"
 
 log = structlog.get_logger(__name__)
@@ -112,7 +111,7 @@ async def delete_model(request: web.Request) -> web.Response:
         await gallery_cache(request.app).bump()
     files_gone = await deletions.delete_now(request.app[STORAGE], folders)
     log.info("model.deleted", model_id=model_id, files_deleted=files_gone)
-    return jsend.success(MessageOut(message=DELETED).to_json())
+    return jsend.success(MessageOut(message=texts.MODEL_DELETED.render()).to_json())
 
 
 async def _answer(request: web.Request, change: service.ModelChange) -> web.Response:

@@ -11,6 +11,7 @@ from lumi_api.files.urls import FileUrls
 from lumi_api.models.repository import ModelRecord
 from lumi_api.schemas import ApiModel, Timestamp
 from lumi_common.db.tables import Model, ModelJob
+from lumi_common.i18n import shown
 from lumi_common.states import (
     JobStatus,
     ModelSource,
@@ -150,7 +151,7 @@ class ModelOut(ApiModel):
             updated_at=model.updated_at,
             completed_at=model.completed_at,
             failed_at=model.failed_at,
-            error_message=model.error_message,
+            error_message=shown(model.error_message),
             user=UserRef(id=model.user_id, name=owner_name),
             generation_job=None if job is None else GenerationJobOut.build(job),
         )

@@ -12,6 +12,7 @@ from typing import NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lumi_api import texts
 from lumi_api.models.repository import ModelRecord, ModelRepository, is_listed
 from lumi_common.db.tables import Model
 from lumi_common.errors import Forbidden, InvalidState, NotFound
@@ -20,19 +21,19 @@ from lumi_common.states import ACTIVE_JOB_STATUSES, Visibility
 
 
 class ModelNotFound(NotFound):
-    default_message = "Model not found"
+    default_message = texts.MODEL_NOT_FOUND
 
 
 class NotModelOwner(Forbidden):
-    default_message = "This model belongs to another user"
+    default_message = texts.NOT_MODEL_OWNER
 
 
 class ModelNotCompleted(InvalidState):
-    default_message = "Only a completed model can be made public"
+    default_message = texts.MODEL_NOT_COMPLETED
 
 
 class ModelStillGenerating(InvalidState):
-    default_message = "The model is still being generated; it can be deleted once it is done"
+    default_message = texts.MODEL_STILL_GENERATING
 
 
 @dataclass(frozen=True, slots=True)

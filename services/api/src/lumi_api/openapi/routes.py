@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from lumi_api import texts
 from lumi_api.openapi.document import build_document
 from lumi_api.routing import add_route, route_table
 from lumi_common import jsonx
@@ -49,7 +50,7 @@ DOCS_PAGE = f"""<!doctype html>
 
 
 class ViewerAssetNotFound(NotFound):
-    default_message = "No such file of the API viewer"
+    default_message = texts.NO_SUCH_VIEWER_FILE
 
 
 class OpenApiCache:

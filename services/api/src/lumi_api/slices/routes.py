@@ -14,7 +14,7 @@ import structlog
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from lumi_api import jsend
+from lumi_api import jsend, texts
 from lumi_api.auth.current import require_user
 from lumi_api.body import parse_body
 from lumi_api.keys import FILE_URLS, OUTBOX_SIGNAL, REDIS, SESSIONMAKER, SETTINGS, STORAGE
@@ -22,7 +22,6 @@ from lumi_api.routing import add_route
 from lumi_api.slices import service
 from lumi_api.slices.repository import SliceRepository
 from lumi_api.slices.schemas import (
-    STARTED,
     CreateSliceBody,
     PrintBody,
     PrintOut,
@@ -88,7 +87,7 @@ async def create_slice(request: web.Request) -> web.Response:
         model_id=created.job.model_id,
         slice_task_id=created.job.id,
         slice_status=SliceStatus.PROCESSING,
-        message=STARTED,
+        message=texts.SLICE_STARTED.render(),
     )
     return jsend.success(out.to_json(), status=201)
 
@@ -105,7 +104,9 @@ async def print_task(request: web.Request) -> web.Response:
         now=utcnow(),
     )
     created = await _started(request, await in_transaction(request.app[SESSIONMAKER], start))
-    return jsend.success(PrintOut(slice_task_id=created.job.id, message=STARTED).to_json())
+    return jsend.success(
+        PrintOut(slice_task_id=created.job.id, message=texts.SLICE_STARTED.render()).to_json()
+    )
 
 
 async def get_slice(request: web.Request) -> web.Response:

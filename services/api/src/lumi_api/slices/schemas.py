@@ -8,11 +8,9 @@ from lumi_api.files.urls import FileUrls
 from lumi_api.schemas import ApiModel, Timestamp
 from lumi_common import jsonx
 from lumi_common.db.tables import SliceJob
+from lumi_common.i18n import shown
 from lumi_common.slice_profiles import SliceProfile
 from lumi_common.states import JobStatus, SliceStatus
-
-# what the web app shows while it polls (the contract's example message)
-STARTED = "切片任务已创建，正在处理中"
 
 # a queued job has not started; the apps know PROCESSING for anything running or retrying
 SLICE_STATUS_OF_JOB = {
@@ -108,7 +106,7 @@ class SliceOut(ApiModel):
             gcode_size=job.gcode_size,
             thumbnail_url=urls.signed(job.thumbnail_key),
             gcode_metadata=metadata,
-            error_message=job.error_message if status is SliceStatus.FAILED else None,
+            error_message=shown(job.error_message) if status is SliceStatus.FAILED else None,
             created_at=job.created_at,
             updated_at=job.updated_at,
             completed_at=job.completed_at,

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lumi_api import texts
 from lumi_api.models.repository import ModelRepository
 from lumi_api.models.service import ModelNotFound, raise_for_stranger
 from lumi_api.slices.repository import SliceRepository, is_active
@@ -29,15 +30,15 @@ from lumi_common.streams.names import SLICE_JOBS
 
 
 class SliceNotFound(NotFound):
-    default_message = "Slice task not found"
+    default_message = texts.SLICE_NOT_FOUND
 
 
 class ModelNotReady(InvalidState):
-    default_message = "The model is not generated yet: it can be sliced once it is completed"
+    default_message = texts.MODEL_NOT_READY_TO_SLICE
 
 
 class SliceInProgress(InvalidState):
-    default_message = "This model is being sliced; wait for that slice to finish"
+    default_message = texts.SLICE_IN_PROGRESS
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,12 +15,14 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lumi_api import texts
 from lumi_api.models.repository import is_listed
 from lumi_api.tasks.repository import JobIds, TaskRecord, TaskRepository
 from lumi_api.tasks.service import TaskNotFound, get_task
 from lumi_common import task_changes
 from lumi_common.db.tables import GenerationRequest
 from lumi_common.errors import InvalidState
+from lumi_common.i18n import jobs, stored
 from lumi_common.jobs.kinds import JobKind
 from lumi_common.jobs.requeue import requeue_job
 from lumi_common.outbox.writer import discard_unpublished
@@ -44,32 +46,30 @@ FINISHED = frozenset(
     }
 )
 MODEL_DONE = (RequestStatus.COMPLETED, RequestStatus.MODEL_COMPLETED)
-CANCELLED_MESSAGE = "Cancelled"
+CANCELLED_MESSAGE = stored(jobs.CANCELLED)
 RetryWhat = Literal["images", "model"]
 
 
 class AlreadyFinished(InvalidState):
-    default_message = "The task has already finished: only an unfinished task can be cancelled"
+    default_message = texts.ALREADY_FINISHED
 
 
 class NothingToRetry(InvalidState):
-    default_message = "Nothing of this task has failed: there is nothing to retry"
+    default_message = texts.NOTHING_TO_RETRY
 
 
 class ImagesAlreadyChosen(InvalidState):
-    default_message = "An image was already chosen: the images can no longer be retried"
+    default_message = texts.IMAGES_ALREADY_CHOSEN
 
 
 class ModelNotFailed(InvalidState):
-    default_message = "Only a failed model can be retried"
+    default_message = texts.MODEL_NOT_FAILED
 
 
 class ModelComplete(InvalidState):
     # regenerating in place would change files served as immutable for a year, under URLs that
     # browsers and the gallery already hold; a new task makes a new model with new URLs
-    default_message = (
-        "The model is complete and is not regenerated in place; create a new task for a new model"
-    )
+    default_message = texts.MODEL_COMPLETE
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from pydantic import BaseModel
 
+from lumi_api import texts
 from lumi_common import jsonx
 from lumi_common.errors import Conflict, ValidationFailed
 
@@ -27,7 +28,7 @@ _KEY = re.compile(rf"^[\x21-\x7e]{{1,{MAX_KEY_CHARS}}}$")  # visible ASCII
 
 class IdempotencyKeyReused(Conflict):
     code = "IDEMPOTENCY_KEY_REUSED"
-    default_message = "This Idempotency-Key was already used with a different request body"
+    default_message = texts.IDEMPOTENCY_KEY_REUSED
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +48,8 @@ def from_request(request: web.Request, body: BaseModel) -> Idempotency | None:
         return None
     key = raw.strip()
     if not _KEY.match(key):
-        raise ValidationFailed(
-            f"{HEADER}: must be 1–{MAX_KEY_CHARS} visible ASCII characters (a UUID is a good key)"
-        )
+        reason = texts.IDEMPOTENCY_KEY_INVALID(limit=MAX_KEY_CHARS)
+        raise ValidationFailed(texts.FIELD_PROBLEM(field=HEADER, reason=reason))
     digest = hashlib.sha256(
         jsonx.dumps(body.model_dump(mode="json", exclude_none=True))
     ).hexdigest()

@@ -27,11 +27,13 @@ from redis.exceptions import RedisError
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lumi_api import texts
 from lumi_api.auth.service import CurrentUser
 from lumi_api.tasks.settings import QuotaSettings
 from lumi_common.db.tables import GenerationRequest
 from lumi_common.db.types import UtcDateTime
 from lumi_common.errors import AppError
+from lumi_common.i18n.http import duration
 from lumi_common.ids import new_id
 from lumi_common.redis_client import RedisClient
 from lumi_common.states import RequestStatus
@@ -47,12 +49,10 @@ GENERATING = (
     RequestStatus.MODEL_PENDING,
     RequestStatus.MODEL_GENERATING,
 )
-DAILY_EXCEEDED = "You have created {limit} tasks in the last 24 hours; try again in {wait}"
-ACTIVE_EXCEEDED = "You already have {limit} tasks generating; wait until one of them is done"
 
 
 class QuotaExceeded(AppError):
-    status, code, default_message = 429, "QUOTA_EXCEEDED", "Quota exceeded"
+    status, code, default_message = 429, "QUOTA_EXCEEDED", texts.QUOTA_EXCEEDED
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +104,7 @@ class Quotas:
             frees_at = (usage.oldest_today or now) + DAY
             wait = max(1, math.ceil((frees_at - now).total_seconds()))
             raise QuotaExceeded(
-                DAILY_EXCEEDED.format(limit=daily, wait=_duration(wait)),
+                texts.DAILY_EXCEEDED(limit=daily, wait=duration(wait)),
                 details={
                     "quota": "TASKS_PER_USER_PER_DAY",
                     "limit": daily,
@@ -115,7 +115,7 @@ class Quotas:
             )
         if active and usage.generating >= active:
             raise QuotaExceeded(
-                ACTIVE_EXCEEDED.format(limit=active),
+                texts.ACTIVE_EXCEEDED(limit=active),
                 details={
                     "quota": "ACTIVE_TASKS_PER_USER",
                     "limit": active,
@@ -176,14 +176,6 @@ async def usage_of(session: AsyncSession, user_id: str, *, since: datetime) -> U
         )
     ).one()
     return Usage(today=int(today), oldest_today=oldest, generating=int(active))
-
-
-def _duration(seconds: int) -> str:
-    if seconds < 120:
-        return f"{seconds} seconds"
-    if seconds < 7200:
-        return f"{math.ceil(seconds / 60)} minutes"
-    return f"{math.ceil(seconds / 3600)} hours"
 
 
 QUOTAS = web.AppKey("quotas", Quotas)

@@ -12,7 +12,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
-from lumi_api import jsend
+from lumi_api import jsend, texts
 from lumi_api.auth.current import require_user
 from lumi_api.auth.service import CurrentUser
 from lumi_api.body import parse_body, parse_query
@@ -263,7 +263,7 @@ async def delete_task(request: web.Request) -> web.Response:
     await deletions.delete_now(request.app[STORAGE], deleted.prefixes)
     await _discard_dead_letters(request, deleted.failed_jobs)
     log.info("task.deleted", task_id=task_id)
-    return jsend.success(MessageOut(message="Task deleted").to_json())
+    return jsend.success(MessageOut(message=texts.TASK_DELETED.render()).to_json())
 
 
 async def _discard_dead_letters(request: web.Request, jobs: JobIds) -> None:
@@ -296,6 +296,5 @@ def parse_since(value: str | None) -> datetime | None:
     try:
         return truncate_ms(parse_iso(_SPACED_OFFSET.sub(r"\1+\2", value.strip())))
     except ValueError:
-        raise ValidationFailed(
-            "since: must be an ISO-8601 date-time such as 2026-02-04T12:00:00.000Z"
-        ) from None
+        reason = texts.SINCE_INVALID
+        raise ValidationFailed(texts.FIELD_PROBLEM(field="since", reason=reason())) from None

@@ -14,14 +14,15 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
+from lumi_api import texts
 from lumi_api.files.urls import FileUrls
 from lumi_api.models.schemas import ModelOut
 from lumi_api.schemas import ApiModel, Timestamp
 from lumi_api.tasks.repository import TaskRecord
 from lumi_api.tasks.service import NewTask, TaskPage
 from lumi_common.db.tables import GeneratedImage
+from lumi_common.i18n import InvalidValue, shown
 from lumi_common.states import ImageStatus, RequestPhase, RequestStatus
 
 PROMPT_MAX_CHARS = 500
@@ -38,7 +39,7 @@ def _stripped_as_python_does(value: str) -> str:
     `"\x1f"` survives pydantic's strip, then is an empty prompt to a provider."""
     value = value.strip()
     if not value:
-        raise PydanticCustomError("string_too_short", "String should have at least 1 character")
+        raise InvalidValue(texts.TEXT_TOO_SHORT(min_length=1))
     return value
 
 
@@ -78,7 +79,7 @@ class TaskListQuery(ApiModel):
     @model_validator(mode="after")
     def _one_way_of_paging(self) -> Self:
         if self.page is not None and self.offset is not None:
-            raise ValueError("page through with offset or with page, not both")
+            raise InvalidValue(texts.PAGE_OR_OFFSET)
         return self
 
     def window(self) -> tuple[int, int]:
@@ -118,7 +119,7 @@ class ImageOut(ApiModel):
             created_at=image.created_at,
             completed_at=image.completed_at,
             failed_at=image.failed_at,
-            error_message=image.error_message,
+            error_message=shown(image.error_message),
         )
 
 
@@ -164,7 +165,7 @@ class TaskOut(ApiModel):
             created_at=request.created_at,
             updated_at=request.updated_at,
             completed_at=request.completed_at,
-            error_message=request.error_message,
+            error_message=shown(request.error_message),
             prompt_provider=request.prompt_provider or OFFLINE_PROMPTS,
             prompt_note=request.prompt_note,
             images=[ImageOut.build(image, urls) for image in task.images],

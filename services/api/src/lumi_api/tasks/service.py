@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lumi_api import texts
 from lumi_api.auth.service import CurrentUser
 from lumi_api.tasks.idempotency import Idempotency
 from lumi_api.tasks.naming import model_name
@@ -45,23 +46,23 @@ IMAGE_COUNT = 4
 
 
 class TaskNotFound(NotFound):
-    default_message = "Task not found"
+    default_message = texts.TASK_NOT_FOUND
 
 
 class ImageNotReady(BadRequest):
-    code, default_message = "IMAGE_NOT_READY", "The chosen image is not ready"
+    code, default_message = "IMAGE_NOT_READY", texts.IMAGE_NOT_READY
 
 
 class ModelAlreadyRequested(InvalidState):
-    default_message = "A model has already been requested for this task"
+    default_message = texts.MODEL_ALREADY_REQUESTED
 
 
 class NotAwaitingSelection(InvalidState):
-    default_message = "The task is not waiting for an image to be chosen"
+    default_message = texts.NOT_AWAITING_SELECTION
 
 
 class PromptVariantsUnavailable(AppError):
-    default_message = "Could not prepare the image prompts"
+    default_message = texts.PROMPT_VARIANTS_UNAVAILABLE
 
 
 @dataclass(frozen=True, slots=True)

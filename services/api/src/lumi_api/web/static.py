@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from lumi_api import texts
 from lumi_common.errors import NotFound
 
 STATIC_DIR = (Path(__file__).parent / "static").resolve()
@@ -28,7 +29,7 @@ HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
 
 
 class NoSuchFile(NotFound):
-    default_message = "No such file"
+    default_message = texts.NO_SUCH_FILE
 
 
 def static_path(relative: str) -> Path:

@@ -8,7 +8,7 @@ import structlog
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
-from lumi_api import jsend
+from lumi_api import jsend, texts
 from lumi_api.auth.current import require_user
 from lumi_api.body import parse_body
 from lumi_api.keys import SESSIONMAKER, SETTINGS
@@ -93,7 +93,7 @@ async def delete_webhook(request: web.Request) -> web.Response:
     async with request.app[SESSIONMAKER].begin() as session:
         await service.remove(session, user_id=user.id, webhook_id=webhook_id)
     log.info("webhook.deleted", webhook_id=webhook_id)
-    return jsend.success(MessageOut(message="Webhook deleted").to_json())
+    return jsend.success(MessageOut(message=texts.WEBHOOK_DELETED.render()).to_json())
 
 
 async def callback_secret(request: web.Request) -> web.Response:

@@ -7,8 +7,10 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 
+from lumi_api import texts
 from lumi_api.schemas import ApiModel, Timestamp
 from lumi_common.db.tables import WebhookEndpoint
+from lumi_common.i18n import InvalidValue
 from lumi_common.webhooks.events import EVENT_TYPES
 
 EventType = Annotated[StrictStr, AfterValidator(lambda v: _event_type(v))]
@@ -16,7 +18,7 @@ EventType = Annotated[StrictStr, AfterValidator(lambda v: _event_type(v))]
 
 def _event_type(value: str) -> str:
     if value not in EVENT_TYPES:
-        raise ValueError(f"unknown event type; one of {', '.join(EVENT_TYPES)}")
+        raise InvalidValue(texts.UNKNOWN_EVENT_TYPE(choices=", ".join(EVENT_TYPES)))
     return value
 
 

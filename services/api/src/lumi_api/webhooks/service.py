@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lumi_api import texts
 from lumi_common.db.changes import changed
 from lumi_common.db.tables import WebhookEndpoint, WebhookSecret
 from lumi_common.errors import InvalidState, NotFound, ValidationFailed
@@ -18,7 +19,7 @@ from lumi_common.webhooks.urls import UnacceptableUrl, check_url
 
 
 class WebhookNotFound(NotFound):
-    default_message = "Webhook not found"
+    default_message = texts.WEBHOOK_NOT_FOUND
 
 
 class TooManyWebhooks(InvalidState):
@@ -33,7 +34,7 @@ def acceptable_url(url: str, *, allow_private: bool, field: str) -> str:
     try:
         return check_url(url, allow_private=allow_private)
     except UnacceptableUrl as exc:
-        raise UrlNotAllowed(f"{field}: {exc}") from None
+        raise UrlNotAllowed(texts.FIELD_PROBLEM(field=field, reason=exc.text)) from None
 
 
 async def register(
@@ -49,7 +50,7 @@ async def register(
         select(func.count()).select_from(WebhookEndpoint).where(WebhookEndpoint.user_id == user_id)
     )
     if (count or 0) >= limit:
-        raise TooManyWebhooks(f"At most {limit} webhooks per user; delete one first")
+        raise TooManyWebhooks(texts.TOO_MANY_WEBHOOKS(limit=limit))
     endpoint = WebhookEndpoint(
         id=new_id(),
         user_id=user_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
-from lumi_api import jsend
+from lumi_api import jsend, texts
 from lumi_api.auth import invalidation
 from lumi_api.auth.current import require_user
 from lumi_api.body import parse_body
@@ -48,4 +48,4 @@ async def update_profile(request: web.Request) -> web.Response:
     if "nick_name" in body.changes():  # gallery pages show it as the author's name
         await gallery_cache(request.app).bump()
     log.info("user.profile_updated", fields=sorted(body.changes()))
-    return jsend.success(MessageOut(message="Profile updated").to_json())
+    return jsend.success(MessageOut(message=texts.PROFILE_UPDATED.render()).to_json())

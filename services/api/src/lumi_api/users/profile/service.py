@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lumi_api import texts
 from lumi_api.auth.service import CurrentUser
 from lumi_api.users.profile.repository import ProfileRepository
 from lumi_api.users.profile.schemas import UpdateProfileBody, UserOut
@@ -13,7 +14,7 @@ from lumi_common.errors import Forbidden
 
 
 class NotYourProfile(Forbidden):
-    default_message = "You can only update your own profile"
+    default_message = texts.NOT_YOUR_PROFILE
 
 
 async def load(session: AsyncSession, *, user_id: str) -> UserOut | None:
