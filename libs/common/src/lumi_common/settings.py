@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from lumi_common.i18n import FALLBACK_LOCALE, Locale, set_default_locale
+from lumi_common.i18n import FALLBACK_LOCALE, Locale, negotiate, set_default_locale
 from lumi_common.redis_url import parse_cluster_url
 from lumi_common.secret_strength import GENERATE_HINT, weakness
 from lumi_common.storage_url import (
@@ -68,6 +68,16 @@ class LumiSettings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.app_env is AppEnv.PRODUCTION
+
+    @field_validator("default_locale", mode="before")
+    @classmethod
+    def _locale_spelling(cls, value: object) -> object:
+        """`zh`, `zh-cn` or `zh_CN` name the one Chinese we have; `en-US` is English."""
+        if isinstance(value, str):
+            spelled = value.strip().replace("_", "-")
+            if spelled.split("-")[0].lower() in ("zh", "en"):
+                return negotiate(spelled, FALLBACK_LOCALE)
+        return value
 
 
 class LogSettings(LumiSettings):
