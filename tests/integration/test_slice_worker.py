@@ -215,7 +215,7 @@ async def test_a_degenerate_mesh_fails_with_a_message_and_its_replay_slices_it(
     # the apps send no Accept-Language: the default language, the reason in it too
     chinese = (await slice_status(client, alice, slice_id))["errorMessage"]
     assert chinese.startswith("无法切片此模型：模型是平的（尺寸为 ")
-    assert chinese.endswith("mm），没有可打印的体积"), chinese
+    assert chinese.endswith(" 毫米），没有可打印的体积"), chinese
     detail = await client.get(f"/api/gallery/models/{model_id}", headers=auth(alice))
     assert (await detail.json())["data"]["sliceStatus"] == "FAILED"
     # retrying cannot help: one attempt, then the dead letter (relayed by `work`)

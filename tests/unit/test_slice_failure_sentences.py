@@ -23,7 +23,7 @@ from lumi_slice_worker.mesh import Bed, PrintSize, UnprintableMesh, prepare
 
 
 def test_a_nested_reason_is_stored_as_a_reference_and_rendered_in_each_language() -> None:
-    error = ModelNotSliceable(texts.REASON_FLAT(size="10 × 10 × 0 mm"))
+    error = ModelNotSliceable(texts.REASON_FLAT(size="10 × 10 × 0"))
     assert error.client is not None
     reference = stored(error.client)
     assert reference.startswith("msg:SLICE_CANNOT_SLICE {")
@@ -33,7 +33,7 @@ def test_a_nested_reason_is_stored_as_a_reference_and_rendered_in_each_language(
         "it has no volume to print"
     )
     assert shown(reference, "zh-CN") == (
-        "无法切片此模型：模型是平的（尺寸为 10 × 10 × 0 mm），没有可打印的体积"
+        "无法切片此模型：模型是平的（尺寸为 10 × 10 × 0 毫米），没有可打印的体积"
     )
     assert str(error) == shown(reference, "en")  # operators read the same sentence
 

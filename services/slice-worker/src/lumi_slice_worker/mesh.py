@@ -147,4 +147,5 @@ def _scale_for(extents: np.ndarray, size: PrintSize, *, default_size_mm: float |
 
 
 def _mm(extents: np.ndarray) -> str:
-    return " × ".join(f"{float(value):.3g}" for value in extents) + " mm"
+    """`40 × 40 × 0`: the sentence adds the unit, in its language."""
+    return " × ".join(f"{float(value):.3g}" for value in extents)

@@ -37,13 +37,13 @@ FAILED = Message("SLICE_FAILED", zh="切片失败，请重试。", en="Slicing f
 # why a model cannot be sliced: the worker's checks of its mesh
 REASON_FLAT = Message(
     "SLICE_REASON_FLAT",
-    zh="模型是平的（尺寸为 {size}），没有可打印的体积",
-    en="the model is flat (its sides measure {size}): it has no volume to print",
+    zh="模型是平的（尺寸为 {size} 毫米），没有可打印的体积",
+    en="the model is flat (its sides measure {size} mm): it has no volume to print",
 )
 REASON_TOO_THIN = Message(
     "SLICE_REASON_TOO_THIN",
-    zh="模型在 {size} 的尺寸下太薄，无法打印（每条边至少需要 {min_mm} 毫米）",
-    en="the model is too thin to print at {size} (every side needs at least {min_mm} mm)",
+    zh="模型在 {size} 毫米的尺寸下太薄，无法打印（每条边至少需要 {min_mm} 毫米）",
+    en="the model is too thin to print at {size} mm (every side needs at least {min_mm} mm)",
 )
 REASON_UNREADABLE = Message(
     "SLICE_REASON_UNREADABLE",
