@@ -31,6 +31,17 @@ HANGING_EACH_TIME = """
 """
 
 
+async def slice_in_english(client: LumiClient, slice_id: str) -> dict[str, Any]:
+    """`GET /api/slices/:id` as an English reader (the support client sends no language)."""
+    headers = {**client.headers, "Accept-Language": "en-US,en;q=0.9,zh;q=0.1"}
+    url = f"{client.base_url}/api/slices/{slice_id}"
+    async with client.session.get(url, headers=headers) as response:
+        assert response.status == 200, await response.text()
+        assert response.headers["Content-Language"] == "en"
+        data: dict[str, Any] = (await response.json())["data"]
+    return data
+
+
 async def printable_model(services: Services, client: LumiClient, prompt: str) -> dict[str, Any]:
     """A task taken to a completed model by the real image and model workers."""
     await services.start_worker(IMAGE_WORKER, IMAGE_QUEUE_CONCURRENCY="4")
@@ -107,7 +118,10 @@ async def test_a_hanging_slicer_on_path_is_killed_then_dead_lettered_and_replaye
     started = await client.print_task(task["id"])
     failed = await client.until_sliced(started["sliceTaskId"], within=60)
     assert failed["sliceStatus"] == "FAILED"
-    assert failed["errorMessage"] == "the slicer did not finish within 4 s and was stopped"
+    # the apps send no Accept-Language: the default language (zh-CN); an API client asks
+    assert failed["errorMessage"] == "切片软件未能在 4 秒内完成，已被停止"
+    english = await slice_in_english(client, started["sliceTaskId"])
+    assert english["errorMessage"] == "the slicer did not finish within 4 s and was stopped"
     pids = hanging_pids(fakes)
     assert len(pids) == 4, "two attempts, each a slicer and its child"
     assert not any(alive(pid) for pid in pids)
@@ -117,6 +131,8 @@ async def test_a_hanging_slicer_on_path_is_killed_then_dead_lettered_and_replaye
     [letter] = json.loads(listed.stdout)
     assert letter["job_id"] == started["sliceTaskId"]
     assert letter["reason"] == "attempts_exhausted"
+    # operators read the raw error (English)
+    assert letter["error"] == "the slicer did not finish within 4 s and was stopped"
 
     # the operator fixes the worker (the real slicer), then replays
     assert hanging.stop() == 0

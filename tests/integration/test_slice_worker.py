@@ -1,7 +1,8 @@
 """The slice worker's real `run()` in burst mode, with the real PrusaSlicer (or a stand-in that
 misbehaves), on the real database and Redis, behind the real API routes: a model becomes G-code
-served at `gcodeUrl`; what cannot be sliced fails with a message and a dead letter that an
-operator can replay; a slicer that hangs is killed at the time limit, leaving nothing behind."""
+served at `gcodeUrl`; what cannot be sliced fails with a message in the reader's language (the
+slicer's own words stay in the dead letter) and a dead letter that an operator can replay; a
+slicer that hangs is killed at the time limit, leaving nothing behind."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_api.auth.service import IssuedToken
 from lumi_common.db.tables import Model, OutboxEvent
+from lumi_common.i18n import negotiate
 from lumi_common.storage import LocalStorage
 from lumi_common.streams.names import stream_key
 from lumi_slice_worker.service import run
@@ -88,10 +90,18 @@ async def request_slice(client: Client, token: IssuedToken, model_id: str) -> st
     return str((await response.json())["data"]["sliceTaskId"])
 
 
-async def slice_status(client: Client, token: IssuedToken, slice_id: str) -> Any:
-    response = await client.get(f"/api/slices/{slice_id}", headers=auth(token))
+async def slice_status(
+    client: Client, token: IssuedToken, slice_id: str, *, language: str | None = None
+) -> Any:
+    """The slice as `GET /api/slices/:id` shows it, in `language` (`Accept-Language`) if given."""
+    headers = auth(token) | ({"Accept-Language": language} if language else {})
+    response = await client.get(f"/api/slices/{slice_id}", headers=headers)
     assert response.status == 200, await response.text()
-    return (await response.json())["data"]
+    data = (await response.json())["data"]
+    if data["errorMessage"] is not None:  # a sentence in the reader's language
+        assert response.headers["Content-Language"] == negotiate(language, "zh-CN")
+        assert "Accept-Language" in response.headers.getall("Vary", [])
+    return data
 
 
 async def work(settings: SliceWorkerSettings, sessionmaker: Sessions, redis: Redis) -> None:
@@ -197,15 +207,22 @@ async def test_a_degenerate_mesh_fails_with_a_message_and_its_replay_slices_it(
     slice_id = await request_slice(client, alice, model_id)
     await work(worker_settings, sessionmaker, redis)
 
-    failed = await slice_status(client, alice, slice_id)
+    failed = await slice_status(client, alice, slice_id, language="en")
     assert failed["sliceStatus"] == "FAILED"
     assert failed["errorMessage"].startswith("this model cannot be sliced: the model is flat")
+    assert failed["errorMessage"].endswith("it has no volume to print")
     assert failed["gcodeUrl"] is None
+    # the apps send no Accept-Language: the default language, the reason in it too
+    chinese = (await slice_status(client, alice, slice_id))["errorMessage"]
+    assert chinese.startswith("无法切片此模型：模型是平的（尺寸为 ")
+    assert chinese.endswith(" 毫米），没有可打印的体积"), chinese
     detail = await client.get(f"/api/gallery/models/{model_id}", headers=auth(alice))
     assert (await detail.json())["data"]["sliceStatus"] == "FAILED"
     # retrying cannot help: one attempt, then the dead letter (relayed by `work`)
     [(_, letter)] = await stream_entries(redis, stream_key(key_prefix, "slice-jobs:dlq"))
     assert b'"permanent_error"' in letter[b"data"]
+    assert b'"SLICE_MODEL_UNPRINTABLE"' in letter[b"data"]
+    assert b"this model cannot be sliced: the model is flat" in letter[b"data"]  # operators'
     assert slice_id.encode() in letter[b"data"]
 
     # the operator fixes the model's file, then replays the letter
@@ -245,11 +262,14 @@ async def test_a_hanging_slicer_is_killed_at_the_time_limit_then_dead_lettered(
     slice_id = await request_slice(client, alice, model_id)
     await work(settings, sessionmaker, redis)
 
-    failed = await slice_status(client, alice, slice_id)
+    failed = await slice_status(client, alice, slice_id, language="en-GB,zh;q=0.5")
     assert failed["sliceStatus"] == "FAILED"
     assert failed["errorMessage"] == "the slicer did not finish within 4 s and was stopped"
+    chinese = await slice_status(client, alice, slice_id, language="zh-CN")
+    assert chinese["errorMessage"] == "切片软件未能在 4 秒内完成，已被停止"
     [(_, letter)] = await stream_entries(redis, stream_key(key_prefix, "slice-jobs:dlq"))
     assert b'"attempts_exhausted"' in letter[b"data"]
+    assert b'"SLICER_TIMED_OUT"' in letter[b"data"]
     assert b'"attempts":2' in letter[b"data"]
     assert not any(alive(pid) for pid in hanging_pids(fakes)), "the slicer and its child"
     assert not [p for p in (tmp_path / "work").iterdir() if p.name.startswith(TEMP_PREFIX)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from lumi_common.i18n import Message, Renderable, as_renderable
+from lumi_common.i18n import Message, Renderable, Text, as_renderable
 from lumi_common.i18n import http as texts
 
 
@@ -103,6 +103,13 @@ class JobError(Exception):
     # a fixed sentence safe to show the client when this error ends the job (no provider text);
     # None: the client gets the failure's generic sentence
     client_message: ClassVar[Message | None] = None
+
+    def __init__(self, *args: object, client: Text | None = None) -> None:
+        super().__init__(*args)
+        # this failure's own catalogue sentence, with its values (a time limit, a reason), shown
+        # to the client instead of its code's `client_message`; the exception's text stays the
+        # operators'
+        self.client = client
 
 
 class RetryableError(JobError):

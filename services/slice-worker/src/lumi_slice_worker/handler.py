@@ -4,8 +4,9 @@ The handler returns `Done(files)`: the runtime completes the job with its column
 `complete_slices` shows the model's slice, in one transaction.
 
 What cannot succeed for this model (a mesh with nothing to print, a model or file that is gone,
-the slicer's refusal) is a `PermanentError` with a message for the user; the rest is retried by
-the runtime (a time-out, a crash), then dead-lettered.
+the slicer's refusal) is a `PermanentError` with a catalogue sentence for the user
+(`lumi_slice_worker.errors`); the rest is retried by the runtime (a time-out, a crash), then
+dead-lettered.
 """
 
 from __future__ import annotations
@@ -18,18 +19,20 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.db.tables import Model, SliceJob
-from lumi_common.errors import PermanentError
+from lumi_common.i18n import slices as texts
 from lumi_common.jobs.lifecycle import Claim
 from lumi_common.jobs.results import Done
 from lumi_common.messages import SliceJobRequested
 from lumi_common.pipeline.slices import SliceFiles, slice_values
 from lumi_common.slice_profiles import SliceProfile
 from lumi_common.storage import ObjectNotFound, Storage, content_type_for, slice_prefix
+from lumi_slice_worker.errors import ModelNotSliceable, SliceProfileUnavailable, SliceSourceMissing
 from lumi_slice_worker.mesh import MeshFormat, PreparedMesh, PrintSize, UnprintableMesh, prepare
 from lumi_slice_worker.profiles import Profile, Profiles
 from lumi_slice_worker.slicer import Sliced, SlicerConfig, slice_stl
 
 GCODE_FILE, THUMBNAIL_FILE = "model.gcode", "thumbnail.png"
+_FILE_MISSING = texts.MODEL_FILE_MISSING()
 
 log = structlog.get_logger(__name__)
 
@@ -75,7 +78,7 @@ def _profile(profiles: Profiles, name: str) -> Profile:
     try:
         return profiles[SliceProfile(name)]
     except ValueError:  # a profile this worker no longer ships
-        raise PermanentError(f"the slicing profile {name!r} is not available") from None
+        raise SliceProfileUnavailable(name) from None
 
 
 async def _source(deps: Deps, job: SliceJob) -> Source:
@@ -84,15 +87,17 @@ async def _source(deps: Deps, job: SliceJob) -> Source:
     async with deps.sessionmaker() as session:
         model = await session.get(Model, job.model_id)
     if model is None:
-        raise PermanentError("the model of this slice no longer exists")
+        raise SliceSourceMissing("the model of this slice no longer exists", texts.MODEL_GONE())
     fmt: MeshFormat = "stl" if model.stl_key else "obj"
     key = model.stl_key or model.model_key
     if key is None:
-        raise PermanentError("the model has no mesh file to slice")
+        raise SliceSourceMissing("the model has no mesh file to slice", _FILE_MISSING)
     try:
         data = await deps.storage.get(key)
     except ObjectNotFound:
-        raise PermanentError("the model's mesh file is missing from storage") from None
+        raise SliceSourceMissing(
+            f"the model's mesh file {key} is missing from storage", _FILE_MISSING
+        ) from None
     size = PrintSize(model.size_x_mm, model.size_y_mm, model.size_z_mm)
     return Source(data=data, fmt=fmt, size=size)
 
@@ -108,7 +113,7 @@ async def _prepare(source: Source, profile: Profile, *, default_size_mm: float) 
             default_size_mm=default_size_mm,
         )
     except UnprintableMesh as error:
-        raise PermanentError(f"this model cannot be sliced: {error}") from None
+        raise ModelNotSliceable(error.reason) from None
 
 
 async def _store(

@@ -16,6 +16,9 @@ from typing import Literal
 import numpy as np
 import trimesh
 
+from lumi_common.i18n import Text
+from lumi_common.i18n import slices as texts
+
 MeshFormat = Literal["stl", "obj"]
 
 # the smallest extent a printable model has along every axis, after scaling (a 0.4 mm nozzle
@@ -30,7 +33,12 @@ _Y_UP_TO_Z_UP = np.array(
 
 
 class UnprintableMesh(ValueError):
-    """The mesh has nothing a printer could print; the message says why, for the user."""
+    """The mesh has nothing a printer could print; `reason` says why, for the user (a catalogue
+    sentence; the exception's text is its English)."""
+
+    def __init__(self, reason: Text) -> None:
+        super().__init__(str(reason))
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +92,7 @@ def prepare(
     mesh.apply_transform(np.diag([scale * fit] * 3 + [1.0]))
     final = mesh.extents
     if float(final.min()) < MIN_EXTENT_MM:
-        raise UnprintableMesh(
-            f"the model is too thin to print at {_mm(final)} (every side needs at least "
-            f"{MIN_EXTENT_MM} mm)"
-        )
+        raise UnprintableMesh(texts.REASON_TOO_THIN(size=_mm(final), min_mm=MIN_EXTENT_MM))
     low, high = mesh.bounds
     # centred on the origin, standing on Z = 0; the slicer then centres it on the bed
     mesh.apply_translation([-(low[0] + high[0]) / 2, -(low[1] + high[1]) / 2, -low[2]])
@@ -110,21 +115,19 @@ def _load(data: bytes, fmt: MeshFormat) -> trimesh.Trimesh:
         try:
             mesh = trimesh.load_mesh(io.BytesIO(data), file_type=fmt)
         except (ValueError, IndexError, KeyError, TypeError) as error:
-            raise UnprintableMesh(f"the model file cannot be read as {fmt.upper()}") from error
+            raise UnprintableMesh(texts.REASON_UNREADABLE(format=fmt.upper())) from error
     if len(mesh.faces) == 0:
-        raise UnprintableMesh(f"the model file has no triangles ({fmt.upper()})")
+        raise UnprintableMesh(texts.REASON_NO_TRIANGLES(format=fmt.upper()))
     return mesh
 
 
 def _check_shape(mesh: trimesh.Trimesh) -> np.ndarray:
     extents = np.asarray(mesh.extents, dtype=np.float64)
     if not np.all(np.isfinite(extents)):
-        raise UnprintableMesh("the model has coordinates that are not numbers")
+        raise UnprintableMesh(texts.REASON_NOT_NUMBERS())
     longest = float(extents.max())
     if longest <= 0 or float(extents.min()) <= longest * 1e-6:
-        raise UnprintableMesh(
-            f"the model is flat (its sides measure {_mm(extents)}): it has no volume to print"
-        )
+        raise UnprintableMesh(texts.REASON_FLAT(size=_mm(extents)))
     return extents
 
 
@@ -144,4 +147,5 @@ def _scale_for(extents: np.ndarray, size: PrintSize, *, default_size_mm: float |
 
 
 def _mm(extents: np.ndarray) -> str:
-    return " × ".join(f"{float(value):.3g}" for value in extents) + " mm"
+    """`40 × 40 × 0`: the sentence adds the unit, in its language."""
+    return " × ".join(f"{float(value):.3g}" for value in extents)

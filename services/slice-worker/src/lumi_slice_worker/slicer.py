@@ -4,8 +4,9 @@
                  --center X,Y --ensure-on-bed --output <tmp>/model.gcode <tmp>/model.stl
 
 What it cannot do for this model (no layers, does not fit, unreadable, out of memory) is a
-permanent error with a message for the user; a time-out, a crash or an unknown failure is
-retryable (another attempt, maybe on a quieter machine, may succeed; the attempts are bounded).
+permanent error with a catalogue reason for the user (`ModelNotSliceable`); a time-out, a crash
+or an unknown failure is retryable (another attempt, maybe on a quieter machine, may succeed;
+the attempts are bounded).
 The temporary directory is removed whatever happens.
 """
 
@@ -19,7 +20,8 @@ from pathlib import Path
 
 import structlog
 
-from lumi_common.errors import PermanentError, RetryableError
+from lumi_common.i18n import slices as texts
+from lumi_slice_worker.errors import ModelNotSliceable, SlicerFailed, SlicerTimedOut
 from lumi_slice_worker.gcode import GcodeSummary, summarize_file
 from lumi_slice_worker.process import Finished, Limits, TimedOut, run_limited
 from lumi_slice_worker.profiles import Profile
@@ -27,12 +29,12 @@ from lumi_slice_worker.profiles import Profile
 TEMP_PREFIX = "lumi-slice-"
 INPUT, OUTPUT = "model.stl", "model.gcode"
 
-# what PrusaSlicer prints when this model cannot be sliced, and what the user is told
+# what PrusaSlicer prints when this model cannot be sliced, and why the user is told it cannot
 _CANNOT_SLICE = (
-    ("bad_alloc", "slicing this model needs more memory than the worker allows"),
-    ("No layers were detected", "the slicer found no layers: the model is too thin or too small"),
-    ("could not fit on the bed", "the model does not fit on the print bed"),
-    ("Loading of a model file failed", "the slicer could not read the model"),
+    ("bad_alloc", texts.REASON_OUT_OF_MEMORY),
+    ("No layers were detected", texts.REASON_NO_LAYERS),
+    ("could not fit on the bed", texts.REASON_DOES_NOT_FIT),
+    ("Loading of a model file failed", texts.REASON_SLICER_CANNOT_READ),
 )
 
 log = structlog.get_logger(__name__)
@@ -62,10 +64,10 @@ async def slice_stl(stl: bytes, profile: Profile, config: SlicerConfig) -> Slice
         _check(finished)
         output = work / OUTPUT
         if not output.is_file():
-            raise PermanentError(f"the slicer wrote no G-code: {finished.last_line}")
+            raise ModelNotSliceable(texts.REASON_NO_GCODE(), detail=finished.last_line)
         summary = await asyncio.to_thread(summarize_file, output)
         if summary.extrusion_moves == 0 or summary.layer_count == 0:
-            raise PermanentError("the slicer produced G-code that prints nothing")
+            raise ModelNotSliceable(texts.REASON_PRINTS_NOTHING())
         return Sliced(await asyncio.to_thread(output.read_bytes), summary, seconds)
 
 
@@ -90,21 +92,19 @@ async def _run(argv: list[str], work: Path, limits: Limits) -> Finished:
     try:
         return await run_limited(argv, cwd=work, limits=limits)
     except TimedOut:
-        raise RetryableError(
-            f"the slicer did not finish within {limits.timeout_seconds:g} s and was stopped"
-        ) from None
+        raise SlicerTimedOut(limits.timeout_seconds) from None
     except OSError as error:  # the binary is missing or not executable
-        raise RetryableError(f"the slicer could not be started: {error}") from error
+        raise SlicerFailed(f"the slicer could not be started: {error}") from error
 
 
 def _check(finished: Finished) -> None:
     if finished.returncode == 0:
         return
-    for marker, message in _CANNOT_SLICE:
+    for marker, reason in _CANNOT_SLICE:
         if marker in finished.output:
-            raise PermanentError(message)
+            raise ModelNotSliceable(reason())
     log.warning("slicer.failed", returncode=finished.returncode, output=finished.output[-2000:])
     if finished.returncode < 0:
         name = signal.Signals(-finished.returncode).name
-        raise RetryableError(f"the slicer was killed by {name}")
-    raise RetryableError(f"the slicer failed (exit {finished.returncode}): {finished.last_line}")
+        raise SlicerFailed(f"the slicer was killed by {name}")
+    raise SlicerFailed(f"the slicer failed (exit {finished.returncode}): {finished.last_line}")

@@ -205,13 +205,14 @@ def negotiate(accept_language: str | None, default: Locale | None = None) -> Loc
 
 
 def stored(text: Message | Text) -> str:
-    """How a worker records a sentence for a client to read later (in the reader's language)."""
+    """How a worker records a sentence for a client to read later (in the reader's language).
+    A value that is itself a sentence (a reason) is kept as a reference too, so it is rendered
+    in the reader's language with the rest."""
     text = as_text(text)
     key = STORED_PREFIX + text.message.key
     if not text.values:
         return key
-    values = {k: str(v) if isinstance(v, Text) else v for k, v in text.values.items()}
-    return f"{key} {jsonx.dumps_str(values)}"
+    return f"{key} {jsonx.dumps_str(_stored_values(text))}"
 
 
 def shown(value: str | None, locale: Locale | None = None) -> str | None:
@@ -233,11 +234,44 @@ def parse_stored(value: str) -> Text | None:
             values = jsonx.loads(raw) if raw else {}
         except ValueError:
             return None
-        if not isinstance(values, dict) or set(values) != message.fields:
-            return None
-        return Text(message, values)
+        return _revived(message, values)
     message = _by_english.get(value)
     return None if message is None else Text(message)
+
+
+# a value that is a sentence, in a stored reference: {"msg": KEY, "values": {...}}
+_NESTED_KEY, _NESTED_VALUES = "msg", "values"
+
+
+def _stored_values(text: Text) -> dict[str, Any]:
+    def one(value: Value) -> Any:
+        if not isinstance(value, Text):
+            return value
+        nested: dict[str, Any] = {_NESTED_KEY: value.message.key}
+        if value.values:
+            nested[_NESTED_VALUES] = _stored_values(value)
+        return nested
+
+    return {name: one(value) for name, value in text.values.items()}
+
+
+def _revived(message: Message, values: object) -> Text | None:
+    """The `Text` of a stored reference's values; None when they do not fit the catalogue."""
+    if not isinstance(values, dict) or set(values) != message.fields:
+        return None
+    revived: dict[str, Value] = {}
+    for name, value in values.items():
+        if isinstance(value, dict):
+            nested = _catalogue.get(value.get(_NESTED_KEY) or "")
+            text = None if nested is None else _revived(nested, value.get(_NESTED_VALUES, {}))
+            if text is None:
+                return None
+            revived[name] = text
+        elif isinstance(value, str | int | float):
+            revived[name] = value
+        else:
+            return None
+    return Text(message, revived)
 
 
 def _fields(template: str) -> frozenset[str]:

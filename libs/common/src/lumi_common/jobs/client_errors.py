@@ -4,7 +4,10 @@ the log, where operators look.
 
 A failure is known to the client by its code (a `JobError`'s `code`, else the exception's class
 name). An error class with a code of its own says what its failure means with `client_message`
-(the hosted providers' moderation refusal does); any other failure gets `GENERIC`.
+(the hosted providers' moderation refusal does); one failure may say it with its own values
+(`JobError(..., client=Text)`: the slicer's time limit, why a model cannot be sliced); any other
+failure gets its job kind's generic sentence (`JobKind.failed_message`, `GENERIC` unless the kind
+says otherwise).
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from lumi_common.providers import errors as _provider_errors  # noqa: F401
 GENERIC = jobs.GENERATION_FAILED
 
 
-def for_code(code: str | None) -> Message:
-    """The sentence for a failure's code (a dead letter's, or a job row's `error_code`)."""
-    return _by_code().get(code or "", GENERIC)
+def for_code(code: str | None, generic: Message = GENERIC) -> Message:
+    """The sentence for a failure's code (a dead letter's, or a job row's `error_code`);
+    `generic` (the job kind's) for a code without one."""
+    return _by_code().get(code or "", generic)
 
 
 def _by_code() -> dict[str, Message]:

@@ -11,12 +11,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.db.tables import JobColumns
+from lumi_common.i18n import Message, jobs
 from lumi_common.jobs.lifecycle import Claim, JobLifecycle
 from lumi_common.messages import JobMessage, UndecodableMessage
 
@@ -28,6 +29,8 @@ class JobKind(ABC, Generic[J, M]):
     stream: str  # the logical stream name (`lumi_common.streams.names`)
     table: type[J]
     message_type: type[M]
+    # what the client reads on a failed job whose error has no sentence of its own
+    failed_message: ClassVar[Message] = jobs.GENERATION_FAILED
 
     def __init__(self, *, lease: timedelta) -> None:
         self.lifecycle = JobLifecycle(self.table, lease=lease)

@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lumi_common.db.tables import JobColumns
+from lumi_common.i18n import Text
 from lumi_common.jobs.kinds import JobKind
 from lumi_common.jobs.lifecycle import Claim
 from lumi_common.jobs.results import Poll
@@ -80,6 +81,8 @@ class Failure:
     attempts: int
     deliveries: int
     consumer: str
+    # the failure's own sentence for the client (`JobError.client`), instead of its code's
+    client: Text | None = None
 
 
 async def dead_letter(
@@ -96,9 +99,10 @@ async def dead_letter(
     from lumi_common.i18n import stored
     from lumi_common.jobs.client_errors import for_code
 
-    # the request, image or model shows the client its code's sentence (in the reader's
-    # language, rendered when read), never the raw error
-    await kind.on_failed(session, job, stored(for_code(failure.code)))
+    # the request, image, model or slice shows the client the failure's sentence, else its
+    # code's (in the reader's language, rendered when read), never the raw error
+    sentence = failure.client or for_code(failure.code, kind.failed_message)
+    await kind.on_failed(session, job, stored(sentence))
     add_event(
         session,
         stream=dlq_name(kind.stream),

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from lumi_common.db.group_commit import GroupCommit
 from lumi_common.db.tables import JobColumns
 from lumi_common.db.transactions import in_transaction
-from lumi_common.errors import PermanentError, RetryableError
+from lumi_common.errors import JobError, PermanentError, RetryableError
+from lumi_common.i18n import Text
 from lumi_common.jobs.completions import AfterCommit, Completions, Recorder
 from lumi_common.jobs.kinds import JobKind
 from lumi_common.jobs.lifecycle import Claim, LeaseLost, Refusal
@@ -157,13 +158,16 @@ class JobRunner(Generic[J, M, R]):
             log.warning("job.lease_lost")
             return True
         except PermanentError as exc:
-            return await self._fail(message, "permanent_error", str(exc), exc.code, deliveries)
+            return await self._fail(
+                message, "permanent_error", str(exc), exc.code, deliveries, client=exc.client
+            )
         except Exception as exc:  # anything unexpected is retried, then dead-lettered
             code = exc.code if isinstance(exc, RetryableError) else type(exc).__name__
             if not isinstance(exc, RetryableError):
                 log.exception("job.crashed")
+            client = exc.client if isinstance(exc, JobError) else None
             return await self._retry_or_fail(
-                message, claim, str(exc) or repr(exc), code, deliveries
+                message, claim, str(exc) or repr(exc), code, deliveries, client=client
             )
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         if isinstance(outcome, Poll):
@@ -196,10 +200,19 @@ class JobRunner(Generic[J, M, R]):
             raise TypeError(f"a handler returns Done(...) or Poll(...), not {outcome!r}")
 
     async def _retry_or_fail(
-        self, message: M, claim: Claim[J], error: str, code: str, deliveries: int
+        self,
+        message: M,
+        claim: Claim[J],
+        error: str,
+        code: str,
+        deliveries: int,
+        *,
+        client: Text | None = None,
     ) -> bool:
         if self.rules.retry.exhausted(claim.attempt):
-            return await self._fail(message, "attempts_exhausted", error, code, deliveries)
+            return await self._fail(
+                message, "attempts_exhausted", error, code, deliveries, client=client
+            )
         delay = self.rules.retry.delay(claim.attempt)
 
         async def write(session: AsyncSession) -> None:
@@ -216,7 +229,14 @@ class JobRunner(Generic[J, M, R]):
         return True
 
     async def _fail(
-        self, message: M, reason: DeadLetterReason, error: str, code: str, deliveries: int
+        self,
+        message: M,
+        reason: DeadLetterReason,
+        error: str,
+        code: str,
+        deliveries: int,
+        *,
+        client: Text | None = None,
     ) -> bool:
         failure = Failure(
             reason=reason,
@@ -225,6 +245,7 @@ class JobRunner(Generic[J, M, R]):
             attempts=message.attempt,
             deliveries=deliveries,
             consumer=self.rules.owner,
+            client=client,
         )
 
         async def write(session: AsyncSession) -> bool:

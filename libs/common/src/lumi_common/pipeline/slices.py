@@ -6,6 +6,12 @@ SLICE_COMPLETE with a G-code, or FAILED / FAILED. The job row holds the rest (`G
 The model's task is bumped with every change, since its `model` shows the print status to
 clients polling with `?since=`. Locks: the task first, then the model, as the model stage takes
 them.
+
+A failed slice's `error_message` is what its client reads: the failure's catalogue sentence, stored
+as a reference (`lumi_common.i18n.stored`, rendered in the reader's language when read), written
+over the raw error when the job fails (the job row is the slice the client reads; there is no
+other row to hold it). The raw error stays in the dead letter and the log; while a slice is being
+retried its row shows the last attempt's raw error to operators (clients see no error then).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lumi_common import jsonx
 from lumi_common.db.tables import GenerationRequest, Model, SliceJob
+from lumi_common.i18n import slices as slice_texts
 from lumi_common.jobs.kinds import JobKind
 from lumi_common.messages import SliceJobRequested
 from lumi_common.pipeline.requests import lock_request, touch
@@ -33,6 +40,7 @@ class SliceJobs(JobKind[SliceJob, SliceJobRequested]):
     stream = SLICE_JOBS
     table = SliceJob
     message_type = SliceJobRequested
+    failed_message = slice_texts.FAILED
 
     async def message_for(
         self, session: AsyncSession, job: SliceJob, *, attempt: int
@@ -51,6 +59,8 @@ class SliceJobs(JobKind[SliceJob, SliceJobRequested]):
         )
 
     async def on_failed(self, session: AsyncSession, job: SliceJob, error: str) -> None:
+        # `error` is the client's sentence (a stored reference), never the raw error
+        job.error_message = error
         model = await _lock_model_of(session, job)
         if model is not None:
             model.slice_status, model.print_status = SliceStatus.FAILED, PrintStatus.FAILED

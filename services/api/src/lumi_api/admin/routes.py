@@ -228,7 +228,8 @@ async def task_jobs(request: web.Request) -> web.Response:
                 status=job.status.value,
                 attempt=job.attempt,
                 error_code=job.error_code,
-                error_message=job.error_message,
+                # raw for image and model jobs; a failed slice's is its client's sentence
+                error_message=shown(job.error_message),
                 next_attempt_at=job.next_attempt_at,
                 lease_owner=job.lease_owner,
                 created_at=job.created_at,

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from lumi_api.routing import JSON, RouteSpec, is_id_param
+from lumi_common.i18n import LOCALES
 
 OPENAPI_VERSION = "3.1.0"
 REF_PREFIX = "#/components/schemas/"
@@ -24,7 +25,10 @@ ULID_SCHEMA = {"type": "string", "pattern": "^[0-7][0-9A-HJKMNP-TV-Z]{25}$"}
 
 JSEND_FAIL = {
     "type": "object",
-    "description": "A client error: `data.message` says what is wrong, `data.code` is stable.",
+    "description": (
+        "A client error: `data.message` says what is wrong, in the reader's language"
+        " (`Accept-Language`), `data.code` is stable."
+    ),
     "required": ["status", "data"],
     "properties": {
         "status": {"const": "fail"},
@@ -41,7 +45,7 @@ JSEND_FAIL = {
 }
 JSEND_ERROR = {
     "type": "object",
-    "description": "A server error: `message` and a stable `code`.",
+    "description": "A server error: `message` (in the reader's language) and a stable `code`.",
     "required": ["status", "message", "code"],
     "properties": {
         "status": {"const": "error"},
@@ -78,6 +82,36 @@ EVENT_STREAM = "text/event-stream"
 # the named events that end a task's event stream
 STREAM_ENDINGS = ("end", "deleted")
 NOT_MODIFIED = {"description": "Nothing changed since `since`: an empty body"}
+# the languages of the sentences (`lumi_common.i18n.LOCALES`): the request header that chooses
+# one, and the response headers of an answer that holds one
+ACCEPT_LANGUAGE = "AcceptLanguage"
+ACCEPT_LANGUAGE_PARAMETER = {
+    "name": "Accept-Language",
+    "in": "header",
+    "required": False,
+    "description": (
+        "The language of the sentences in the answer (`message`, `details.errors[].reason`,"
+        " `errorMessage`): any `zh` is `zh-CN`, any `en` is `en`, by quality then order"
+        " (RFC 9110). Absent, `*` or none of these: the server's `DEFAULT_LOCALE` (`zh-CN`"
+        " unless configured). Codes, statuses and field names never depend on it."
+    ),
+    "schema": {"type": "string", "maxLength": 1000},
+    "examples": {
+        "chinese": {"value": "zh-CN"},
+        "english": {"value": "en"},
+        "browser": {"value": "en-US,en;q=0.9,zh-CN;q=0.8"},
+    },
+}
+LANGUAGE_HEADERS = {
+    "Content-Language": {
+        "description": "The language of the answer's sentences, as `Accept-Language` chose it",
+        "schema": {"enum": list(LOCALES)},
+    },
+    "Vary": {
+        "description": "Includes `Accept-Language`: a cache keeps one answer per language",
+        "schema": {"type": "string"},
+    },
+}
 
 DESCRIPTION = """\
 Lumi turns a prompt into four images, and the chosen image into a printable 3D model.
@@ -89,6 +123,10 @@ Lumi turns a prompt into four images, and the chosen image into a printable 3D m
 * Every route is served under `/api/v1` (canonical) and `/api` (the existing apps).
 * Ids are ULIDs; a malformed id is a 404.
 * Requests are rate-limited per user (or per address when anonymous): 429 with `Retry-After`.
+* Sentences (`message`, validation `reason`s, `errorMessage`) are in `zh-CN` or `en`, as the
+  `Accept-Language` header asks (`components.parameters.AcceptLanguage`, valid on every route);
+  without one, the server's default (`zh-CN`, which the apps expect). An answer holding one says
+  which in `Content-Language`, with `Vary: Accept-Language`. Codes (`data.code`) never change.
 """
 
 
@@ -112,6 +150,7 @@ def build_document(routes: Sequence[RouteSpec], *, title: str, version: str) -> 
         "components": {
             "schemas": {**schemas, "JSendFail": JSEND_FAIL, "JSendError": JSEND_ERROR},
             "responses": _standard_responses(),
+            "parameters": {ACCEPT_LANGUAGE: ACCEPT_LANGUAGE_PARAMETER},
             "securitySchemes": {
                 SECURITY_SCHEME: {
                     "type": "http",
@@ -291,12 +330,12 @@ def _standard_responses() -> dict[str, Any]:
             "description": description,
             "content": {"application/json": {"schema": {"$ref": REF_PREFIX + envelope}}},
         }
+        # every error says what is wrong in a sentence, in the reader's language
+        response["headers"] = dict(LANGUAGE_HEADERS)
         if status == 429:
-            response["headers"] = {
-                "Retry-After": {
-                    "description": "Seconds until the caller may send again",
-                    "schema": {"type": "integer", "minimum": 1},
-                }
+            response["headers"]["Retry-After"] = {
+                "description": "Seconds until the caller may send again",
+                "schema": {"type": "integer", "minimum": 1},
             }
         responses[name] = response
     return responses

@@ -9,6 +9,9 @@ from lumi_api.schemas import ApiModel, Timestamp
 from lumi_common import jsonx
 from lumi_common.db.tables import SliceJob
 from lumi_common.i18n import shown
+
+# defines the slice failures' sentences, which `shown` renders from their stored references
+from lumi_common.i18n import slices as _slice_texts  # noqa: F401
 from lumi_common.slice_profiles import SliceProfile
 from lumi_common.states import JobStatus, SliceStatus
 
