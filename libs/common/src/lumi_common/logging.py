@@ -6,8 +6,8 @@ chain, so every line of a process has one format and carries the bound context v
 
 Our own events do not pass through the standard library: a level-filtering structlog logger
 renders them and writes the line itself. The detour through `logging` (a `LogRecord`, a caller
-lookup that walks the stack, handler and formatter dispatch) cost as much as the event itself,
-once per request in the access log: about a tenth of the API's CPU on a cached gallery page.
+lookup that walks the stack, handler and formatter dispatch) cost more than the event itself,
+once per request in the access log (docs/performance.md, "API, 2026-11-29 03:00–04:00 UTC").
 """
 
 from __future__ import annotations

@@ -59,8 +59,8 @@ def serve(settings: ApiSettings, *, parent: int | None = None) -> None:
 async def _freeze_startup_objects(_: web.Application) -> None:
     """Exempt what start-up built (modules, routes, table metadata, pools) from the garbage
     collector for the process's life: a full collection walked all of it, stalling every request
-    in flight for ~70 ms every few thousand requests (p99 of 16 concurrent creations: 66 → 41
-    ms). Only here, where the process serves: a test process builds many apps."""
+    in flight (what it cost the p99: docs/performance.md, "API, 2026-11-29 03:00–04:00 UTC").
+    Only here, where the process serves: a test process builds many apps."""
     gc.freeze()
 
 

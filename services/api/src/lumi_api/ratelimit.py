@@ -57,9 +57,10 @@ return count
 
 class HitCounter:
     """Counts requests in their windows. The counts of requests arriving together share one
-    pipeline (`GroupCommit`): a round trip per request cost ~110 µs of CPU, a count in a
-    pipeline of eight ~50 µs. Each request still waits for its own count, so limits stay exact
-    across replicas. A Redis error reaches every request of the batch at once."""
+    pipeline (`GroupCommit`): a round trip per request cost much more CPU than a count in a
+    shared pipeline (docs/performance.md, "API, 2026-11-29 03:00–04:00 UTC"). Each request still
+    waits for its own count, so limits stay exact across replicas. A Redis error reaches every
+    request of the batch at once."""
 
     def __init__(self, redis: RedisClient) -> None:
         self._redis = redis

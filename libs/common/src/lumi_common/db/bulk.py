@@ -7,10 +7,11 @@ build plain rows (a dict per row, keyed by column) and insert them with one stat
 On MySQL/MariaDB the statement goes to the driver as text. SQLAlchemy's `executemany` would turn
 each row into a parameter dict through every column's bind processor, then PyMySQL would parse
 the statement with a regular expression and `%`-format each row into the very same multi-row
-INSERT; under load that bookkeeping cost as much CPU as the values themselves. Here each column's
-bind processor (the column type's own, so values are converted exactly as SQLAlchemy would) and
-the connection's escaping (PyMySQL's, `mysql_escape`) make the literal directly. Errors come out
-as SQLAlchemy's exception classes, as from any statement. Other databases take the Core path.
+INSERT; under load that bookkeeping was a large part of a creation's CPU (docs/performance.md,
+"API, 2026-11-29 03:00–04:00 UTC"). Here each column's bind processor (the column type's own,
+so values are converted exactly as SQLAlchemy would) and the connection's escaping (PyMySQL's,
+`mysql_escape`) make the literal directly. Errors come out as SQLAlchemy's exception classes, as
+from any statement. Other databases take the Core path.
 """
 
 from __future__ import annotations

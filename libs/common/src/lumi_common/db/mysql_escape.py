@@ -3,9 +3,10 @@
 PyMySQL (under aiomysql) interpolates every parameter into the SQL text in Python: a string goes
 through `str.translate` with a 128-entry table (a Python-level lookup per character, and an
 internal exception for each non-ASCII one), a datetime through `str.format`. Creating a task
-binds ~94 values, and under load py-spy put a third of the API's CPU there. `EscapingConnection`
-answers the two common types with `str.replace`/`isoformat` (scans in C) and leaves every other
-type, and servers in NO_BACKSLASH_ESCAPES mode, to PyMySQL. A test holds the output equal to
+binds ~94 values, and under load py-spy put a large share of the API's CPU there (the figure:
+docs/performance.md, "Summary, re-measured on a quiet machine"). `EscapingConnection` answers
+the two common types with `str.replace`/`isoformat` (scans in C) and leaves every other type,
+and servers in NO_BACKSLASH_ESCAPES mode, to PyMySQL. A test holds the output equal to
 PyMySQL's for every code point and for the datetimes we bind.
 """
 

@@ -1,10 +1,10 @@
 """Short read-only queries for operator tools, on the driver itself (aiomysql or aiosqlite).
 
-Importing SQLAlchemy costs a `lumi` process about 0.3 s of CPU (docs/performance.md, "Operator
-CLI"), more than the whole start budget of `lumi streams` leaves for it; that command and the
-schema check every database command makes first need two small queries. So they connect with
-the driver SQLAlchemy would use, from `DATABASE_URL` read the way SQLAlchemy reads these two
-URL forms. Everything that writes goes through the engine (`lumi_common.db.engine`).
+Importing SQLAlchemy costs a `lumi` process more CPU than the whole start budget of `lumi
+streams` leaves for it (docs/performance.md, "Operator CLI"); that command and the schema check
+every database command makes first need two small queries. So they connect with the driver
+SQLAlchemy would use, from `DATABASE_URL` read the way SQLAlchemy reads these two URL forms.
+Everything that writes goes through the engine (`lumi_common.db.engine`).
 
 Driver errors are turned into two exceptions an operator can act on: `DatabaseUnavailable`
 (the server cannot be reached, refuses the login, or the database does not exist) and

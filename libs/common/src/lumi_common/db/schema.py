@@ -1,9 +1,9 @@
 """The migration history as data: the head revision and every known one, read from the migration
 files' `revision` / `down_revision` lines without importing Alembic.
 
-Alembic's `ScriptDirectory` imports Alembic, SQLAlchemy and every migration module (about 0.5 s
-of a CLI's start; docs/performance.md) to answer the same question; a test holds this answer
-equal to Alembic's (`tests/unit/test_schema_revisions.py`).
+Alembic's `ScriptDirectory` imports Alembic, SQLAlchemy and every migration module (most of a
+CLI's start budget; docs/performance.md, "Operator CLI") to answer the same question; a test
+holds this answer equal to Alembic's (`tests/unit/test_schema_revisions.py`).
 """
 
 from __future__ import annotations

@@ -201,6 +201,9 @@ class JobColumns:
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # the consumer running the job and until when; expired or empty means anyone may take it over
     lease_owner: Mapped[str | None] = mapped_column(String(128))
+    # random, written by each claim: its holder's later writes compare (id, token), so one whose
+    # lease was taken over changes nothing; a completed row keeps its completing statement's
+    lease_token: Mapped[str | None] = mapped_column(ID)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _created()

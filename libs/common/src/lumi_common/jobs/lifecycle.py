@@ -1,9 +1,13 @@
 """Every job transition is a compare-and-set on the job row.
 
 `QUEUED → RUNNING → COMPLETED`, `RUNNING → RETRYING → RUNNING …`, or `FAILED` / `CANCELLED`.
-A running job has a lease (owner + expiry). A delivery may take a job over only when it is
-queued, retrying, parked between steps (running without owner) or its lease has expired, so a
+A running job has a lease (owner, token, expiry). A delivery may take a job over only when it
+is queued, retrying, parked between steps (running without owner) or its lease has expired, so a
 duplicate or stale delivery finds nothing to change, and a healthy long job never runs twice.
+
+Each claim writes a fresh random token, and everything its holder writes afterwards (renewals,
+progress, the outcome) compares the job's id and that token: a holder whose lease expired and
+whose job someone else claimed since finds nothing to change, whatever the clocks say.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lumi_common.db.changes import changed
 from lumi_common.db.tables import JobColumns
 from lumi_common.db.types import UtcDateTime
+from lumi_common.ids import new_id
 from lumi_common.states import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, JobStatus
-from lumi_common.time import truncate_ms, utcnow
+from lumi_common.time import utcnow
 
 J = TypeVar("J", bound=JobColumns)
 ERROR_MESSAGE_LIMIT = 2000
@@ -42,6 +47,7 @@ class Claim(Generic[J]):
     job_id: str
     attempt: int
     owner: str
+    token: str  # written by this claim: (job_id, token) names it and no other
     job: J  # as it was claimed; the handler reads its fields without another query
 
 
@@ -66,6 +72,7 @@ def _claim_statement(table: Table) -> Update:
             (t.attempt, case((parked, t.attempt), else_=t.attempt + 1)),
             (t.status, JobStatus.RUNNING),
             (t.lease_owner, bindparam("_owner")),
+            (t.lease_token, bindparam("_token")),
             (t.lease_expires_at, bindparam("_expires", type_=UtcDateTime())),
             (t.started_at, case((t.started_at.is_(None), now), else_=t.started_at)),
             (t.updated_at, now),
@@ -82,25 +89,35 @@ class JobLifecycle(Generic[J]):
         core = cast(Table, inspect(table).local_table)
         self._core = core
         self._claim = _claim_statement(core)
+        # the owner is compared too: a job taken over by code older than the token column
+        # (a rolling deploy) keeps the token it had, but never the owner
         self._owned = and_(
             core.c.id == bindparam("_claim_job_id"),
             core.c.status == JobStatus.RUNNING,
             core.c.lease_owner == bindparam("_claim_owner"),
-            core.c.attempt == bindparam("_claim_attempt"),
+            core.c.lease_token == bindparam("_claim_token"),
+        )
+        held = and_(
+            core.c.id.in_(bindparam("_ids", expanding=True)),
+            core.c.status == JobStatus.RUNNING,
+            core.c.lease_owner == bindparam("_owner"),
+            tuple_(core.c.id, core.c.lease_token).in_(bindparam("_pairs", expanding=True)),
+        )
+        self._renew = (
+            update(core)
+            .where(held)
+            .values(lease_expires_at=bindparam("_expires", type_=UtcDateTime()))
         )
         now = bindparam("_now", type_=UtcDateTime())
         self._complete_many = (
             update(core)
-            .where(
-                core.c.id.in_(bindparam("_ids", expanding=True)),
-                core.c.status == JobStatus.RUNNING,
-                core.c.lease_owner == bindparam("_owner"),
-                tuple_(core.c.id, core.c.attempt).in_(bindparam("_pairs", expanding=True)),
-            )
+            .where(held)
             .values(
                 status=JobStatus.COMPLETED,
                 completed_at=now,
                 lease_owner=None,
+                # this statement's own token: which rows of the batch it completed (below)
+                lease_token=bindparam("_settled"),
                 lease_expires_at=None,
                 error_code=None,
                 error_message=None,
@@ -122,37 +139,40 @@ class JobLifecycle(Generic[J]):
         The caller must not be running any of them (a consumer knows what it runs), so a row it
         holds anyway is a claim whose run never started or ended without an outcome (its commit
         failed after the fact, the handler crashed): it is taken again, as a new attempt, with a
-        fresh lease. A row `owner` holds with this claim's lease expiry is one this call took.
+        fresh lease. A row holding this call's token is one this call took (one token serves
+        the whole batch: no two claims of one job share it).
         """
-        now = utcnow()
-        expires = truncate_ms(now + self.lease)  # compared with the stored value below
-        claimed = await changed(
-            session,
-            self._claim,
-            {"_job_ids": list(job_ids), "_owner": owner, "_now": now, "_expires": expires},
-        )
+        now, token = utcnow(), new_id()
+        params = {
+            "_job_ids": list(job_ids),
+            "_owner": owner,
+            "_token": token,
+            "_now": now,
+            "_expires": now + self.lease,
+        }
+        claimed = await changed(session, self._claim, params)
         rows = await self._load(session, job_ids)  # the handlers get them with their claims
         outcomes: dict[str, Claim[J] | Refusal] = {}
         for job_id in job_ids:
             row = rows.get(job_id)
             if row is None:
                 outcomes[job_id] = Refusal.MISSING
-            elif claimed and _claimed_by(row, owner, expires):
-                outcomes[job_id] = Claim(job_id=job_id, attempt=row.attempt, owner=owner, job=row)
+            elif claimed and row.status == JobStatus.RUNNING and row.lease_token == token:
+                outcomes[job_id] = Claim(
+                    job_id=job_id, attempt=row.attempt, owner=owner, token=token, job=row
+                )
             elif row.status in TERMINAL_JOB_STATUSES:
                 outcomes[job_id] = Refusal.TERMINAL
             else:
                 outcomes[job_id] = Refusal.HELD
         return outcomes
 
-    async def renew(self, session: AsyncSession, job_ids: list[str], owner: str) -> int:
-        t, now = self.table, utcnow()
+    async def renew(self, session: AsyncSession, claims: Sequence[Claim[J]]) -> int:
+        """Extend the leases of the claims still held; the number extended."""
+        if not claims:
+            return 0
         return await changed(
-            session,
-            update(t)
-            .where(t.id.in_(job_ids), t.status == JobStatus.RUNNING, t.lease_owner == owner)
-            .values(lease_expires_at=now + self.lease)
-            .execution_options(synchronize_session=False),
+            session, self._renew, {**_held(claims), "_expires": utcnow() + self.lease}
         )
 
     async def complete(self, session: AsyncSession, claim: Claim[J], **values: Any) -> None:
@@ -165,10 +185,8 @@ class JobLifecycle(Generic[J]):
     ) -> set[str]:
         """Complete many held jobs in one statement, each with its own column values; returns
         the ids of those that were no longer ours (their outcome is to be dropped)."""
-        t, now = self._core.c, utcnow()
-        owners = {claim.owner for claim, _ in done}
-        assert len(owners) == 1, "one consumer completes its own claims"
-        ids = [claim.job_id for claim, _ in done]
+        t, now, settled = self._core.c, utcnow(), new_id()
+        claims = [claim for claim, _ in done]
         values: dict[str, Any] = {}
         for column in sorted({column for _, extra in done for column in extra}):
             given = {claim.job_id: extra[column] for claim, extra in done if column in extra}
@@ -178,15 +196,11 @@ class JobLifecycle(Generic[J]):
             else:  # per job: CASE id WHEN … THEN … ELSE the current value
                 values[column] = case(given, value=t.id, else_=t[column])
         statement = self._complete_many.values(**values) if values else self._complete_many
-        pairs = [(claim.job_id, claim.attempt) for claim, _ in done]
-        params = {"_ids": ids, "_owner": owners.pop(), "_pairs": pairs, "_now": now}
+        params = {**_held(claims), "_now": now, "_settled": settled}
         if await changed(session, statement, params) == len(done):
             return set()
-        ours = await session.scalars(
-            select(t.id).where(
-                t.id.in_(ids), t.status == JobStatus.COMPLETED, t.completed_at == now
-            )
-        )
+        ids = params["_ids"]
+        ours = await session.scalars(select(t.id).where(t.id.in_(ids), t.lease_token == settled))
         return set(ids) - set(ours)
 
     async def update_running(self, session: AsyncSession, claim: Claim[J], **values: Any) -> None:
@@ -204,6 +218,7 @@ class JobLifecycle(Generic[J]):
             session,
             claim,
             lease_owner=None,
+            lease_token=None,
             lease_expires_at=until + self.lease,
             next_attempt_at=until,
             updated_at=utcnow(),
@@ -218,6 +233,7 @@ class JobLifecycle(Generic[J]):
             claim,
             status=JobStatus.RETRYING,
             lease_owner=None,
+            lease_token=None,
             lease_expires_at=None,
             next_attempt_at=at,
             error_code=code,
@@ -226,28 +242,42 @@ class JobLifecycle(Generic[J]):
         )
 
     async def fail(
-        self, session: AsyncSession, job_id: str, *, owner: str, error: str, code: str
+        self,
+        session: AsyncSession,
+        job_id: str,
+        *,
+        owner: str,
+        claim: Claim[J] | None,
+        error: str,
+        code: str,
     ) -> J | None:
-        """Fail a job held by `owner`, or one nobody holds; None when it is not ours to fail."""
-        t, now = self.table, utcnow()
-        failed = await changed(
-            session,
-            update(t)
-            .where(
+        """Fail the job of `claim` while it is still ours; without a claim (a message refused
+        before claiming), a job `owner` holds or nobody does. None when it is not ours to fail."""
+        t, now = self._core.c, utcnow()
+        if claim is not None:
+            ours, params = self._owned, _owned_by(claim)
+        else:
+            ours = and_(
                 t.id == job_id,
                 t.status.in_(ACTIVE_JOB_STATUSES),
                 or_(t.lease_owner.is_(None), t.lease_owner == owner, t.lease_expires_at < now),
             )
+            params = {}
+        failed = await changed(
+            session,
+            update(self._core)
+            .where(ours)
             .values(
                 status=JobStatus.FAILED,
                 failed_at=now,
                 lease_owner=None,
+                lease_token=None,
                 lease_expires_at=None,
                 error_code=code,
                 error_message=error[:ERROR_MESSAGE_LIMIT],
                 updated_at=now,
-            )
-            .execution_options(synchronize_session=False),
+            ),
+            params,
         )
         return await self.get(session, job_id) if failed == 1 else None
 
@@ -283,6 +313,7 @@ class JobLifecycle(Generic[J]):
             .values(
                 status=JobStatus.CANCELLED,
                 lease_owner=None,
+                lease_token=None,
                 lease_expires_at=None,
                 next_attempt_at=None,
                 updated_at=now,
@@ -303,18 +334,24 @@ class JobLifecycle(Generic[J]):
 
     async def _transition(self, session: AsyncSession, claim: Claim[J], **values: Any) -> None:
         statement = update(self._core).where(self._owned).values(**values)
-        params = {
-            "_claim_job_id": claim.job_id,
-            "_claim_owner": claim.owner,
-            "_claim_attempt": claim.attempt,
-        }
-        if await changed(session, statement, params) != 1:
+        if await changed(session, statement, _owned_by(claim)) != 1:
             raise LeaseLost(claim.job_id)
 
 
-def _claimed_by(row: JobColumns, owner: str, expires: datetime) -> bool:
-    return (
-        row.status == JobStatus.RUNNING
-        and row.lease_owner == owner
-        and row.lease_expires_at == expires
-    )
+def _owned_by(claim: Claim[Any]) -> dict[str, str]:
+    return {
+        "_claim_job_id": claim.job_id,
+        "_claim_owner": claim.owner,
+        "_claim_token": claim.token,
+    }
+
+
+def _held(claims: Sequence[Claim[Any]]) -> dict[str, Any]:
+    """The parameters naming `claims`, all of one consumer's, in a statement on many jobs."""
+    owners = {claim.owner for claim in claims}
+    assert len(owners) == 1, "one consumer writes for its own claims"
+    return {
+        "_ids": [claim.job_id for claim in claims],
+        "_owner": owners.pop(),
+        "_pairs": [(claim.job_id, claim.token) for claim in claims],
+    }

@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -86,11 +86,22 @@ class Failure:
 
 
 async def dead_letter(
-    session: AsyncSession, kind: JobKind[Any, M], message: M, failure: Failure
+    session: AsyncSession,
+    kind: JobKind[J, M],
+    message: M,
+    failure: Failure,
+    *,
+    claim: Claim[J] | None = None,
 ) -> bool:
-    """Fail the job and queue its dead letter; False when the job was not ours to fail."""
+    """Fail the job (the one `claim` holds, if given) and queue its dead letter; False when the
+    job was not ours to fail."""
     job = await kind.lifecycle.fail(
-        session, message.job_id, owner=failure.consumer, error=failure.error, code=failure.code
+        session,
+        message.job_id,
+        owner=failure.consumer,
+        claim=claim,
+        error=failure.error,
+        code=failure.code,
     )
     if job is None:
         return False

@@ -87,10 +87,10 @@ class JobRunner(Generic[J, M, R]):
         await self._claims.wait_idle()
         await self._completions.wait_idle()
 
-    async def renew(self, job_ids: list[str]) -> None:
+    async def renew(self, claims: list[Claim[J]]) -> None:
         """Extend the database leases of jobs being run."""
         async with self.sessionmaker.begin() as session:
-            await self.kind.lifecycle.renew(session, job_ids, self.rules.owner)
+            await self.kind.lifecycle.renew(session, claims)
 
     async def settle(self, delivery: Delivery) -> bool:
         """Handle one delivery; True when its outcome is recorded and it may be acknowledged."""
@@ -122,7 +122,9 @@ class JobRunner(Generic[J, M, R]):
             structlog.contextvars.bind_contextvars(attempt=claim.attempt)
         if claim.attempt > self.rules.retry.max_attempts:
             error = f"attempt {claim.attempt - 1} stopped without an outcome (the worker died)"
-            return await self._fail(message, "attempts_exhausted", error, "WORKER_LOST", deliveries)
+            return await self._fail(
+                message, "attempts_exhausted", error, "WORKER_LOST", deliveries, claim=claim
+            )
         return await self._run(message, claim, deliveries)
 
     async def _claim_batch(self, job_ids: list[str]) -> list[Claim[J] | Refusal]:
@@ -159,7 +161,13 @@ class JobRunner(Generic[J, M, R]):
             return True
         except PermanentError as exc:
             return await self._fail(
-                message, "permanent_error", str(exc), exc.code, deliveries, client=exc.client
+                message,
+                "permanent_error",
+                str(exc),
+                exc.code,
+                deliveries,
+                claim=claim,
+                client=exc.client,
             )
         except Exception as exc:  # anything unexpected is retried, then dead-lettered
             code = exc.code if isinstance(exc, RetryableError) else type(exc).__name__
@@ -211,7 +219,7 @@ class JobRunner(Generic[J, M, R]):
     ) -> bool:
         if self.rules.retry.exhausted(claim.attempt):
             return await self._fail(
-                message, "attempts_exhausted", error, code, deliveries, client=client
+                message, "attempts_exhausted", error, code, deliveries, claim=claim, client=client
             )
         delay = self.rules.retry.delay(claim.attempt)
 
@@ -236,6 +244,7 @@ class JobRunner(Generic[J, M, R]):
         code: str,
         deliveries: int,
         *,
+        claim: Claim[J] | None = None,
         client: Text | None = None,
     ) -> bool:
         failure = Failure(
@@ -252,7 +261,7 @@ class JobRunner(Generic[J, M, R]):
             job = await self.kind.lifecycle.get(session, message.job_id)
             attempts = job.attempt if job is not None else message.attempt
             return await dead_letter(
-                session, self.kind, message, replace(failure, attempts=attempts)
+                session, self.kind, message, replace(failure, attempts=attempts), claim=claim
             )
 
         # again after it committed: the job is FAILED already, nothing is dead-lettered twice

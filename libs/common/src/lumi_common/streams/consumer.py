@@ -221,7 +221,7 @@ class Consumer(Generic[J, M, R]):
         # job, so it is renewed on its own: a Redis outage must not let it lapse. It goes first,
         # so the message's idle time (reset below) never runs out before the job's lease does.
         try:
-            await self.runner.renew([claim.job_id for claim in held.values()])
+            await self.runner.renew(list(held.values()))
         except (OSError, SQLAlchemyError) as exc:  # the job decides its outcome
             log.warning("consumer.lease.renew_failed", error=repr(exc), held=len(held))
         try:

@@ -25,7 +25,9 @@ log = structlog.get_logger(__name__)
 RECLAIM_EVERY_SECONDS = 1.0
 
 
-@dataclass(slots=True)  # not frozen: one per message, and a frozen one costs twice to build
+# not frozen: one per message, and a frozen one costs more to build (docs/performance.md,
+# "Consumer runtime")
+@dataclass(slots=True)
 class Delivery:
     message_id: str
     data: bytes  # the message (empty when the entry has no data field: poison)

@@ -23,7 +23,9 @@ COLUMNS = ("check", "status", "detail", "fix")
 STORAGE_PROBE_PREFIX = "doctor"
 
 
-class Check(NamedTuple):  # not a dataclass: `dataclasses` costs `lumi --help` ~10 ms
+# not a dataclass: importing `dataclasses` would slow `lumi --help` (docs/performance.md,
+# "Operator CLI")
+class Check(NamedTuple):
     check: str
     status: Status
     detail: str

@@ -3,10 +3,11 @@ the same group commit the workers use for claims and completions).
 
 On this stack a transaction costs far more CPU than the rows it writes (SQLAlchemy, the
 pure-Python driver, a round trip per statement): written alone, the four INSERTs and the COMMIT
-of a creation took ~0.85 ms of CPU; eight creations in one transaction ~0.3 ms each. So a
-creation hands its rows to the writer and waits for its own outcome. While one batch is being
-written, the creations that arrive meanwhile wait for the next, so a busy process writes in
-batches and an idle one writes each creation at once: no timer adds latency.
+of a creation cost far more than each of eight creations sharing one transaction
+(docs/performance.md, "Branch `api-perf`"). So a creation hands its rows to the writer and
+waits for its own outcome. While one batch is being written, the creations that arrive
+meanwhile wait for the next, so a busy process writes in batches and an idle one writes each
+creation at once: no timer adds latency.
 
 Each task is still written with its events in one transaction (the outbox's promise). A batch
 that fails is written again one task at a time, so each creation gets the outcome it would have
@@ -39,8 +40,8 @@ from lumi_common.streams.publish import StreamPublisher
 # tasks per transaction at most: 13 rows each, a batch of 32 stays a small transaction
 MAX_BATCH = 32
 # batches written at once: with one, every waiting creation sat in the batch being written and
-# the event loop idled through its round trips (~20 % of the time at 16 concurrent creations);
-# with two, the next batch is built and sent meanwhile (+15-25 % creations/s, measured)
+# the event loop idled through its round trips; with two, the next batch is built and sent
+# meanwhile (measured: docs/performance.md, "API, 2026-11-29 03:00–04:00 UTC")
 IN_FLIGHT = 2
 
 

@@ -36,7 +36,8 @@ class OfflineImageGenerator:
     name = "offline"
 
     async def generate(self, prompt: str, *, seed: int) -> GeneratedImage:
-        # about 0.1 s of numpy and zlib: off the event loop, so a worker keeps its leases alive
+        # a long stretch of numpy and zlib (docs/performance.md, "Model files"): off the event
+        # loop, so a worker keeps its leases alive
         data = await asyncio.to_thread(render_png, prompt, seed)
         return GeneratedImage(data=data, content_type=PNG, provider=self.name)
 

@@ -21,7 +21,8 @@ from PIL import Image
 
 IMAGE_SIZE = 1024
 _WORK_SIZE = IMAGE_SIZE // 2
-# zlib level 1: about half the time of the default level 6 for a file about 40% larger
+# zlib level 1: much faster than the default level 6, for a somewhat larger file
+# (docs/performance.md, "Model files")
 _PNG_COMPRESS_LEVEL = 1
 # slope of the silhouette's edge ramp: about one working pixel, anti-aliased but crisp
 _EDGE_SHARPNESS = 50.0

@@ -23,8 +23,8 @@ class TexturedMesh:
 
 
 def obj_bytes(mesh: TexturedMesh, *, mtl_name: str) -> bytes:
-    # One `%` over a repeated format string formats every row in C, about ten times faster than
-    # a Python loop over rows (the same trick trimesh's exporter uses).
+    # One `%` over a repeated format string formats every row in C, faster than a Python loop
+    # over rows (docs/performance.md, "Model files"; the same trick trimesh's exporter uses).
     vertex_lines = ("v %.4f %.4f %.4f\n" * len(mesh.vertices)) % tuple(mesh.vertices.ravel())
     uv_lines = ("vt %.6f %.6f\n" * len(mesh.uv)) % tuple(mesh.uv.ravel())
     one_based = np.repeat(mesh.faces + 1, 2, axis=1)  # v/vt pairs share their index
