@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_api.auth.service import IssuedToken
-from lumi_common.db.tables import Model, OutboxEvent
+from lumi_common.db.tables import Model, OutboxEvent, SliceJob
 from lumi_common.i18n import negotiate
 from lumi_common.storage import LocalStorage
 from lumi_common.streams.names import stream_key
@@ -224,6 +224,11 @@ async def test_a_degenerate_mesh_fails_with_a_message_and_its_replay_slices_it(
     assert b'"SLICE_MODEL_UNPRINTABLE"' in letter[b"data"]
     assert b"this model cannot be sliced: the model is flat" in letter[b"data"]  # operators'
     assert slice_id.encode() in letter[b"data"]
+    async with sessionmaker() as session:  # the job row keeps the raw error for operators
+        job = await session.get(SliceJob, slice_id)
+    assert job is not None
+    assert job.client_error is not None
+    assert (job.error_message or "").startswith("this model cannot be sliced: the model is flat")
 
     # the operator fixes the model's file, then replays the letter
     await store_stl(sessionmaker, storage, model_id, box_stl((10, 10, 4)))
@@ -234,6 +239,10 @@ async def test_a_degenerate_mesh_fails_with_a_message_and_its_replay_slices_it(
     assert (again["sliceStatus"], again["errorMessage"]) == ("PENDING", None)
     detail = await client.get(f"/api/gallery/models/{model_id}", headers=auth(alice))
     assert (await detail.json())["data"]["sliceStatus"] == "PROCESSING"
+    async with sessionmaker() as session:
+        job = await session.get(SliceJob, slice_id)
+    assert job is not None
+    assert job.client_error is None
 
     await work(worker_settings, sessionmaker, redis)
     done = await slice_status(client, alice, slice_id)

@@ -321,6 +321,9 @@ class SliceJob(JobColumns, Base):
     thumbnail_key: Mapped[str | None] = mapped_column(URL_KEY)
     # what the G-code says of the print (time, filament, layers), JSON as the worker wrote it
     gcode_metadata: Mapped[str | None] = mapped_column(Text)
+    # what a failed slice tells its client (a catalogue reference, `lumi_common.i18n.stored`);
+    # `error_message` keeps the raw error for operators, as every job row does
+    client_error: Mapped[str | None] = mapped_column(Text)
 
 
 class WebhookEndpoint(Base):

@@ -7,11 +7,9 @@ The model's task is bumped with every change, since its `model` shows the print 
 clients polling with `?since=`. Locks: the task first, then the model, as the model stage takes
 them.
 
-A failed slice's `error_message` is what its client reads: the failure's catalogue sentence, stored
-as a reference (`lumi_common.i18n.stored`, rendered in the reader's language when read), written
-over the raw error when the job fails (the job row is the slice the client reads; there is no
-other row to hold it). The raw error stays in the dead letter and the log; while a slice is being
-retried its row shows the last attempt's raw error to operators (clients see no error then).
+A failed slice's `client_error` is what its client reads: the failure's catalogue sentence, stored
+as a reference (`lumi_common.i18n.stored`, rendered in the reader's language when read). Its
+`error_message` keeps the raw error for operators, as every job row does.
 """
 
 from __future__ import annotations
@@ -60,12 +58,13 @@ class SliceJobs(JobKind[SliceJob, SliceJobRequested]):
 
     async def on_failed(self, session: AsyncSession, job: SliceJob, error: str) -> None:
         # `error` is the client's sentence (a stored reference), never the raw error
-        job.error_message = error
+        job.client_error = error
         model = await _lock_model_of(session, job)
         if model is not None:
             model.slice_status, model.print_status = SliceStatus.FAILED, PrintStatus.FAILED
 
     async def on_requeued(self, session: AsyncSession, job: SliceJob) -> None:
+        job.client_error = None
         model = await _lock_model_of(session, job)
         if model is not None:
             model.slice_status, model.print_status = SliceStatus.PROCESSING, PrintStatus.SLICING

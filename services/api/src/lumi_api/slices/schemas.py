@@ -109,7 +109,10 @@ class SliceOut(ApiModel):
             gcode_size=job.gcode_size,
             thumbnail_url=urls.signed(job.thumbnail_key),
             gcode_metadata=metadata,
-            error_message=shown(job.error_message) if status is SliceStatus.FAILED else None,
+            # a slice failed before its client sentence was kept apart shows its error
+            error_message=shown(job.client_error or job.error_message)
+            if status is SliceStatus.FAILED
+            else None,
             created_at=job.created_at,
             updated_at=job.updated_at,
             completed_at=job.completed_at,
