@@ -5,6 +5,7 @@ answer with carries a catalogue sentence and a code."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TypeVar
 
 import pytest
 
@@ -20,8 +21,10 @@ from tests.support.language import chinese, english_words
 # the messages of this repository's packages (a test module may define its own)
 MESSAGES = {key: message for key, message in catalogue().items() if not key.startswith("TEST_")}
 
+E = TypeVar("E", bound=Exception)
 
-def subclasses(cls: type) -> Iterator[type]:
+
+def subclasses(cls: type[E]) -> Iterator[type[E]]:
     for sub in cls.__subclasses__():
         yield sub
         yield from subclasses(sub)
