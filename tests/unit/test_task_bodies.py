@@ -7,9 +7,10 @@ import pytest
 from pydantic import ValidationError
 
 from lumi_api import texts
+from lumi_api.auth.schemas import SendCodeBody
 from lumi_api.body import validation_failed
 from lumi_api.tasks.routes import parse_since
-from lumi_api.tasks.schemas import CreateTaskBody, SelectImageBody, TaskListQuery
+from lumi_api.tasks.schemas import CreateTaskBody, RetryBody, SelectImageBody, TaskListQuery
 from lumi_common.errors import ValidationFailed
 from lumi_common.i18n import Locale
 
@@ -37,6 +38,16 @@ def test_every_invalid_field_is_named() -> None:
     assert message == "selectedImageIndex: Input should be a valid integer"
     message = message_for(SelectImageBody, {"selectedImageIndex": False}, "zh-CN")
     assert message == "selectedImageIndex: 应为整数"
+
+
+def test_the_choices_of_a_literal_are_joined_in_the_readers_language() -> None:
+    """pydantic names the choices in English (`'images' or 'model'`): no "or" in Chinese."""
+    assert message_for(RetryBody, {"type": "x"}) == "type: Input should be 'images' or 'model'"
+    assert (
+        message_for(RetryBody, {"type": "x"}, "zh-CN") == "type: 应为以下之一：'images' 或 'model'"
+    )
+    three = message_for(SendCodeBody, {"email": "a@example.com", "type": "x"}, "zh-CN")
+    assert three == "type: 应为以下之一：'login', 'register' 或 'modify_password'"
 
 
 @pytest.mark.parametrize(

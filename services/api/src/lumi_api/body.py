@@ -11,7 +11,7 @@ from pydantic_core import ErrorDetails
 from lumi_api import texts
 from lumi_common import jsonx
 from lumi_common.errors import BadRequest, ValidationFailed
-from lumi_common.i18n import InvalidValue, Joined, Message, Text
+from lumi_common.i18n import InvalidValue, Joined, Message, Text, Value
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -74,7 +74,11 @@ def _reason(error: ErrorDetails) -> Text:
     return message(**{name: _shown(ctx.get(name, "")) for name in fields})
 
 
-def _shown(value: object) -> str | int | float:
+def _shown(value: object) -> Value:
+    if isinstance(value, str) and " or " in value:
+        # pydantic's choices (`'a', 'b' or 'c'`): the last "or" in the reader's language
+        head, _, last = value.rpartition(" or ")
+        return texts.CHOICES(choices=head, last=last)
     return value if isinstance(value, str | int | float) else str(value)
 
 
