@@ -50,6 +50,18 @@ def test_the_choices_of_a_literal_are_joined_in_the_readers_language() -> None:
     assert three == "type: 应为以下之一：'login', 'register' 或 'modify_password'"
 
 
+def test_a_rule_about_the_whole_query_names_no_field() -> None:
+    """The clause is the reason alone (no English `query: ` before Chinese); the details keep
+    `query` as the field for programs."""
+    with pytest.raises(ValidationError) as caught:
+        TaskListQuery.model_validate({"page": "2", "offset": "20"})
+    failed = validation_failed(caught.value, whole="query")
+    assert failed.text.render("zh-CN") == texts.PAGE_OR_OFFSET.render("zh-CN")
+    assert failed.text.render("en") == texts.PAGE_OR_OFFSET.render("en")
+    assert failed.details is not None
+    assert [error["field"] for error in failed.details["errors"]] == ["query"]
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [

@@ -48,12 +48,15 @@ def validation_failed(exc: ValidationError, *, whole: str = "body") -> Validatio
     """`prompt: 最多 500 个字符` — one clause per invalid field, in the reader's language
     (`details.errors[].reason` too); the field names are the API's own."""
     problems = [
-        (".".join(str(part) for part in item["loc"]) or whole, _reason(item))
+        (".".join(str(part) for part in item["loc"]), _reason(item))
         for item in exc.errors(include_url=False, include_input=False)
     ]
+    # a rule about the whole body or query says only its reason (not an English "body: ")
     message = Joined(
-        [texts.FIELD_PROBLEM(field=f, reason=r) for f, r in problems], texts.FIELD_PROBLEMS_JOIN
+        [texts.FIELD_PROBLEM(field=f, reason=r) if f else r for f, r in problems],
+        texts.FIELD_PROBLEMS_JOIN,
     )
+    problems = [(f or whole, r) for f, r in problems]
     return ValidationFailed(
         message, details={"errors": [{"field": f, "reason": r} for f, r in problems]}
     )
