@@ -57,7 +57,7 @@ class World:
 
     client: Client
     limited: Client  # one request per user and minute
-    strict: Client  # one task per user and day, one webhook per user
+    strict: Client  # one task per user and day, one webhook per user, 1 KiB bodies
     alice: IssuedToken
     bob: IssuedToken
     admin: IssuedToken
@@ -458,6 +458,15 @@ def cases(world: World) -> list[Case]:
             json={"url": "https://hooks.example.com/second"},
             app="strict",
         ),
+        Case(
+            "a body too large",
+            413,
+            "PAYLOAD_TOO_LARGE",
+            "POST",
+            "/api/tasks",
+            json={"prompt": "x" * 2048},
+            app="strict",
+        ),
         # -- not there yet
         Case("printers", 501, "NOT_IMPLEMENTED", "GET", "/api/printers"),
         Case("printing", 501, "NOT_IMPLEMENTED", "GET", f"/api/tasks/{task}/print-status"),
@@ -467,7 +476,7 @@ def cases(world: World) -> list[Case]:
 # every code the API answers a client with, but those a test cannot cause cheaply here: a
 # database or Redis outage (SERVICE_UNAVAILABLE, COMMIT_OUTCOME_UNKNOWN, STORAGE_UNAVAILABLE,
 # EMAIL_UNAVAILABLE: see their own tests), a crash (INTERNAL_ERROR), a cookie session
-# (CSRF_REJECTED), a too large body (PAYLOAD_TOO_LARGE); and NOT_REPLAYABLE, which no stream
+# (CSRF_REJECTED); and NOT_REPLAYABLE, which no stream
 # the API names answers today
 WALKED = {
     "UNAUTHORIZED",
@@ -489,6 +498,7 @@ WALKED = {
     "QUOTA_EXCEEDED",
     "TOO_MANY_WEBHOOKS",
     "NOT_IMPLEMENTED",
+    "PAYLOAD_TOO_LARGE",
 }
 
 
@@ -501,7 +511,9 @@ async def world(
     client = await aiohttp_client(create_app(settings_factory()))
     limited = await aiohttp_client(create_app(settings_factory(rate_limit_per_minute=1)))
     strict = await aiohttp_client(
-        create_app(settings_factory(tasks_per_user_per_day=1, webhook_max_endpoints=1))
+        create_app(
+            settings_factory(tasks_per_user_per_day=1, webhook_max_endpoints=1, max_body_bytes=1024)
+        )
     )
     alice, bob, admin, slowed, full = (
         await issue(sessionmaker),
