@@ -22,12 +22,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import pytest_asyncio
+from aiohttp import web
 from pytest_aiohttp import AiohttpClient
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_api import texts
 from lumi_api.app import create_app
+from lumi_api.auth.cookies import SESSION_COOKIE, SessionCookies
 from lumi_api.auth.service import IssuedToken
 from lumi_api.ratelimit import WINDOW_SECONDS
 from lumi_api.settings import ApiSettings
@@ -39,7 +41,7 @@ from lumi_common.storage.signing import FileSigner
 from lumi_common.streams.names import IMAGE_JOBS, JOB_STREAMS
 from lumi_common.time import utcnow
 from lumi_common.webhooks.events import EVENT_TYPES
-from tests.conftest import TEST_FILE_URL_SECRET
+from tests.conftest import TEST_COOKIE_SECRET, TEST_FILE_URL_SECRET
 from tests.support.api import Client, issue, unique_email
 from tests.support.factories import create_task
 from tests.support.gallery import completed_model, requested_model
@@ -132,6 +134,19 @@ def cases(world: World) -> list[Case]:
             f"/api/models/{done}",
             who="bob",
             json={"name": "mine"},
+        ),
+        Case(
+            "a cookie session posting a form",
+            403,
+            "CSRF_REJECTED",
+            "POST",
+            "/api/users/update",
+            who=None,
+            data=b'{"nick_name": "x"}',
+            headers={
+                "Cookie": session_cookie(world.alice),
+                "Content-Type": "text/plain",
+            },
         ),
         # -- what is not there
         Case("no such route", 404, "NOT_FOUND", "GET", "/api/nothing-here"),
@@ -475,9 +490,8 @@ def cases(world: World) -> list[Case]:
 
 # every code the API answers a client with, but those a test cannot cause cheaply here: a
 # database or Redis outage (SERVICE_UNAVAILABLE, COMMIT_OUTCOME_UNKNOWN, STORAGE_UNAVAILABLE,
-# EMAIL_UNAVAILABLE: see their own tests), a crash (INTERNAL_ERROR), a cookie session
-# (CSRF_REJECTED); and NOT_REPLAYABLE, which no stream
-# the API names answers today
+# EMAIL_UNAVAILABLE: see their own tests), a crash (INTERNAL_ERROR); and NOT_REPLAYABLE,
+# which no stream the API names answers today
 WALKED = {
     "UNAUTHORIZED",
     "ADMIN_REQUIRED",
@@ -499,6 +513,7 @@ WALKED = {
     "TOO_MANY_WEBHOOKS",
     "NOT_IMPLEMENTED",
     "PAYLOAD_TOO_LARGE",
+    "CSRF_REJECTED",
 }
 
 
@@ -571,6 +586,13 @@ async def world(
         code_address=code_address,
         signer=FileSigner(TEST_FILE_URL_SECRET),
     )
+
+
+def session_cookie(token: IssuedToken) -> str:
+    """The `Cookie` header of a browser signed in as `token` (the API's own signed cookie)."""
+    response = web.Response()
+    SessionCookies(TEST_COOKIE_SECRET, secure=False, max_age_seconds=60).set(response, token.token)
+    return f"{SESSION_COOKIE}={response.cookies[SESSION_COOKIE].value}"
 
 
 def as_(token: IssuedToken) -> dict[str, str]:
