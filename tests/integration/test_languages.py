@@ -660,6 +660,10 @@ def problems_of(case: Case, answers: dict[str | None, Answer]) -> list[str]:
                 found.append(f"en: Chinese in {sentence!r}")
             if expected == "zh-CN" and (words := english_words(sentence, allowed=allowed)):
                 found.append(f"{said_in}: English {words} in {sentence!r}")
+    # the apps send no Accept-Language: they read what zh-CN reads (a wait may tick meanwhile)
+    default, zh = (re.sub(r"\d+", "#", answers[k].sentences[0]) for k in (None, "zh-CN"))
+    if default != zh:
+        found.append(f"no Accept-Language is not zh-CN: {default!r} != {zh!r}")
     if answers["en"].sentences[0] == answers["zh-CN"].sentences[0]:
         found.append(f"the same message in both languages: {answers['en'].sentences[0]!r}")
     return [f"{case.name}: {problem}" for problem in found]
