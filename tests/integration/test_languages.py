@@ -679,6 +679,43 @@ async def test_every_error_code_in_both_languages(world: World) -> None:
     assert problems == []
 
 
+@pytest.mark.parametrize(
+    ("default", "language", "expected"),
+    [
+        ("en", None, "en"),
+        ("en", "zh-CN", "zh-CN"),
+        ("en", "fr", "en"),
+        ("zh-CN", "fr", "zh-CN"),
+        ("zh-CN", "en;q=0", "zh-CN"),
+        ("zh-CN", "*", "zh-CN"),
+    ],
+)
+async def test_default_locale_is_for_readers_who_ask_for_none_we_have(
+    aiohttp_client: AiohttpClient,
+    settings_factory: Callable[..., ApiSettings],
+    default: Locale,
+    language: str | None,
+    expected: Locale,
+) -> None:
+    client = await aiohttp_client(create_app(settings_factory(default_locale=default)))
+    headers = {"Accept-Language": language} if language else {}
+    response = await client.get("/api/tasks", headers=headers)
+    assert response.status == 401
+    assert response.headers["Content-Language"] == expected
+    body = await response.json()
+    assert body["data"] == {"message": said(texts.LOGIN_REQUIRED, expected), "code": "UNAUTHORIZED"}
+
+
+async def test_an_answer_with_no_sentence_says_no_language(
+    aiohttp_client: AiohttpClient, api_settings: ApiSettings, sessionmaker: Sessions
+) -> None:
+    client = await aiohttp_client(create_app(api_settings))
+    alice = await issue(sessionmaker)
+    response = await client.get("/api/tasks", headers={**as_(alice), "Accept-Language": "en"})
+    assert response.status == 200
+    assert "Content-Language" not in response.headers
+
+
 # -- sentences the workers store
 
 
