@@ -12,6 +12,7 @@ from pytest_aiohttp import AiohttpServer
 from lumi_common.providers.errors import REFUSED_MESSAGE
 from tests.support import chat_emulator, dashscope_emulator, tencent_emulator
 from tests.support.chat_emulator import ChatEmulator
+from tests.support.language import said
 from tests.support.lumi_client import LumiClient, status_is
 from tests.support.model_checks import check_picture
 from tests.support.provider_e2e import EmulatedProvider, calls_of, serve, tencent_env
@@ -71,7 +72,7 @@ async def test_a_refused_prompt_fails_its_images_with_a_clear_message(
     emulation.script.refuse = True
     created = await client.create_task("something the provider refuses")
     failed = await client.watch(created).until(status_is("IMAGE_FAILED"), failed=frozenset())
-    assert {image["errorMessage"] for image in failed["images"]} == {REFUSED_MESSAGE}
+    assert {image["errorMessage"] for image in failed["images"]} == {said(REFUSED_MESSAGE)}
 
 
 async def test_a_chat_model_writes_the_prompt_variants(

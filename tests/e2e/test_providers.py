@@ -12,6 +12,7 @@ from pytest_aiohttp import AiohttpServer
 
 from lumi_common.providers.errors import REFUSED_MESSAGE
 from tests.support import meshy_emulator, tencent_emulator, tripo_emulator
+from tests.support.language import said
 from tests.support.lumi_client import LumiClient, Task, TaskWatch, status_is
 from tests.support.model_checks import check_model_files
 from tests.support.provider_e2e import EmulatedProvider, calls_of, serve, tencent_env
@@ -93,8 +94,8 @@ async def test_a_moderation_refusal_reaches_the_client_as_a_clear_message(
     emulation.script.refuse = True
     watch, chosen = await model_of(client, "a figurine")
     failed = await watch.until(status_is("MODEL_FAILED"), failed=frozenset())
-    assert failed["model"]["errorMessage"] == REFUSED_MESSAGE
-    assert failed["errorMessage"] == REFUSED_MESSAGE
+    assert failed["model"]["errorMessage"] == said(REFUSED_MESSAGE)
+    assert failed["errorMessage"] == said(REFUSED_MESSAGE)
     assert failed["model"]["generationJob"]["status"] == "FAILED"
     calls = await calls_of(services, chosen["task"]["id"])
     assert [(c["operation"], c["outcome"]) for c in calls if c["stage"] == "model"] == [

@@ -12,6 +12,7 @@ from pytest_aiohttp import AiohttpClient
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lumi_api import texts
 from lumi_api.app import create_app
 from lumi_api.auth import service as auth_service
 from lumi_api.auth.current import optional_user
@@ -23,6 +24,7 @@ from lumi_common.db.tables import AuthToken, User
 from lumi_common.ids import new_id
 from lumi_common.time import utcnow
 from tests.support.api import Client, issue, unique_email
+from tests.support.language import said
 
 LOGIN_REQUIRED = {"status": "fail", "data": {"message": "请先登录", "code": "UNAUTHORIZED"}}
 
@@ -70,7 +72,7 @@ async def test_token_works_with_and_without_the_bearer_prefix(
         assert status == 404, value
         assert body == {
             "status": "fail",
-            "data": {"message": "Task not found", "code": "NOT_FOUND"},
+            "data": {"message": said(texts.TASK_NOT_FOUND), "code": "NOT_FOUND"},
         }
 
 

@@ -12,11 +12,13 @@ from pytest_aiohttp import AiohttpClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lumi_api import texts
 from lumi_api.app import create_app
 from lumi_api.auth import service as auth_service
 from lumi_api.settings import ApiSettings
 from lumi_common.db.tables import AuthToken, EmailCode, User
 from tests.support.api import Client, unique_email
+from tests.support.language import problem, said
 from tests.support.smtp import Inbox, post, request_code, smtp_server
 
 
@@ -55,7 +57,7 @@ def wrong(code: str) -> str:
 REFUSED = {
     "status": "fail",
     "data": {
-        "message": "The code is wrong or has expired; request a new code",
+        "message": said(texts.CODE_REFUSED),
         "code": "INVALID_CODE",
     },
 }
@@ -211,11 +213,17 @@ async def test_no_code_for_the_address(client: Client) -> None:
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
-        ({"email": "a@example.com", "code": "123"}, "code: String should have at least 4"),
-        ({"email": "a@example.com", "code": "1234567"}, "code: String should have at most 6"),
-        ({"email": "a@example.com", "code": 123456}, "code: Input should be a valid string"),
-        ({"email": "a@example.com"}, "code: Field required"),
-        ({"email": "nope", "code": "123456"}, "email: value is not a valid email"),
+        (
+            {"email": "a@example.com", "code": "123"},
+            problem("code", texts.TEXT_TOO_SHORT(min_length=4)),
+        ),
+        (
+            {"email": "a@example.com", "code": "1234567"},
+            problem("code", texts.TEXT_TOO_LONG(max_length=6)),
+        ),
+        ({"email": "a@example.com", "code": 123456}, problem("code", texts.NOT_A_STRING)),
+        ({"email": "a@example.com"}, problem("code", texts.FIELD_REQUIRED)),
+        ({"email": "nope", "code": "123456"}, problem("email", texts.NOT_AN_EMAIL)),
     ],
 )
 @pytest.mark.parametrize("path", ["/api/auth/login", "/api/auth/register"])
@@ -234,7 +242,7 @@ async def test_non_json_bodies_are_invalid_json(client: Client, path: str) -> No
     assert response.status == 400
     assert await response.json() == {
         "status": "fail",
-        "data": {"message": "The request body must be a JSON object", "code": "INVALID_JSON"},
+        "data": {"message": said(texts.INVALID_JSON), "code": "INVALID_JSON"},
     }
 
 

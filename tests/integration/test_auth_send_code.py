@@ -13,17 +13,20 @@ from pytest_aiohttp import AiohttpClient
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lumi_api import texts
 from lumi_api.app import create_app
 from lumi_api.settings import ApiSettings
 from lumi_common.db.tables import EmailCode
+from lumi_common.i18n.http import duration
 from lumi_common.time import utcnow
 from tests.support.api import Client, unique_email
+from tests.support.language import problem, said
 from tests.support.processes import free_port
 from tests.support.smtp import SENDER, Inbox, body_of, post, request_code, send_code, smtp_server
 
 EMAIL_UNAVAILABLE = {
     "status": "error",
-    "message": "The e-mail could not be sent; please try again in a moment",
+    "message": said(texts.EMAIL_UNAVAILABLE),
     "code": "EMAIL_UNAVAILABLE",
 }
 
@@ -105,14 +108,20 @@ async def test_a_new_code_retires_the_older_ones(
     assert status == 200
 
 
+CHOICES, LAST = "'login', 'register'", "'modify_password'"
+
+
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
-        ({"email": "not-an-address", "type": "login"}, "email: value is not a valid email"),
-        ({"email": "a@b", "type": "login"}, "email: value is not a valid email"),
-        ({"email": 12, "type": "login"}, "email: Input should be a valid string"),
-        ({"type": "login"}, "email: Field required"),
-        ({"email": "a@example.com", "type": "reset"}, "type: Input should be"),
+        ({"email": "not-an-address", "type": "login"}, problem("email", texts.NOT_AN_EMAIL)),
+        ({"email": "a@b", "type": "login"}, problem("email", texts.NOT_AN_EMAIL)),
+        ({"email": 12, "type": "login"}, problem("email", texts.NOT_A_STRING)),
+        ({"type": "login"}, problem("email", texts.FIELD_REQUIRED)),
+        (
+            {"email": "a@example.com", "type": "reset"},
+            problem("type", texts.ONE_OF(expected=texts.CHOICES(choices=CHOICES, last=LAST))),
+        ),
     ],
 )
 async def test_bad_input_is_a_validation_error(
@@ -152,7 +161,8 @@ async def test_one_code_per_address_per_interval(client: Client, inbox: Inbox) -
     assert status == 429
     assert body["status"] == "fail"
     assert body["data"]["code"] == "RATE_LIMITED"
-    assert "wait" in body["data"]["message"]
+    wait = duration(body["data"]["details"]["retryAfterSeconds"])
+    assert body["data"]["message"] == said(texts.SEND_CODE_INTERVAL(wait=wait))
     assert 0 < body["data"]["details"]["retryAfterSeconds"] <= 60
     assert len(inbox.to(email)) == 1
     await request_code(client, inbox, unique_email())  # another address is not held back
@@ -167,7 +177,8 @@ async def test_at_most_five_codes_per_address_per_hour(
         await request_code(client, inbox, email)
     status, body = await send_code(client, email)
     assert (status, body["data"]["code"]) == (429, "RATE_LIMITED")
-    assert "this address" in body["data"]["message"]
+    wait = duration(body["data"]["details"]["retryAfterSeconds"])
+    assert body["data"]["message"] == said(texts.SEND_CODE_ADDRESS(wait=wait))
     assert 3500 < body["data"]["details"]["retryAfterSeconds"] <= 3600
     assert len(inbox.to(email)) == 5
 
@@ -184,7 +195,8 @@ async def test_codes_per_client_address_are_limited(
         assert status == 200
     status, body = await send_code(client, unique_email())
     assert (status, body["data"]["code"]) == (429, "RATE_LIMITED")
-    assert "this network" in body["data"]["message"]
+    wait = duration(body["data"]["details"]["retryAfterSeconds"])
+    assert body["data"]["message"] == said(texts.SEND_CODE_NETWORK(wait=wait))
 
 
 async def test_behind_a_trusted_proxy_the_last_forwarded_hop_is_the_client(
@@ -306,6 +318,6 @@ async def test_an_expired_code_cannot_be_used(
         status, body = await post(client, path, {"email": email, "code": code})
         assert status == 400
         assert body["data"] == {
-            "message": "The code is wrong or has expired; request a new code",
+            "message": said(texts.CODE_REFUSED),
             "code": "INVALID_CODE",
         }

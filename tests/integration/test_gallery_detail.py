@@ -12,6 +12,7 @@ from pytest_aiohttp import AiohttpClient
 from redis.asyncio import Redis
 from sqlalchemy.exc import SQLAlchemyError
 
+from lumi_api import texts
 from lumi_api.app import create_app
 from lumi_api.auth.service import IssuedToken
 from lumi_api.gallery.views import ViewCounter, view_counter
@@ -30,6 +31,7 @@ from tests.support.gallery import (
     published_models,
     requested_model,
 )
+from tests.support.language import said
 from tests.support.queries import counting_statements
 
 
@@ -76,7 +78,7 @@ async def test_an_unpublished_model_is_its_owners_only(
             status, body = await detail(client, model["id"], **headers)
             assert (status, body["data"]) == (
                 404,
-                {"message": "Model not found", "code": "NOT_FOUND"},
+                {"message": said(texts.MODEL_NOT_FOUND), "code": "NOT_FOUND"},
             )
         status, body = await detail(client, model["id"], **auth(alice))
         assert status == 200

@@ -8,6 +8,8 @@ from pytest_aiohttp import AiohttpClient
 
 from lumi_api.app import create_app
 from lumi_api.settings import ApiSettings
+from lumi_common.i18n import http as common_texts
+from tests.support.language import said
 
 
 async def test_unknown_route_is_a_jsend_404(
@@ -18,7 +20,7 @@ async def test_unknown_route_is_a_jsend_404(
     assert response.status == 404
     assert (await response.json()) == {
         "status": "fail",
-        "data": {"message": "Not Found", "code": "NOT_FOUND"},
+        "data": {"message": said(common_texts.NOT_FOUND), "code": "NOT_FOUND"},
     }
     assert response.headers["X-Request-ID"]
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lumi_common.db.tables import GeneratedImage, ImageJob
 from lumi_common.errors import PermanentError
+from lumi_common.i18n import stored
 from lumi_common.jobs import client_errors
 from lumi_common.jobs.lifecycle import Claim
 from lumi_common.jobs.outcomes import RetryPolicy
@@ -68,10 +69,11 @@ async def test_a_failed_job_shows_the_client_a_fixed_sentence(
             )
         }
     shown = {job_id: images[jobs[job_id].image_id].error_message for job_id in task.job_ids}
+    # stored as catalogue references, rendered in the reader's language when read
     assert shown == {
-        permanent: client_errors.GENERIC,
-        crashed: client_errors.GENERIC,
-        refused: REFUSED_MESSAGE,
+        permanent: stored(client_errors.GENERIC),
+        crashed: stored(client_errors.GENERIC),
+        refused: stored(REFUSED_MESSAGE),
     }
     assert {job.status for job in jobs.values()} == {JobStatus.FAILED}
     # operators keep the detail

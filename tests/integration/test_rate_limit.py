@@ -13,12 +13,14 @@ import pytest
 from pytest_aiohttp import AiohttpClient
 from redis.asyncio import Redis
 
+from lumi_api import texts
 from lumi_api.app import create_app
 from lumi_api.auth.service import IssuedToken
 from lumi_api.ratelimit import WINDOW_SECONDS
 from lumi_api.settings import ApiSettings
 from tests.support.api import Client
 from tests.support.backends import private_valkey
+from tests.support.language import said
 
 LIMIT = 3
 
@@ -58,7 +60,7 @@ async def test_a_user_past_the_limit_gets_a_jsend_429_with_retry_after(
     assert await response.json() == {
         "status": "fail",
         "data": {
-            "message": "Too many requests: slow down and try again after Retry-After seconds",
+            "message": said(texts.TOO_MANY_REQUESTS),
             "code": "RATE_LIMITED",
         },
     }

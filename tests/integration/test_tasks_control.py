@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lumi_api import texts
 from lumi_api.auth.service import IssuedToken
 from lumi_api.keys import SETTINGS
 from lumi_common.db.tables import (
@@ -27,6 +28,7 @@ from lumi_common.db.tables import (
     OutboxEvent,
 )
 from lumi_common.errors import PermanentError
+from lumi_common.i18n import jobs
 from lumi_common.ids import new_id
 from lumi_common.messages import DeadLetter, decode
 from lumi_common.pipeline.images import ImageJobs, complete_images
@@ -42,6 +44,7 @@ from lumi_image_worker.providers.images import GeneratedImage as Picture
 from lumi_image_worker.providers.images import OfflineImageGenerator
 from lumi_model_worker.providers.meshes import OfflineReliefGenerator
 from tests.support.api import Client
+from tests.support.language import said
 from tests.support.pipeline import LEASE, consumer, relay_all, stream_entries
 from tests.support.workers import BrokenMeshes, Workers
 
@@ -147,7 +150,7 @@ async def test_cancel_stops_the_jobs_and_shows_the_task_cancelled(
     status, body = await pipeline.call("POST", f"/api/v1/tasks/{task['id']}/cancel", alice)
     assert status == 200
     assert body["data"]["status"] == "CANCELLED"
-    assert body["data"]["errorMessage"] == "Cancelled"
+    assert body["data"]["errorMessage"] == said(jobs.CANCELLED)
     assert parse_iso(body["data"]["updatedAt"]) > parse_iso(task["updatedAt"])
     assert await pipeline.job_statuses(ImageJob, task["id"]) == [JobStatus.CANCELLED] * 4
     provider = Images()
@@ -316,12 +319,12 @@ async def test_retrying_a_failed_model_queues_it_again_and_a_completed_one_is_re
     )
     assert status == 409
     assert body["data"]["code"] == "INVALID_STATE"
-    assert "new task" in body["data"]["message"]
+    assert body["data"]["message"] == said(texts.MODEL_COMPLETE)
 
 
 @pytest.mark.parametrize(
     ("what", "message"),
-    [("images", "Nothing of this task has failed"), ("model", "Only a failed model")],
+    [("images", said(texts.NOTHING_TO_RETRY)), ("model", said(texts.MODEL_NOT_FAILED))],
 )
 async def test_retrying_what_has_not_failed_is_a_409(
     pipeline: Pipeline, alice: IssuedToken, what: str, message: str
@@ -332,7 +335,7 @@ async def test_retrying_what_has_not_failed_is_a_409(
     )
     assert status == 409
     assert body["data"]["code"] == "INVALID_STATE"
-    assert body["data"]["message"].startswith(message)
+    assert body["data"]["message"] == message
 
 
 async def test_images_cannot_be_retried_once_one_is_chosen(
@@ -389,7 +392,10 @@ async def test_delete_removes_the_task_with_its_rows_and_files(
     assert (root / "models" / model_id).is_dir()
 
     status, body = await pipeline.call("DELETE", f"/api/tasks/{task['id']}", alice)
-    assert (status, body) == (200, {"status": "success", "data": {"message": "Task deleted"}})
+    assert (status, body) == (
+        200,
+        {"status": "success", "data": {"message": said(texts.TASK_DELETED)}},
+    )
     assert (await pipeline.call("GET", f"/api/tasks/{task['id']}", alice))[0] == 404
     async with pipeline.sessionmaker() as session:
         for table, column in (
@@ -467,7 +473,7 @@ async def test_files_the_storage_refuses_to_delete_are_swept_later(
     folder.symlink_to(moved, target_is_directory=True)
 
     status, body = await pipeline.call("DELETE", f"/api/tasks/{task['id']}", alice)
-    assert (status, body["data"]) == (200, {"message": "Task deleted"})
+    assert (status, body["data"]) == (200, {"message": said(texts.TASK_DELETED)})
     assert folder.is_symlink()  # still there: the sweep will try again
     prefix = f"images/{task['id']}/"
 

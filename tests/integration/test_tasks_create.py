@@ -15,15 +15,18 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lumi_api import texts
 from lumi_api.app import create_app
 from lumi_api.auth.service import IssuedToken
 from lumi_api.settings import ApiSettings
 from lumi_api.tasks.writer import TASK_WRITER
 from lumi_common.db.tables import GeneratedImage, GenerationRequest, ImageJob, OutboxEvent
+from lumi_common.i18n import http as common_texts
 from lumi_common.messages import ImageJobRequested, decode
 from lumi_common.streams.names import IMAGE_JOBS, stream_key
 from lumi_common.streams.publish import DATA_FIELD
 from tests.support.api import Client
+from tests.support.language import problem, said
 
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -169,13 +172,13 @@ async def test_prompt_length_boundaries_are_accepted(
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({"prompt": "x" * 501}, "prompt: String should have at most 500 characters"),
-        ({"prompt": "   "}, "prompt: String should have at least 1 character"),
-        ({"prompt": ""}, "prompt: String should have at least 1 character"),
-        ({}, "prompt: Field required"),
-        ({"prompt": 42}, "prompt: Input should be a valid string"),
-        ({"prompt": None}, "prompt: Input should be a valid string"),
-        ({"prompt": ["a"]}, "prompt: Input should be a valid string"),
+        ({"prompt": "x" * 501}, problem("prompt", texts.TEXT_TOO_LONG(max_length=500))),
+        ({"prompt": "   "}, problem("prompt", texts.TEXT_TOO_SHORT(min_length=1))),
+        ({"prompt": ""}, problem("prompt", texts.TEXT_TOO_SHORT(min_length=1))),
+        ({}, problem("prompt", texts.FIELD_REQUIRED)),
+        ({"prompt": 42}, problem("prompt", texts.NOT_A_STRING)),
+        ({"prompt": None}, problem("prompt", texts.NOT_A_STRING)),
+        ({"prompt": ["a"]}, problem("prompt", texts.NOT_A_STRING)),
     ],
 )
 async def test_invalid_prompt_is_a_400_naming_the_field(
@@ -247,7 +250,11 @@ async def test_create_is_all_or_nothing_when_the_last_insert_fails(
         async with sessionmaker.begin() as session:
             await session.execute(text(f"DROP TRIGGER IF EXISTS {trigger}"))
     assert status == 500
-    assert body == {"status": "error", "message": "Internal server error", "code": "INTERNAL_ERROR"}
+    assert body == {
+        "status": "error",
+        "message": said(common_texts.INTERNAL_ERROR),
+        "code": "INTERNAL_ERROR",
+    }
     assert await row_counts(sessionmaker) == before
     async with sessionmaker() as session:
         mine = select(GenerationRequest.id).where(GenerationRequest.user_id == alice.user_id)

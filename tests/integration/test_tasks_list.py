@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lumi_api import texts
 from lumi_api.auth.service import IssuedToken
 from lumi_api.keys import ENGINE
 from tests.support.api import Client, finish_images
+from tests.support.language import said
 from tests.support.queries import counting_statements
 
 
@@ -107,7 +109,11 @@ async def test_bad_paging_is_a_400(
     assert status == 400
     assert body["status"] == "fail"
     assert body["data"]["code"] == "VALIDATION_ERROR"
-    assert body["data"]["message"].startswith(f"{field}:")
+    assert [error["field"] for error in body["data"]["details"]["errors"]] == [field]
+    if field == "query":  # a rule about the whole query says only its reason
+        assert body["data"]["message"] == said(texts.PAGE_OR_OFFSET)
+    else:
+        assert body["data"]["message"].startswith(f"{field}:")
 
 
 async def test_anonymous_callers_must_sign_in(client: Client) -> None:

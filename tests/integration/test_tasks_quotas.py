@@ -14,13 +14,16 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lumi_api import texts
 from lumi_api.app import create_app
 from lumi_api.auth import service as auth_service
 from lumi_api.auth.service import IssuedToken
 from lumi_api.settings import ApiSettings
 from lumi_common.db.tables import GenerationRequest
+from lumi_common.i18n.http import duration
 from lumi_common.time import utcnow
 from tests.support.api import Client, finish_images, unique_email
+from tests.support.language import said
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -67,7 +70,8 @@ async def test_the_daily_quota(
     }
     assert 86000 < details["retryAfterSeconds"] <= 86400
     assert retry_after == str(details["retryAfterSeconds"])
-    assert "3 tasks" in body["data"]["message"]
+    wait = duration(details["retryAfterSeconds"])
+    assert body["data"]["message"] == said(texts.DAILY_EXCEEDED(limit=3, wait=wait))
     assert await tasks_of(sessionmaker, alice.user_id) == 3
     assert (await create(client, bob))[0] == 201  # per user
     # a day later the oldest no longer counts (in the rows, and in the creations' log)

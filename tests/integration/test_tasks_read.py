@@ -9,15 +9,17 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from lumi_api import texts
 from lumi_api.auth.service import IssuedToken
 from lumi_api.keys import ENGINE
 from lumi_api.tasks.repository import TaskRepository
 from lumi_common.db.tables import GenerationRequest
 from lumi_common.time import iso_ms, parse_iso, utcnow
 from tests.support.api import Client, finish_images
+from tests.support.language import said
 from tests.support.queries import counting_statements
 
-NOT_FOUND = {"status": "fail", "data": {"message": "Task not found", "code": "NOT_FOUND"}}
+NOT_FOUND = {"status": "fail", "data": {"message": said(texts.TASK_NOT_FOUND), "code": "NOT_FOUND"}}
 
 
 async def new_task(client: Client, token: IssuedToken, prompt: str = "a teapot") -> Any:

@@ -7,12 +7,14 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lumi_api import texts
 from lumi_api.auth.service import IssuedToken
 from lumi_api.keys import ENGINE
 from lumi_common.db.tables import GenerationRequest, Model, ModelInteraction
 from lumi_common.ids import new_id
 from lumi_common.states import InteractionType, RequestStatus, Visibility
 from tests.support.api import Client, issue
+from tests.support.language import problem, said
 from tests.support.queries import counting_statements
 from tests.support.smtp import post
 
@@ -144,7 +146,7 @@ async def update(client: Client, token: IssuedToken | None, body: Any) -> tuple[
     return await post(client, "/api/users/update", body, headers=headers)
 
 
-UPDATED = (200, {"status": "success", "data": {"message": "Profile updated"}})
+UPDATED = (200, {"status": "success", "data": {"message": said(texts.PROFILE_UPDATED)}})
 
 
 async def test_web_updates_its_nickname(client: Client, alice: IssuedToken) -> None:
@@ -173,7 +175,7 @@ async def test_another_users_id_is_forbidden(
         403,
         {
             "status": "fail",
-            "data": {"message": "You can only update your own profile", "code": "FORBIDDEN"},
+            "data": {"message": said(texts.NOT_YOUR_PROFILE), "code": "FORBIDDEN"},
         },
     )
     assert (await me(client, bob))["nickName"] is None
@@ -183,13 +185,13 @@ async def test_another_users_id_is_forbidden(
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({"nick_name": ""}, "nick_name: String should have at least 1 character"),
-        ({"nick_name": "   "}, "nick_name: String should have at least 1 character"),
-        ({"nick_name": "x" * 65}, "nick_name: String should have at most 64 characters"),
-        ({"nick_name": 7}, "nick_name: Input should be a valid string"),
-        ({"id": 7}, "id: Input should be a valid string"),
-        ({"avatar": "javascript:alert(1)"}, "avatar: String should match pattern"),
-        ({"gender": "x" * 17}, "gender: String should have at most 16 characters"),
+        ({"nick_name": ""}, problem("nick_name", texts.TEXT_TOO_SHORT(min_length=1))),
+        ({"nick_name": "   "}, problem("nick_name", texts.TEXT_TOO_SHORT(min_length=1))),
+        ({"nick_name": "x" * 65}, problem("nick_name", texts.TEXT_TOO_LONG(max_length=64))),
+        ({"nick_name": 7}, problem("nick_name", texts.NOT_A_STRING)),
+        ({"id": 7}, problem("id", texts.NOT_A_STRING)),
+        ({"avatar": "javascript:alert(1)"}, problem("avatar", texts.TEXT_PATTERN)),
+        ({"gender": "x" * 17}, problem("gender", texts.TEXT_TOO_LONG(max_length=16))),
     ],
 )
 async def test_bad_fields_are_validation_errors(

@@ -143,7 +143,7 @@ async def test_a_moderation_refusal_is_permanent_with_a_clear_message(case: Case
     case.emulator.emulation.script.refuse = True
     with pytest.raises(ContentRefused) as refused:
         await case.generator.submit("something forbidden", seed=7)
-    assert str(refused.value) == REFUSED_MESSAGE
+    assert str(refused.value) == REFUSED_MESSAGE.render("en")
     assert case.outcomes == [("submit", "refused")]
 
 

@@ -200,7 +200,7 @@ async def test_a_moderation_refusal_is_permanent_with_a_clear_message(case: Case
 
     with pytest.raises(ContentRefused) as refused:
         await submit_and_poll()
-    assert str(refused.value) == REFUSED_MESSAGE
+    assert str(refused.value) == REFUSED_MESSAGE.render("en")
     assert refused.value.client_message == REFUSED_MESSAGE
     assert case.outcomes[-1][1] == "refused"
 

@@ -10,8 +10,10 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from multidict import CIMultiDict
 
+from lumi_api import texts
 from lumi_api.auth.codes import CodeRules, code_message, new_code
 from lumi_api.client_address import client_address
+from lumi_common.i18n import Locale
 
 RULES = CodeRules(secret="k" * 32, ttl=timedelta(minutes=10), max_attempts=5)
 
@@ -33,13 +35,25 @@ def test_the_hash_is_keyed_and_bound_to_the_address() -> None:
     assert "123456" not in digest
 
 
-def test_the_message_names_the_code_and_its_lifetime() -> None:
-    message = code_message(to="a@example.com", code="042042", ttl=timedelta(minutes=10))
+@pytest.mark.parametrize(
+    ("locale", "first", "second"),
+    [("zh-CN", "10 分钟内有效", "10 minutes"), ("en", "10 minutes", "10 分钟内有效")],
+)
+def test_the_message_names_the_code_and_its_lifetime_in_both_languages(
+    locale: Locale, first: str, second: str
+) -> None:
+    message = code_message(
+        to="a@example.com", code="042042", ttl=timedelta(minutes=10), locale=locale
+    )
     assert message["To"] == "a@example.com"
     assert "042042" not in str(message["Subject"])
     text = message.get_content()
-    assert "042042" in text
-    assert "10 minutes" in text
+    assert text.count("042042") == 2
+    # the reader's language first, the other one after it
+    assert first in text
+    assert second in text
+    assert text.index(first) < text.index(second)
+    assert str(message["Subject"]).startswith(texts.CODE_EMAIL_SUBJECT.render(locale) + " / ")
 
 
 class Transport:

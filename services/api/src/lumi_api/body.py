@@ -11,7 +11,7 @@ from pydantic_core import ErrorDetails
 from lumi_api import texts
 from lumi_common import jsonx
 from lumi_common.errors import BadRequest, ValidationFailed
-from lumi_common.i18n import InvalidValue, Joined, Message, Text
+from lumi_common.i18n import InvalidValue, Joined, Message, Text, Value
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -48,12 +48,15 @@ def validation_failed(exc: ValidationError, *, whole: str = "body") -> Validatio
     """`prompt: 最多 500 个字符` — one clause per invalid field, in the reader's language
     (`details.errors[].reason` too); the field names are the API's own."""
     problems = [
-        (".".join(str(part) for part in item["loc"]) or whole, _reason(item))
+        (".".join(str(part) for part in item["loc"]), _reason(item))
         for item in exc.errors(include_url=False, include_input=False)
     ]
+    # a rule about the whole body or query says only its reason (not an English "body: ")
     message = Joined(
-        [texts.FIELD_PROBLEM(field=f, reason=r) for f, r in problems], texts.FIELD_PROBLEMS_JOIN
+        [texts.FIELD_PROBLEM(field=f, reason=r) if f else r for f, r in problems],
+        texts.FIELD_PROBLEMS_JOIN,
     )
+    problems = [(f or whole, r) for f, r in problems]
     return ValidationFailed(
         message, details={"errors": [{"field": f, "reason": r} for f, r in problems]}
     )
@@ -74,7 +77,11 @@ def _reason(error: ErrorDetails) -> Text:
     return message(**{name: _shown(ctx.get(name, "")) for name in fields})
 
 
-def _shown(value: object) -> str | int | float:
+def _shown(value: object) -> Value:
+    if isinstance(value, str) and " or " in value:
+        # pydantic's choices (`'a', 'b' or 'c'`): the last "or" in the reader's language
+        head, _, last = value.rpartition(" or ")
+        return texts.CHOICES(choices=head, last=last)
     return value if isinstance(value, str | int | float) else str(value)
 
 

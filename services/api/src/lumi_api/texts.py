@@ -176,6 +176,11 @@ ONE_OF = Message(
     zh="应为以下之一：{expected}",
     en="Input should be {expected}",
 )
+CHOICES = Message(
+    "CHOICES",
+    zh="{choices} 或 {last}",
+    en="{choices} or {last}",
+)
 PAGE_OR_OFFSET = Message(
     "PAGE_OR_OFFSET",
     zh="请用 offset 或 page 之一翻页，不能同时使用",
