@@ -173,8 +173,8 @@ async def test_prompt_length_boundaries_are_accepted(
     ("body", "message"),
     [
         ({"prompt": "x" * 501}, problem("prompt", texts.TEXT_TOO_LONG(max_length=500))),
-        ({"prompt": "   "}, problem("prompt", texts.TEXT_TOO_SHORT(min_length=1))),
-        ({"prompt": ""}, problem("prompt", texts.TEXT_TOO_SHORT(min_length=1))),
+        ({"prompt": "   "}, problem("prompt", texts.TEXT_EMPTY())),
+        ({"prompt": ""}, problem("prompt", texts.TEXT_EMPTY())),
         ({}, problem("prompt", texts.FIELD_REQUIRED)),
         ({"prompt": 42}, problem("prompt", texts.NOT_A_STRING)),
         ({"prompt": None}, problem("prompt", texts.NOT_A_STRING)),

@@ -185,8 +185,8 @@ async def test_another_users_id_is_forbidden(
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({"nick_name": ""}, problem("nick_name", texts.TEXT_TOO_SHORT(min_length=1))),
-        ({"nick_name": "   "}, problem("nick_name", texts.TEXT_TOO_SHORT(min_length=1))),
+        ({"nick_name": ""}, problem("nick_name", texts.TEXT_EMPTY())),
+        ({"nick_name": "   "}, problem("nick_name", texts.TEXT_EMPTY())),
         ({"nick_name": "x" * 65}, problem("nick_name", texts.TEXT_TOO_LONG(max_length=64))),
         ({"nick_name": 7}, problem("nick_name", texts.NOT_A_STRING)),
         ({"id": 7}, problem("id", texts.NOT_A_STRING)),

@@ -66,7 +66,7 @@ def test_a_reference_with_an_unknown_nested_key_shows_as_it_is() -> None:
         (
             ModelNotSliceable(texts.REASON_NO_GCODE(), detail="Exporting G-code: /tmp/x"),
             "this model cannot be sliced: the slicer wrote no G-code",
-            "无法切片此模型：切片软件没有生成 G-code",
+            "无法切片此模型：切片软件没有生成 G 代码",
         ),
     ],
 )

@@ -70,6 +70,8 @@ def _reason(error: ErrorDetails) -> Text:
     kind = error["type"]
     if kind == "value_error" and "email" in error["msg"]:
         return texts.NOT_AN_EMAIL()
+    if kind in _EMPTY and ctx.get("min_length") == 1:
+        return _EMPTY[kind]()
     found = _REASONS.get(kind)
     if found is None:
         return texts.VALUE_INVALID()
@@ -84,6 +86,9 @@ def _shown(value: object) -> Value:
         return texts.CHOICES(choices=head, last=last)
     return value if isinstance(value, str | int | float) else str(value)
 
+
+# "at least 1": said as "must not be empty" (and no "1 characters")
+_EMPTY = {"string_too_short": texts.TEXT_EMPTY, "too_short": texts.LIST_EMPTY}
 
 # pydantic's error types, by the sentence each gets and the context values that sentence names
 _REASONS: dict[str, tuple[Message, tuple[str, ...]]] = {

@@ -126,6 +126,8 @@ NOT_AN_EMAIL = Message(
     zh="不是有效的电子邮件地址",
     en="not an e-mail address",
 )
+TEXT_EMPTY = Message("TEXT_EMPTY", zh="不能为空", en="String should have at least 1 character")
+LIST_EMPTY = Message("LIST_EMPTY", zh="不能为空", en="List should have at least 1 item")
 TEXT_TOO_SHORT = Message(
     "TEXT_TOO_SHORT",
     zh="至少需要 {min_length} 个字符",

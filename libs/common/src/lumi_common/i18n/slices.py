@@ -82,10 +82,10 @@ REASON_SLICER_CANNOT_READ = Message(
     en="the slicer could not read the model",
 )
 REASON_NO_GCODE = Message(
-    "SLICE_REASON_NO_GCODE", zh="切片软件没有生成 G-code", en="the slicer wrote no G-code"
+    "SLICE_REASON_NO_GCODE", zh="切片软件没有生成 G 代码", en="the slicer wrote no G-code"
 )
 REASON_PRINTS_NOTHING = Message(
     "SLICE_REASON_PRINTS_NOTHING",
-    zh="切片软件生成的 G-code 不会打印任何内容",
+    zh="切片软件生成的 G 代码不会打印任何内容",
     en="the slicer produced G-code that prints nothing",
 )

@@ -39,7 +39,7 @@ def _stripped_as_python_does(value: str) -> str:
     `"\x1f"` survives pydantic's strip, then is an empty prompt to a provider."""
     value = value.strip()
     if not value:
-        raise InvalidValue(texts.TEXT_TOO_SHORT(min_length=1))
+        raise InvalidValue(texts.TEXT_EMPTY)
     return value
 
 
