@@ -30,9 +30,7 @@ import asyncio
 import dataclasses
 import json
 import os
-import secrets
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -48,7 +46,9 @@ import aiomysql
 import orjson
 from sqlalchemy.engine import make_url
 from tests.support.gallery import published_models
+from tests.support.processes import free_port
 
+from bench._api_process import cpu_seconds, start_api
 from bench._setup import BenchEnv, bench_env, percentile
 from lumi_api.auth.service import issue_token
 from lumi_common.db import mysql_escape
@@ -57,7 +57,6 @@ from lumi_common.ids import new_id
 from lumi_common.settings import DatabaseSettings
 from lumi_common.time import utcnow
 
-BIN = Path(sys.executable).parent
 GALLERY = "/api/gallery/models?sortBy=latest&limit=20&offset=0"
 PROMPT = "一只戴帽子的小猫"
 SEEDED_MODELS = 200
@@ -75,25 +74,6 @@ class Result:
     @property
     def rate(self) -> float:
         return self.requests / self.seconds
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its live descendants so far (Linux; with
-    `API_PROCESSES` > 1 the API processes are children of a supervising parent). Unlike a rate,
-    it hardly depends on what else the machine is doing, so it compares runs on a busy machine."""
-    stats = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
-    tree, ticks = {pid}, 0
-    for _ in range(3):  # parent, children, grandchildren
-        tree |= {child for child, (parent, _) in stats.items() if parent in tree}
-    ticks = sum(stats[member][1] for member in tree if member in stats)
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 # -- the load generator (its own process) --------------------------------------------------------
@@ -334,13 +314,6 @@ async def raw_baseline(
 # -- the orchestration ---------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 async def seed(env: BenchEnv) -> tuple[str, str]:
     """A user with a token and ~200 published models in the gallery: (token header, user id)."""
     engine = create_engine(DatabaseSettings(database_url=env.database_url))
@@ -354,35 +327,6 @@ async def seed(env: BenchEnv) -> tuple[str, str]:
         return issued.header, issued.user_id
     finally:
         await engine.dispose()
-
-
-async def start_api(
-    env: BenchEnv, port: int, overrides: dict[str, str]
-) -> asyncio.subprocess.Process:
-    values = {
-        "PORT": str(port),
-        "COOKIE_SECRET": secrets.token_urlsafe(40),
-        "RELAY_ENABLED": "true",
-        "RATE_LIMIT_PER_MINUTE": "1000000",
-        "LOG_LEVEL": "INFO",
-    }
-    process = await asyncio.create_subprocess_exec(
-        str(BIN / "lumi-api"),
-        env=env.process_env(**{**values, **overrides}),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    async with aiohttp.ClientSession() as session:
-        for _ in range(100):
-            try:
-                async with session.get(f"http://127.0.0.1:{port}/api/health") as response:
-                    if response.status == 200:
-                        return process
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    process.kill()
-    raise SystemExit("lumi-api did not become ready")
 
 
 def row(label: str, concurrency: int, result: Result, note: str = "") -> str:
@@ -442,8 +386,8 @@ async def main(
             try:
                 for count, metrics in configurations(processes, compare_metrics):
                     port = free_port()
-                    values = {"API_PROCESSES": str(count), **overrides, **metrics}
-                    process = await start_api(env, port, values)
+                    values = {"API_PROCESSES": str(count), "LOG_LEVEL": "INFO"}
+                    process = await start_api(env, port, {**values, **overrides, **metrics})
                     label = f"{count} process{'es' if count > 1 else ''}"
                     if metrics:
                         label += (

@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import random
 import resource
-import socket
 import tempfile
 import time
 from datetime import timedelta
@@ -29,9 +28,10 @@ from pathlib import Path
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tests.support.processes import free_port
 
-from bench._setup import BenchEnv, bench_env, percentile
-from bench.api import BIN, cpu_seconds
+from bench._api_process import cpu_seconds, start_api
+from bench._setup import bench_env, percentile
 from lumi_api.auth.service import issue_token
 from lumi_common.db.engine import create_sessionmaker
 from lumi_common.pipeline.requests import lock_request, touch
@@ -39,12 +39,8 @@ from lumi_common.task_changes import TaskChanges
 from lumi_common.time import utcnow
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# its warnings and errors go to a log shown if the bench fails
+SETTINGS = {"LOG_LEVEL": "WARNING", "SSE_HEARTBEAT_SECONDS": "5", "SSE_RECHECK_SECONDS": "15"}
 
 
 def rss_mb(pid: int) -> float:
@@ -52,34 +48,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-async def start_api(env: BenchEnv, port: int, log_path: Path) -> asyncio.subprocess.Process:
-    """The API with its warnings and errors in `log_path` (shown if the bench fails)."""
-    values = {
-        "PORT": str(port),
-        "COOKIE_SECRET": "bench-" + "x" * 40,
-        "RELAY_ENABLED": "true",
-        "RATE_LIMIT_PER_MINUTE": "1000000",
-        "LOG_LEVEL": "WARNING",
-        "SSE_HEARTBEAT_SECONDS": "5",
-        "SSE_RECHECK_SECONDS": "15",
-    }
-    with log_path.open("ab") as log:
-        process = await asyncio.create_subprocess_exec(
-            str(BIN / "lumi-api"), env=env.process_env(**values), stdout=log, stderr=log
-        )
-    async with aiohttp.ClientSession() as session:
-        for _ in range(200):
-            try:
-                async with session.get(f"http://127.0.0.1:{port}/api/health") as response:
-                    if response.status == 200:
-                        return process
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    process.kill()
-    raise SystemExit("lumi-api did not become ready")
 
 
 class Stream:
@@ -177,7 +145,7 @@ async def main(streams_wanted: int, changes: int, idle_seconds: float) -> None:
             print(env.header())
             port = free_port()
             log_path = Path(tmp) / "api.log"
-            api = await start_api(env, port, log_path)
+            api = await start_api(env, port, SETTINGS, log=log_path)
             engine = env.engine()
             sessions = create_sessionmaker(engine)
             redis = env.redis()

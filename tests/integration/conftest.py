@@ -1,9 +1,12 @@
-"""Fixtures for the API's routes: a client on a fresh app, and signed-in users."""
+"""Fixtures for the API's routes: a client on a fresh app, its database behind a proxy the test
+controls, and signed-in users."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
+import pytest
 import pytest_asyncio
 from pytest_aiohttp import AiohttpClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -12,6 +15,7 @@ from lumi_api.app import create_app
 from lumi_api.auth.service import IssuedToken
 from lumi_api.settings import ApiSettings
 from tests.support.api import Client, issue, unique_email
+from tests.support.mysql_proxy import MysqlProxy, database_proxy
 
 
 @pytest_asyncio.fixture
@@ -29,6 +33,25 @@ async def uncached_client(
     """The API asking the database about every token (no in-process token cache): for tests of
     what a lookup does, or of revocations made outside the process."""
     return await aiohttp_client(create_app(settings_factory(token_cache_seconds=0)))
+
+
+@pytest_asyncio.fixture
+async def proxy(database_url: str) -> AsyncIterator[MysqlProxy]:
+    """MariaDB behind a proxy that can hang or cut connections (skips on SQLite)."""
+    async with database_proxy(database_url) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def proxied_settings(
+    settings_factory: Callable[..., ApiSettings], proxy: MysqlProxy, database_url: str
+) -> Callable[..., ApiSettings]:
+    """`settings_factory`, with the database reached through `proxy`."""
+
+    def build(**overrides: Any) -> ApiSettings:
+        return settings_factory(database_url=proxy.url_for(database_url), **overrides)
+
+    return build
 
 
 @pytest_asyncio.fixture

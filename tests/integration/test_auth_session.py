@@ -258,7 +258,6 @@ async def test_the_cookie_is_secure_in_production(
     settings = settings_factory(
         **inbox.settings(),
         app_env="production",
-        file_url_secret="f" * 32,
         cors_origins="https://lumi.example.com",
         public_base_url="https://api.example.com",
     )

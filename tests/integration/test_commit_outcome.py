@@ -10,10 +10,9 @@ answering 404), so the client gets 503 `COMMIT_OUTCOME_UNKNOWN` instead."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 import pytest_asyncio
 from pytest_aiohttp import AiohttpClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,31 +22,18 @@ from lumi_api.auth.service import IssuedToken
 from lumi_api.settings import ApiSettings
 from lumi_api.tasks.writer import TASK_WRITER
 from lumi_common.db.tables import GenerationRequest
-from tests.support import backends
 from tests.support.api import Client
 from tests.support.gallery import auth, completed_model
-from tests.support.mysql_proxy import MysqlProxy, mysql_proxy
+from tests.support.mysql_proxy import MysqlProxy
 
 Sessions = async_sessionmaker[AsyncSession]
 
 
 @pytest_asyncio.fixture
-async def proxy(database_url: str) -> AsyncIterator[MysqlProxy]:
-    if not database_url.startswith("mysql"):
-        pytest.skip("kills a MariaDB connection")
-    async with mysql_proxy(backends.mysql_server_url()) as proxy:
-        yield proxy
-
-
-@pytest_asyncio.fixture
 async def client(
-    aiohttp_client: AiohttpClient,
-    settings_factory: Callable[..., ApiSettings],
-    proxy: MysqlProxy,
-    database_url: str,
+    aiohttp_client: AiohttpClient, proxied_settings: Callable[..., ApiSettings]
 ) -> Client:
-    settings = settings_factory(database_url=proxy.url_for(database_url))
-    return await aiohttp_client(create_app(settings))
+    return await aiohttp_client(create_app(proxied_settings()))
 
 
 async def like(client: Client, token: IssuedToken, model_id: str) -> tuple[int, Any]:

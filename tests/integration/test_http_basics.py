@@ -68,7 +68,6 @@ async def test_cors_refuses_unknown_origins_in_production(
 ) -> None:
     settings = settings_factory(
         app_env="production",
-        file_url_secret="f" * 32,
         public_base_url="https://api.example.com",
         cors_origins="https://lumi.example.com",
         email_backend="smtp",  # production refuses the console backend

@@ -7,19 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
-import pytest
 import pytest_asyncio
 from pytest_aiohttp import AiohttpClient
 
 from lumi_api.app import create_app
 from lumi_api.auth.service import IssuedToken
 from lumi_api.settings import ApiSettings
-from tests.support import backends
 from tests.support.api import Client
 from tests.support.gallery import auth
-from tests.support.mysql_proxy import MysqlProxy, mysql_proxy
+from tests.support.mysql_proxy import MysqlProxy
 
 STATEMENT_TIMEOUT = 0.5
 POOL_TIMEOUT = 1.0
@@ -29,22 +27,10 @@ BOUND = STATEMENT_TIMEOUT + POOL_TIMEOUT + 1.5
 
 
 @pytest_asyncio.fixture
-async def proxy(database_url: str) -> AsyncIterator[MysqlProxy]:
-    if not database_url.startswith("mysql"):
-        pytest.skip("hangs a MariaDB server")
-    async with mysql_proxy(backends.mysql_server_url()) as proxy:
-        yield proxy
-
-
-@pytest_asyncio.fixture
 async def client(
-    aiohttp_client: AiohttpClient,
-    settings_factory: Callable[..., ApiSettings],
-    proxy: MysqlProxy,
-    database_url: str,
+    aiohttp_client: AiohttpClient, proxied_settings: Callable[..., ApiSettings]
 ) -> Client:
-    settings = settings_factory(
-        database_url=proxy.url_for(database_url),
+    settings = proxied_settings(
         db_statement_timeout_seconds=STATEMENT_TIMEOUT,
         db_pool_timeout=POOL_TIMEOUT,
         db_pool_size=2,

@@ -5,6 +5,7 @@ together; one slice at a time; a finished one is replaced with its files."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from lumi_api.keys import STORAGE
 from lumi_common.db.tables import FileDeletion, Model, OutboxEvent, SliceJob
 from lumi_common.ids import new_id
 from lumi_common.messages import SliceJobRequested, decode
+from lumi_common.pipeline.slices import SliceFiles, SliceJobs, complete_slices
 from lumi_common.states import JobStatus
 from lumi_common.storage import slice_prefix
 from lumi_common.streams.names import SLICE_JOBS
@@ -250,3 +252,66 @@ async def test_deleting_the_model_deletes_its_slices(
     assert await slices_of(sessionmaker, model["id"]) == []
     async with sessionmaker() as session:
         assert await session.get(Model, model["id"]) is None
+
+
+async def poll(client: Client, token: IssuedToken, task_id: str, since: str) -> Any:
+    """`GET /tasks/:id/status?since=`: None on 304, the task otherwise."""
+    response = await client.get(
+        f"/api/tasks/{task_id}/status", params={"since": since}, headers=auth(token)
+    )
+    if response.status == 304:
+        return None
+    assert response.status == 200, await response.text()
+    return (await response.json())["data"]
+
+
+@pytest.mark.parametrize("button", ["slice", "print"])
+async def test_starting_a_slice_is_a_change_polling_sees(
+    client: Client, alice: IssuedToken, sessionmaker: Sessions, button: str
+) -> None:
+    model = await completed_model(client, alice, sessionmaker)
+    task_id = model["requestId"]
+    _, body = await call(client, "GET", f"/api/tasks/{task_id}", alice)
+    before = body["data"]["updatedAt"]
+    assert body["data"]["model"]["printStatus"] == "NOT_STARTED"
+    assert await poll(client, alice, task_id, before) is None
+
+    if button == "slice":
+        status, _ = await call(client, "POST", "/api/slices", alice, {"modelId": model["id"]})
+    else:
+        status, _ = await call(client, "POST", f"/api/tasks/{task_id}/print", alice, {})
+    assert status in (200, 201)
+
+    task = await poll(client, alice, task_id, before)
+    assert task is not None, "the task's model says SLICING now: a poll must not get 304"
+    assert task["updatedAt"] > before
+    assert (task["model"]["sliceStatus"], task["model"]["printStatus"]) == (
+        "PROCESSING",
+        "SLICING",
+    )
+
+
+@pytest.mark.parametrize("outcome", [JobStatus.COMPLETED, JobStatus.FAILED])
+async def test_a_slices_outcome_is_a_change_polling_sees(
+    client: Client, alice: IssuedToken, sessionmaker: Sessions, outcome: JobStatus
+) -> None:
+    model = await completed_model(client, alice, sessionmaker)
+    task_id = model["requestId"]
+    _, body = await call(client, "POST", "/api/slices", alice, {"modelId": model["id"]})
+    _, body = await call(client, "GET", f"/api/tasks/{task_id}", alice)
+    before = body["data"]["updatedAt"]
+
+    async with sessionmaker.begin() as session:  # as the slice worker's runtime records it
+        [job] = await slices_of(sessionmaker, model["id"])
+        job = await session.merge(job)
+        if outcome is JobStatus.COMPLETED:
+            files = SliceFiles("gcode-key", 12, None, {})
+            await complete_slices(session, [(job, files)])
+        else:
+            await SliceJobs(lease=timedelta(seconds=30)).on_failed(session, job, "failed")
+
+    task = await poll(client, alice, task_id, before)
+    assert task is not None
+    assert task["updatedAt"] > before
+    expected = {JobStatus.COMPLETED: "SLICE_COMPLETE", JobStatus.FAILED: "FAILED"}[outcome]
+    assert task["model"]["printStatus"] == expected

@@ -15,9 +15,10 @@ import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import pytest
 from sqlalchemy.engine import make_url
 
-from tests.support.backends import mysql_admin
+from tests.support.backends import mysql_admin, mysql_server_url
 
 COM_QUERY = 3
 READ_SIZE = 65536
@@ -172,3 +173,13 @@ async def mysql_proxy(server_url: str) -> AsyncIterator[MysqlProxy]:
         yield proxy
     finally:
         await proxy.close()
+
+
+@contextlib.asynccontextmanager
+async def database_proxy(database_url: str) -> AsyncIterator[MysqlProxy]:
+    """A proxy in front of the MariaDB server of the test's database (reach that database through
+    it with `proxy.url_for(database_url)`); on SQLite the test is skipped."""
+    if not database_url.startswith("mysql"):
+        pytest.skip("hangs or cuts MariaDB connections")
+    async with mysql_proxy(mysql_server_url()) as proxy:
+        yield proxy

@@ -97,15 +97,18 @@ async def drive(
         published = await relay_all(sessionmaker, redis, prefix)
         await run.run(burst=True)
         if not published:
-            async with sessionmaker() as session:
-                due = await session.scalar(
-                    select(func.count())
-                    .select_from(OutboxEvent)
-                    .where(OutboxEvent.published_at.is_(None))
-                )
-            if not due:
+            if not await unpublished(sessionmaker):
                 return
             await asyncio.sleep(0.05)
+
+
+async def unpublished(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    """Outbox events not yet relayed (delayed retries among them)."""
+    async with sessionmaker() as session:
+        count = await session.scalar(
+            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.published_at.is_(None))
+        )
+    return count or 0
 
 
 async def run_images(

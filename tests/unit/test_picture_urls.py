@@ -37,7 +37,7 @@ def test_on_a_local_folder_only_when_the_api_is_public(local: Storage) -> None:
     # production signs only with FILE_URL_SECRET
     production = {"app_env": "production", "public_base_url": "https://api.example.com"}
     assert picture_url_seconds(settings(**production), local) is None
-    signing = settings(**production, file_url_secret="f" * 32)
+    signing = settings(**production, file_url_secret="Fz8_Lq2-Rw5tY9uP3oI7kJ1hG4dS6aM0x")
     assert picture_url_seconds(signing, local) == 30 * 60
 
 

@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from lumi_api.settings import ApiSettings
+from lumi_common.secret_strength import GENERATE_HINT
 from lumi_common.settings import DatabaseSettings, StorageSettings, describe_errors
 from lumi_common.storage_url import LocalLocation, S3Location
 
@@ -98,6 +99,7 @@ def test_production_with_explicit_origins_is_strict() -> None:
     settings = api(
         app_env="production",
         cookie_secret=STRONG,
+        file_url_secret=STRONG,
         database_url="mysql://lumi@db/lumi",
         public_base_url="https://api.example.com",
         cors_origins="https://lumi.example.com, https://admin.example.com",
@@ -183,6 +185,9 @@ def test_a_sound_production_configuration_is_accepted() -> None:
         ({"cookie_secret": "s" * 32}, "COOKIE_SECRET", "1 different characters"),
         ({"cookie_secret": "0123456789" * 4}, "COOKIE_SECRET", "pattern repeated"),
         ({"cookie_secret": "aaaaaaaaaaaaaaaaaaaaaaaaaabcdefgh"}, "COOKIE_SECRET", "predictable"),
+        ({"file_url_secret": "f" * 32}, "FILE_URL_SECRET", "1 different characters"),
+        ({"file_url_secret": "changeme" * 4}, "FILE_URL_SECRET", "pattern repeated"),
+        ({"file_url_secret": "f" * 26 + "abcdefgh"}, "FILE_URL_SECRET", "predictable"),
     ],
 )
 def test_production_refuses_unsafe_settings(
@@ -193,6 +198,20 @@ def test_production_refuses_unsafe_settings(
     assert any(variable in line and reason in line for line in lines), lines
     # outside production the same values are allowed
     api(**{**PRODUCTION, **unsafe, "app_env": "development"})
+
+
+def test_a_weak_file_url_secret_is_one_line_naming_it_with_the_generate_hint() -> None:
+    """The workers sign file URLs with it too: they refuse it as the API does."""
+    (line,) = error_lines(**{**PRODUCTION, "file_url_secret": "f" * 32})
+    assert line.startswith("configuration error:")
+    assert "FILE_URL_SECRET" in line
+    assert GENERATE_HINT in line
+    with pytest.raises(ValidationError) as caught:
+        StorageSettings(app_env="production", file_url_secret="f" * 32)
+    (line,) = describe_errors(caught.value)
+    assert "FILE_URL_SECRET" in line
+    assert GENERATE_HINT in line
+    StorageSettings(app_env="development", file_url_secret="f" * 32)
 
 
 def test_plain_smtp_to_a_local_relay_is_allowed_in_production() -> None:

@@ -189,6 +189,14 @@ class StorageSettings(LumiSettings):
             raise ValueError("set STORAGE_URL or the deprecated STORAGE_DIR, not both")
         return self
 
+    @model_validator(mode="after")
+    def _strong_file_url_secret(self) -> Self:
+        # the API requires it in production (`lumi_api.settings`); whoever signs with it, a
+        # plainly weak one lets anyone forge a private file's URL
+        if self.is_production and self.file_url_secret is not None:
+            refuse_weak_secret("FILE_URL_SECRET", self.file_url_secret)
+        return self
+
     @property
     def storage_location(self) -> StorageLocation:
         if self.storage_url is not None:

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-
-from lumi_common.logging import configure_logging
-from lumi_common.settings import load_settings
+from lumi_common.streams.entry import worker_main
 from lumi_image_worker.service import run
 from lumi_image_worker.settings import ImageWorkerSettings
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="lumi-image-worker",
-        description="Consume image jobs from Redis Streams. Configuration comes from the "
-        "environment (see docs/configuration.md).",
+    worker_main(
+        argv,
+        service="image-worker",
+        description="Consume image jobs from Redis Streams.",
+        settings_class=ImageWorkerSettings,
+        run=run,
     )
-    parser.add_argument(
-        "--burst", action="store_true", help="process until the stream is idle, then exit"
-    )
-    args = parser.parse_args(argv)
-    settings = load_settings(ImageWorkerSettings)
-    configure_logging(settings, service="image-worker")
-    asyncio.run(run(settings, burst=args.burst))
 
 
 if __name__ == "__main__":

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-
-from lumi_common.logging import configure_logging
-from lumi_common.settings import load_settings
+from lumi_common.streams.entry import worker_main
 from lumi_model_worker.service import run
 from lumi_model_worker.settings import ModelWorkerSettings
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="lumi-model-worker",
-        description="Consume model jobs from Redis Streams. Configuration comes from the "
-        "environment (see docs/configuration.md).",
+    worker_main(
+        argv,
+        service="model-worker",
+        description="Consume model jobs from Redis Streams.",
+        settings_class=ModelWorkerSettings,
+        run=run,
     )
-    parser.add_argument(
-        "--burst", action="store_true", help="process until the stream is idle, then exit"
-    )
-    args = parser.parse_args(argv)
-    settings = load_settings(ModelWorkerSettings)
-    configure_logging(settings, service="model-worker")
-    asyncio.run(run(settings, burst=args.burst))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,11 @@
 
 One non-transactional pipeline per stream: a stream, its groups and its DLQ share a hash slot
 (`lumi_common.streams.names`), so on a Redis Cluster each pipeline goes to one node.
+
+A group's lag is Redis's own (XINFO GROUPS) while Redis can tell it. After an XDEL past the
+group's last delivered entry Redis reports none; the gauge then counts the entries after that id
+with one XRANGE, at most `LAG_COUNT_LIMIT` (a lower bound past it), rather than vanish from
+alerts and dashboards.
 """
 
 from __future__ import annotations
@@ -23,6 +28,11 @@ from lumi_common.streams.names import dlq_name, stream_key
 # consumer reads at least every block interval (seconds), a dead one stays registered until
 # housekeeping removes it once its pending entries are gone
 ACTIVE_CONSUMER_IDLE_SECONDS = 60.0
+# the most entries one scrape reads to count a lag Redis cannot tell: far above any alert or
+# scaling threshold, and a bounded read (entries carry their payloads)
+LAG_COUNT_LIMIT = 1000
+
+Group = Mapping[str, Any]
 
 
 class StreamStats(ScrapeCollector):
@@ -35,9 +45,11 @@ class StreamStats(ScrapeCollector):
         key_prefix: str,
         streams: Sequence[str],
         max_age: float = SCRAPE_CACHE_SECONDS,
+        lag_count_limit: int = LAG_COUNT_LIMIT,
     ) -> None:
         super().__init__(max_age=max_age)
         self.redis, self.key_prefix, self.streams = redis, key_prefix, tuple(streams)
+        self.lag_count_limit = lag_count_limit
 
     async def read(self) -> list[Metric]:
         families = _Families()
@@ -50,7 +62,7 @@ class StreamStats(ScrapeCollector):
                 families.add_group(stream, group, consumers)
         return families.all()
 
-    async def _read_stream(self, stream: str) -> tuple[int, int, list[tuple[Any, list[Any]]]]:
+    async def _read_stream(self, stream: str) -> tuple[int, int, list[tuple[Group, list[Any]]]]:
         key = stream_key(self.key_prefix, stream)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.xlen(key)
@@ -61,13 +73,24 @@ class StreamStats(ScrapeCollector):
             groups = []
         elif isinstance(groups, Exception):
             raise groups
-        if not groups:
-            return int(length), int(dead), []
+        return int(length), int(dead), await self._detail(key, groups) if groups else []
+
+    async def _detail(self, key: str, groups: list[Group]) -> list[tuple[Group, list[Any]]]:
+        """Each group with its consumers, and its lag counted when Redis reported none."""
+        uncounted = [group for group in groups if group.get("lag") is None]
         async with self.redis.pipeline(transaction=False) as pipe:
             for group in groups:
                 pipe.xinfo_consumers(key, group["name"])
-            consumers = await pipe.execute()
-        return int(length), int(dead), list(zip(groups, consumers, strict=True))
+            for group in uncounted:
+                after = "(" + _text(group["last-delivered-id"])  # exclusive (Redis 6.2+)
+                pipe.xrange(key, min=after, max="+", count=self.lag_count_limit)
+            replies = await pipe.execute()
+        consumers, undelivered = replies[: len(groups)], iter(replies[len(groups) :])
+        groups = [
+            group if group.get("lag") is not None else {**group, "lag": len(next(undelivered))}
+            for group in groups
+        ]
+        return list(zip(groups, consumers, strict=True))
 
 
 class _Families:
@@ -88,7 +111,8 @@ class _Families:
         )
         self.lag = GaugeMetricFamily(
             "lumi_stream_group_lag",
-            "Entries not yet delivered to the group (absent while Redis cannot tell)",
+            "Entries not yet delivered to the group (counted up to "
+            f"{LAG_COUNT_LIMIT} after its last delivered id when Redis cannot tell)",
             labels=by_group,
         )
         self.consumers = GaugeMetricFamily(
@@ -103,8 +127,7 @@ class _Families:
     def add_group(self, stream: str, group: Mapping[str, Any], consumers: list[Any]) -> None:
         labels = [stream, _text(group["name"])]
         self.pending.add_metric(labels, int(group["pending"]))
-        if group.get("lag") is not None:  # None after deletions Redis cannot count past
-            self.lag.add_metric(labels, int(group["lag"]))
+        self.lag.add_metric(labels, int(group["lag"]))
         self.consumers.add_metric(labels, int(group["consumers"]))
         idle_ms = ACTIVE_CONSUMER_IDLE_SECONDS * 1000
         self.active.add_metric(labels, sum(1 for c in consumers if int(c["idle"]) < idle_ms))

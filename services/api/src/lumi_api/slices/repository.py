@@ -22,6 +22,10 @@ class SliceRepository:
         query = select(GenerationRequest.user_id).where(GenerationRequest.id == task_id)
         return await self.session.scalar(query)
 
+    async def task_of(self, model_id: str) -> str | None:
+        """The id of the model's task (None for a model with none, or no such model)."""
+        return await self.session.scalar(select(Model.request_id).where(Model.id == model_id))
+
     async def model_of_task(self, task_id: str) -> Model | None:
         return await self.session.scalar(select(Model).where(Model.request_id == task_id))
 

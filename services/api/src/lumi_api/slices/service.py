@@ -3,7 +3,8 @@
 A model is sliced by its owner once it is completed, one slice at a time (409 while one is
 queued or running); slicing it again replaces its finished slice, whose files go with it. The
 request writes the slice job, the model's slice state and the event that starts the worker, in
-the caller's transaction.
+the caller's transaction, and bumps the model's task: its `model` shows the slice to clients
+polling with `?since=` (`lumi_common.pipeline.slices` does the same for the slice's outcome).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from lumi_common.errors import InvalidState, NotFound
 from lumi_common.ids import canonical_id, new_id
 from lumi_common.messages import SliceJobRequested
 from lumi_common.outbox.writer import add_event
+from lumi_common.pipeline.requests import lock_request, touch
 from lumi_common.slice_profiles import SliceProfile
 from lumi_common.states import JobStatus, PrintStatus, SliceStatus
 from lumi_common.storage import deletions, slice_prefix
@@ -63,14 +65,20 @@ async def request_slice(
     canonical = canonical_id(model_id)  # from a body: the route guard never saw it
     if canonical is None:
         raise ModelNotFound()
-    # the model's row lock first: two requests for one model serialise here, and the second
+    # the task's row lock, then the model's, as the workers take them (no lock-order deadlock
+    # with a slice or model outcome); two requests for one model serialise here, and the second
     # sees the first one's slice
+    task_id = await SliceRepository(session).task_of(canonical)
+    task = await lock_request(session, task_id) if task_id is not None else None
     model = await ModelRepository(session).lock(canonical)
     if model is None:
         raise ModelNotFound()
     if model.user_id != user_id:
         raise_for_stranger(model)
-    return await _slice(session, model, profile=profile, now=now)
+    started = await _slice(session, model, profile=profile, now=now)
+    if task is not None:
+        touch(task)
+    return started
 
 
 async def print_task(
