@@ -4,6 +4,7 @@ answer with carries a catalogue sentence and a code."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import TypeVar
 
@@ -44,6 +45,24 @@ def test_a_chinese_template_holds_no_english_words(key: str) -> None:
 @pytest.mark.parametrize("key", sorted(MESSAGES))
 def test_an_english_template_holds_no_chinese(key: str) -> None:
     assert chinese(MESSAGES[key].en) == []
+    assert chinese(MESSAGES[key].en_one or "") == []
+
+
+# "1 tasks", "1 items", "1 seconds": a plural noun after a count of one
+ONE_AND_A_PLURAL = re.compile(r"\b1 [a-z]+s\b")
+
+
+@pytest.mark.parametrize("key", sorted(MESSAGES))
+@pytest.mark.parametrize("one", [1, "1"], ids=["int", "stored"])
+def test_an_english_count_of_one_is_singular(key: str, one: int | str) -> None:
+    message = MESSAGES[key]
+    english = message(**dict.fromkeys(message.fields, one)).render("en")
+    assert ONE_AND_A_PLURAL.findall(english) == []
+    if message.en_one is not None:
+        assert message.en_one != message.en
+        assert message(**dict.fromkeys(message.fields, 2)).render("en") == message.en.format_map(
+            dict.fromkeys(message.fields, 2)
+        )
 
 
 @pytest.mark.parametrize("key", sorted(MESSAGES))

@@ -28,6 +28,13 @@ GREETING = Message(
 )
 PLAIN = Message("TEST_I18N_PLAIN", zh="完成", en="Test sentence done")
 JOIN = Message("TEST_I18N_JOIN", zh="；", en="; ")
+APPLES = Message(
+    "TEST_I18N_APPLES",
+    zh="{name} 有 {count} 个苹果",
+    en="{name} has {count} apples",
+    en_one="{name} has {count} apple",
+    count="count",
+)
 
 
 @pytest.mark.parametrize(
@@ -109,6 +116,7 @@ def test_a_text_renders_its_values_and_a_duration_in_the_same_language() -> None
     ("seconds", "zh", "en"),
     [
         (0, "0 秒", "0 seconds"),
+        (1, "1 秒", "1 second"),
         (59, "59 秒", "59 seconds"),
         (119, "119 秒", "119 seconds"),
         (120, "2 分钟", "2 minutes"),
@@ -123,6 +131,40 @@ def test_a_text_renders_its_values_and_a_duration_in_the_same_language() -> None
 def test_durations_in_both_languages(seconds: int, zh: str, en: str) -> None:
     assert duration(seconds).render("zh-CN") == zh
     assert duration(seconds).render("en") == en
+
+
+@pytest.mark.parametrize(
+    ("count", "en"),
+    [
+        (0, "Ada has 0 apples"),
+        (1, "Ada has 1 apple"),
+        ("1", "Ada has 1 apple"),  # a stored count is text
+        (2, "Ada has 2 apples"),
+        (1.5, "Ada has 1.5 apples"),
+        (11, "Ada has 11 apples"),
+        (21, "Ada has 21 apples"),
+    ],
+)
+def test_an_english_count_of_one_is_singular_and_chinese_has_one_template(
+    count: int | float | str, en: str
+) -> None:
+    text = APPLES(name="Ada", count=count)
+    assert text.render("en") == en
+    assert text.render("zh-CN") == f"Ada 有 {count} 个苹果"
+    assert shown(stored(text), "en") == en
+
+
+def test_a_counted_message_is_checked_at_import() -> None:
+    with pytest.raises(ValueError, match="go together"):
+        Message("TEST_I18N_NO_COUNT", zh="{n} 个", en="{n} items", en_one="{n} item")
+    with pytest.raises(ValueError, match="go together"):
+        Message("TEST_I18N_NO_ONE", zh="{n} 个", en="{n} items", count="n")
+    with pytest.raises(ValueError, match="not one of its fields"):
+        Message("TEST_I18N_BAD_COUNT", zh="{n} 个", en="{n} items", en_one="{n} item", count="m")
+    with pytest.raises(ValueError, match="en_one and en name different fields"):
+        Message("TEST_I18N_BAD_ONE", zh="{n} 个", en="{n} items", en_one="one item", count="n")
+    refused = {"TEST_I18N_NO_COUNT", "TEST_I18N_NO_ONE", "TEST_I18N_BAD_COUNT", "TEST_I18N_BAD_ONE"}
+    assert not refused & set(catalogue())
 
 
 def test_a_message_takes_exactly_its_fields() -> None:

@@ -132,11 +132,15 @@ TEXT_TOO_SHORT = Message(
     "TEXT_TOO_SHORT",
     zh="至少需要 {min_length} 个字符",
     en="String should have at least {min_length} characters",
+    en_one="String should have at least {min_length} character",
+    count="min_length",
 )
 TEXT_TOO_LONG = Message(
     "TEXT_TOO_LONG",
     zh="最多 {max_length} 个字符",
     en="String should have at most {max_length} characters",
+    en_one="String should have at most {max_length} character",
+    count="max_length",
 )
 TEXT_PATTERN = Message(
     "TEXT_PATTERN",
@@ -147,11 +151,15 @@ LIST_TOO_SHORT = Message(
     "LIST_TOO_SHORT",
     zh="至少需要 {min_length} 项",
     en="List should have at least {min_length} items",
+    en_one="List should have at least {min_length} item",
+    count="min_length",
 )
 LIST_TOO_LONG = Message(
     "LIST_TOO_LONG",
     zh="最多 {max_length} 项",
     en="List should have at most {max_length} items",
+    en_one="List should have at most {max_length} item",
+    count="max_length",
 )
 GREATER_THAN = Message(
     "GREATER_THAN",
@@ -267,6 +275,11 @@ CODE_EMAIL_BODY = Message(
         "Your Lumi verification code is {code}. It expires in {minutes} minutes.\n\n"
         "If you did not ask for it, ignore this e-mail.\n"
     ),
+    en_one=(
+        "Your Lumi verification code is {code}. It expires in {minutes} minute.\n\n"
+        "If you did not ask for it, ignore this e-mail.\n"
+    ),
+    count="minutes",
 )
 
 # --- tasks
@@ -304,11 +317,15 @@ DAILY_EXCEEDED = Message(
     "DAILY_EXCEEDED",
     zh="过去 24 小时内您已创建 {limit} 个生成请求，请在 {wait}后重试",
     en="You have created {limit} tasks in the last 24 hours; try again in {wait}",
+    en_one="You have created {limit} task in the last 24 hours; try again in {wait}",
+    count="limit",
 )
 ACTIVE_EXCEEDED = Message(
     "ACTIVE_EXCEEDED",
     zh="您已有 {limit} 个生成请求正在生成，请等其中一个完成",
     en="You already have {limit} tasks generating; wait until one of them is done",
+    en_one="You already have {limit} task generating; wait until it is done",
+    count="limit",
 )
 ALREADY_FINISHED = Message(
     "ALREADY_FINISHED",
@@ -444,6 +461,8 @@ TOO_MANY_WEBHOOKS = Message(
     "TOO_MANY_WEBHOOKS",
     zh="每位用户最多 {limit} 个回调地址，请先删除一个",
     en="At most {limit} webhooks per user; delete one first",
+    en_one="At most {limit} webhook per user; delete it first",
+    count="limit",
 )
 WEBHOOK_DELETED = Message(
     "WEBHOOK_DELETED",

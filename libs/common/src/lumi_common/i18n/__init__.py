@@ -49,12 +49,22 @@ class Message:
     key: str
     zh: str
     en: str
+    # a count in English: `en_one` is the en template when the field `count` is 1 ("1 task"),
+    # `en` every other count ("0 tasks", "5 tasks"); Chinese has no plural (one template)
+    en_one: str | None = None
+    count: str | None = None
 
     def __post_init__(self) -> None:
         if self.key in _catalogue:
             raise ValueError(f"message key {self.key!r} is defined twice")
         if _fields(self.zh) != _fields(self.en):
             raise ValueError(f"message {self.key!r}: zh and en name different fields")
+        if (self.en_one is None) != (self.count is None):
+            raise ValueError(f"message {self.key!r}: en_one and count go together")
+        if self.count is not None and self.count not in _fields(self.en):
+            raise ValueError(f"message {self.key!r}: counts {self.count!r}, not one of its fields")
+        if self.en_one is not None and _fields(self.en_one) != _fields(self.en):
+            raise ValueError(f"message {self.key!r}: en_one and en name different fields")
         _catalogue[self.key] = self
         if not _fields(self.en):
             _by_english.setdefault(self.en, self)
@@ -70,8 +80,13 @@ class Message:
             )
         return Text(self, values)
 
-    def template(self, locale: Locale) -> str:
-        return self.zh if locale == "zh-CN" else self.en
+    def template(self, locale: Locale, values: Mapping[str, Value] | None = None) -> str:
+        """The template for `locale`; in English, the singular one when `values` count 1."""
+        if locale == "zh-CN":
+            return self.zh
+        if self.en_one is not None and values is not None and _is_one(values.get(self.count or "")):
+            return self.en_one
+        return self.en
 
     def render(self, locale: Locale | None = None) -> str:
         return Text(self).render(locale)
@@ -93,7 +108,7 @@ class Text:
             name: value.render(chosen) if isinstance(value, Text) else value
             for name, value in self.values.items()
         }
-        return self.message.template(chosen).format_map(values)
+        return self.message.template(chosen, self.values).format_map(values)
 
     def __str__(self) -> str:
         """English, for logs and exception text (operators read English)."""
@@ -272,6 +287,11 @@ def _revived(message: Message, values: object) -> Text | None:
         else:
             return None
     return Text(message, revived)
+
+
+def _is_one(count: Value | None) -> bool:
+    """Whether a count reads as one in English ("1 task"); a stored count is text ("1")."""
+    return isinstance(count, int | str) and not isinstance(count, bool) and str(count) == "1"
 
 
 def _fields(template: str) -> frozenset[str]:

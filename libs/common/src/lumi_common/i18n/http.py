@@ -34,9 +34,9 @@ COMMIT_OUTCOME_UNKNOWN = Message(
     ),
 )
 
-SECONDS = Message("SECONDS", zh="{n} 秒", en="{n} seconds")
-MINUTES = Message("MINUTES", zh="{n} 分钟", en="{n} minutes")
-HOURS = Message("HOURS", zh="{n} 小时", en="{n} hours")
+SECONDS = Message("SECONDS", zh="{n} 秒", en="{n} seconds", en_one="{n} second", count="n")
+MINUTES = Message("MINUTES", zh="{n} 分钟", en="{n} minutes", en_one="{n} minute", count="n")
+HOURS = Message("HOURS", zh="{n} 小时", en="{n} hours", en_one="{n} hour", count="n")
 
 
 def duration(seconds: int) -> Text:

@@ -5,7 +5,11 @@ from __future__ import annotations
 from lumi_common.i18n import Message
 
 URL_TOO_LONG = Message(
-    "URL_TOO_LONG", zh="最多 {limit} 个字符", en="must be at most {limit} characters"
+    "URL_TOO_LONG",
+    zh="最多 {limit} 个字符",
+    en="must be at most {limit} characters",
+    en_one="must be at most {limit} character",
+    count="limit",
 )
 URL_INVALID = Message("URL_INVALID", zh="不是有效的网址", en="is not a valid URL")
 URL_NOT_HTTP = Message(
