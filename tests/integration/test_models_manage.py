@@ -21,7 +21,7 @@ from lumi_common.ids import new_id
 from lumi_common.time import parse_iso
 from tests.integration.test_tasks_select import MODEL_FIELDS
 from tests.support.api import Client
-from tests.support.gallery import auth, completed_model, requested_model
+from tests.support.gallery import auth, completed_model, published_models, requested_model
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -264,3 +264,79 @@ async def test_a_model_still_generating_cannot_be_deleted(
         request = await session.get(GenerationRequest, model["requestId"])
     assert request is not None
     assert request.status == "MODEL_PENDING"
+
+
+async def task_status(
+    client: Client, token: IssuedToken, task_id: str, since: str | None = None
+) -> tuple[int, Any]:
+    params = {"since": since} if since is not None else {}
+    response = await client.get(f"/api/tasks/{task_id}/status", params=params, headers=auth(token))
+    return response.status, (await response.json())["data"] if response.status == 200 else None
+
+
+async def test_renaming_a_model_bumps_its_task_for_a_poller(
+    client: Client, alice: IssuedToken, sessionmaker: Sessions
+) -> None:
+    model = await completed_model(client, alice, sessionmaker)
+    task_id = model["requestId"]
+    _, before = await task_status(client, alice, task_id)
+    assert (await task_status(client, alice, task_id, before["updatedAt"]))[0] == 304
+
+    body = {"name": "A teapot", "description": "short and stout"}
+    assert (await call(client, "PATCH", f"/api/models/{model['id']}", alice, body))[0] == 200
+    status, task = await task_status(client, alice, task_id, before["updatedAt"])
+    assert status == 200
+    assert (task["model"]["name"], task["model"]["description"]) == ("A teapot", "short and stout")
+    assert task["updatedAt"] > before["updatedAt"]
+
+    # nothing changed (the same values, or none): the task stays as it was
+    for unchanged in (body, {}):
+        assert (await call(client, "PATCH", f"/api/models/{model['id']}", alice, unchanged))[
+            0
+        ] == 200
+        assert (await task_status(client, alice, task_id, task["updatedAt"]))[0] == 304
+
+
+async def test_publishing_and_unpublishing_a_model_bump_its_task_for_a_poller(
+    client: Client, alice: IssuedToken, sessionmaker: Sessions
+) -> None:
+    model = await completed_model(client, alice, sessionmaker)
+    task_id = model["requestId"]
+    path = f"/api/models/{model['id']}/visibility"
+    _, seen = await task_status(client, alice, task_id)
+    for visibility in ("PRIVATE", "PUBLIC"):
+        assert (await call(client, "PATCH", path, alice, {"visibility": visibility}))[0] == 200
+        status, task = await task_status(client, alice, task_id, seen["updatedAt"])
+        assert status == 200, visibility
+        assert task["model"]["visibility"] == visibility
+        assert task["updatedAt"] > seen["updatedAt"]
+        seen = task
+        # the same visibility again changes nothing
+        assert (await call(client, "PATCH", path, alice, {"visibility": visibility}))[0] == 200
+        assert (await task_status(client, alice, task_id, seen["updatedAt"]))[0] == 304
+
+
+async def test_other_users_likes_favourites_and_downloads_do_not_bump_the_task(
+    client: Client, alice: IssuedToken, bob: IssuedToken, sessionmaker: Sessions
+) -> None:
+    model = await completed_model(client, alice, sessionmaker)
+    _, before = await task_status(client, alice, model["requestId"])
+    gallery = f"/api/gallery/models/{model['id']}"
+    for kind in ("LIKE", "FAVORITE"):
+        toggled = await client.post(
+            f"{gallery}/interactions", json={"type": kind}, headers=auth(bob)
+        )
+        assert toggled.status == 200, kind
+    assert (await client.post(f"{gallery}/download", json={}, headers=auth(bob))).status == 200
+    assert (await task_status(client, alice, model["requestId"], before["updatedAt"]))[0] == 304
+
+
+async def test_a_model_without_a_task_is_renamed_and_published_without_a_bump(
+    client: Client, alice: IssuedToken, sessionmaker: Sessions
+) -> None:
+    [model_id] = await published_models(sessionmaker, alice.user_id, 1)
+    status, body = await call(client, "PATCH", f"/api/models/{model_id}", alice, {"name": "Mine"})
+    assert (status, body["data"]["name"], body["data"]["requestId"]) == (200, "Mine", None)
+    path = f"/api/models/{model_id}/visibility"
+    status, body = await call(client, "PATCH", path, alice, {"visibility": "PRIVATE"})
+    assert (status, body["data"]["visibility"]) == (200, "PRIVATE")
