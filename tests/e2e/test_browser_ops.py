@@ -2,7 +2,8 @@
 for good fills the dead-letter stream; a non-administrator gets the 403 page; an administrator
 signs in with a `lumi token create --admin` token, sees the letters the test made, replays one
 with its row's button and the rest as a selection, and every image job then completes. The
-page runs under its strict Content-Security-Policy with no console error."""
+page runs under its strict Content-Security-Policy with no console error. The console is
+English, and so are the API's sentences in it, even in a Chinese browser."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from playwright.async_api import Page, expect
 from pytest_aiohttp import AiohttpServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lumi_api import texts
+from lumi_common.ids import new_id
 from tests.e2e.test_pipeline import image_jobs, openai_worker
 from tests.support.api import unique_email
 from tests.support.browser import VIEWPORT, PageProblems, chromium, screenshot_path
@@ -67,7 +70,8 @@ async def test_an_administrator_replays_dead_letters_from_the_console(
         await page.screenshot(path=screenshot_path(tmp_path, "ops-403"))
         await outsider.close()
 
-        context = await browser.new_context(viewport=VIEWPORT)
+        # a Chinese browser: the console asks the API for English (operators read English)
+        context = await browser.new_context(viewport=VIEWPORT, locale="zh-CN")
         page = problems.watch(await context.new_page())
         page.on("dialog", lambda dialog: dialog.accept())
         response = await page.goto(ops)
@@ -84,6 +88,9 @@ async def test_an_administrator_replays_dead_letters_from_the_console(
         await expect(image_row.locator("td").nth(5)).to_have_text("4")
         await expect(image_row.locator("td").nth(4)).to_contain_text("idle")
         await page.screenshot(path=screenshot_path(tmp_path, "ops-dead-letters"), full_page=True)
+        await search_task(page, new_id())
+        not_found = texts.TASK_NOT_FOUND.render("en")
+        await expect(page.locator("#task p.warn")).to_have_text(not_found)
 
         emulator.fail_always = None  # the provider is fixed; the operator replays
         await rows.first.get_by_role("button", name="Replay").click()
@@ -103,8 +110,9 @@ async def test_an_administrator_replays_dead_letters_from_the_console(
         await expect(actions.first).to_contain_text("replay")
         await page.screenshot(path=screenshot_path(tmp_path, "ops-replayed"), full_page=True)
         await context.close()
-    # the 401 of the visit before signing in and the 403s of the outsider were provoked
-    assert problems.unexpected("status of 401", "status of 403") == []
+    # the 401 of the visit before signing in, the 403s of the outsider and the 404 of the unknown
+    # task were provoked
+    assert problems.unexpected("status of 401", "status of 403", "status of 404") == []
 
 
 async def search_task(page: Page, task_id: str) -> None:

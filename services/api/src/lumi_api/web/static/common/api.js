@@ -3,6 +3,7 @@
 // (sessionStorage: it leaves with the tab, and no other site's script can read it).
 
 const TOKEN_KEY = "lumi.token";
+let language = null; // sent as Accept-Language when a page sets it (else the browser's own)
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -17,14 +18,27 @@ export function setToken(token) {
   else sessionStorage.removeItem(TOKEN_KEY);
 }
 
+// the language the API should answer in (docs/languages.md): the page's, so that the API's
+// sentences (error messages, a task's errorMessage) match the page's words
+export function setLanguage(tag) {
+  language = tag;
+}
+
+// the headers every call of a page carries: its caller and its language
+export function callerHeaders() {
+  const headers = {};
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.Authorization = token;
+  if (language) headers["Accept-Language"] = language;
+  return headers;
+}
+
 export function hasToken() {
   return sessionStorage.getItem(TOKEN_KEY) !== null;
 }
 
 export async function api(method, path, body) {
-  const headers = { Accept: "application/json" };
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  if (token) headers.Authorization = token;
+  const headers = { Accept: "application/json", ...callerHeaders() };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(`/api/v1${path}`, {
     method,

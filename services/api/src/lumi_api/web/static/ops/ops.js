@@ -1,6 +1,9 @@
 // The ops console: stream health, dead letters (replay / purge one, a selection, or all), a
 // task's jobs, the audit trail; all from /api/v1/admin/…, refreshed every few seconds.
-import { api, ApiError, el, setToken, show } from "/static/common/api.js";
+import { api, ApiError, el, setLanguage, setToken, show } from "/static/common/api.js";
+
+// operators read English (docs/languages.md): the API's sentences too, whatever the browser's
+setLanguage("en");
 
 const $ = (id) => document.getElementById(id);
 const state = { stream: "image-jobs", streams: [], letters: [], selected: new Set(), timer: null, busy: false };

@@ -1,5 +1,9 @@
 // A task's progress as it happens: the task event stream (SSE) when this API has it, else
 // polling the status route with ?since= (a 304 while nothing changed), as the apps do.
+// An EventSource cannot send headers: the stream's sentences (an errorMessage) are in the
+// browser's language, so a task that has one is read again with the page's Accept-Language.
+import { callerHeaders } from "/static/common/api.js";
+
 const POLL_MS = 1000;
 const DONE = new Set(["COMPLETED", "IMAGE_FAILED", "MODEL_FAILED", "FAILED", "CANCELLED", "MODEL_COMPLETED"]);
 // the images are ready and wait for a choice: nothing changes until the user picks one
@@ -40,7 +44,11 @@ export class Follower {
     this.onChannel("SSE");
     const source = new EventSource(`/api/v1/tasks/${this.taskId}/events`, { withCredentials: true });
     this.source = source;
-    source.onmessage = (event) => this.seen(JSON.parse(event.data));
+    source.onmessage = (event) => {
+      const task = JSON.parse(event.data);
+      if (saysSomething(task)) this.reread(task);
+      else this.seen(task);
+    };
     for (const last of ["end", "deleted"]) source.addEventListener(last, () => this.stop());
     source.onerror = () => {
       // a closed stream (not a reconnect in progress) falls back to polling
@@ -55,7 +63,7 @@ export class Follower {
       try {
         const response = await fetch(`/api/v1/tasks/${this.taskId}/status?since=${encodeURIComponent(this.since)}`, {
           credentials: "same-origin",
-          headers: authorization(),
+          headers: callerHeaders(),
         });
         if (response.status === 200) this.seen((await response.json()).data);
       } catch {
@@ -70,6 +78,20 @@ export class Follower {
     this.timer = window.setTimeout(tick, 0);
   }
 
+  // the task as the status route gives it, in the page's language (the event's when that fails)
+  async reread(task) {
+    try {
+      const response = await fetch(`/api/v1/tasks/${task.id}/status`, {
+        credentials: "same-origin",
+        headers: callerHeaders(),
+      });
+      if (response.status === 200) return this.seen((await response.json()).data);
+    } catch {
+      // the event's own words, then
+    }
+    this.seen(task);
+  }
+
   // after the user picked an image: the task moves again
   resume() {
     if (this.source === null && this.timer === null) this.poll();
@@ -77,6 +99,8 @@ export class Follower {
 
   seen(task) {
     if (task.id !== this.taskId) return;
+    // a task read again (reread) may come back after a newer event: the newer one stays
+    if (this.since && Date.parse(task.updatedAt) < Date.parse(this.since)) return;
     this.since = task.updatedAt;
     this.status = task.status;
     this.onTask(task);
@@ -94,7 +118,9 @@ export class Follower {
   }
 }
 
-function authorization() {
-  const token = sessionStorage.getItem("lumi.token");
-  return token ? { Authorization: token } : {};
+// whether a task holds a sentence for its reader (rather than only codes and numbers)
+function saysSomething(task) {
+  return Boolean(
+    task.errorMessage || task.model?.errorMessage || (task.images ?? []).some((image) => image.errorMessage),
+  );
 }

@@ -1,13 +1,18 @@
 // The try-it page: sign in with an e-mail code, type a prompt, watch the four pictures being
 // made, pick one, watch the model being made, turn it around in the viewer, make it public and
 // find it in the gallery. Every call is one of the API's own routes, as the apps make them.
-import { api, ApiError, el, setToken, show } from "/static/common/api.js";
+// In zh-CN or en (i18n.js): the page's words, and the API's, which it asks for in that language.
+import { api, ApiError, el, setLanguage, setToken, show } from "/static/common/api.js";
+import { chooseLanguage, currentLanguage, label, t, translatePage } from "/static/try/i18n.js";
 import { Follower } from "/static/try/live.js";
 import { Viewer } from "/static/try/viewer.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { task: null, model: null, viewer: null, shownModel: null, email: "" };
-const follower = new Follower(render, (channel) => { $("channel").textContent = `live: ${channel}`; });
+const state = { task: null, model: null, viewer: null, shownModel: null, email: "", user: null, channel: null, codeSent: false };
+const follower = new Follower(render, (channel) => {
+  state.channel = channel;
+  showChannel();
+});
 
 function notice(text, isError = false) {
   $("notice").textContent = text;
@@ -25,7 +30,42 @@ async function guarded(work) {
   }
 }
 
+function applyLanguage() {
+  const language = currentLanguage();
+  setLanguage(language);
+  translatePage();
+  for (const button of document.querySelectorAll("#languages [data-language]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.language === language));
+  }
+  for (const format of ["obj", "glb"]) $(`download-${format}`).title = t("model.download", { format: format.toUpperCase() });
+}
+
+// the switch: the page's words now, the API's from the next call on (and the ones on screen
+// that came from the API read again)
+async function switchLanguage(language) {
+  if (language === currentLanguage()) return;
+  chooseLanguage(language);
+  applyLanguage();
+  notice(""); // its sentence was in the other language
+  showWho();
+  showCodeHint();
+  showChannel();
+  if (state.task) {
+    renderTask(state.task);
+    await guarded(async () => {
+      const task = await api("GET", `/tasks/${state.task.id}/status`);
+      if (state.task?.id === task.id) render(task);
+    });
+  }
+  if (state.model) renderModel(state.model);
+  if (!$("gallery").hidden) await guarded(loadGallery);
+}
+
 async function boot() {
+  applyLanguage();
+  for (const button of document.querySelectorAll("#languages [data-language]")) {
+    button.addEventListener("click", () => switchLanguage(button.dataset.language));
+  }
   $("send-code").addEventListener("submit", (event) => { event.preventDefault(); guarded(sendCode); });
   $("login").addEventListener("submit", (event) => { event.preventDefault(); guarded(logIn); });
   $("sign-out").addEventListener("click", () => guarded(signOut));
@@ -40,14 +80,16 @@ async function boot() {
 function signedOut() {
   setToken(null);
   follower.stop();
-  $("who").textContent = "";
+  state.user = null;
+  showWho();
   show($("sign-out"), false);
   show($("sign-in"), true);
   for (const id of ["create", "task", "model", "gallery"]) show($(id), false);
 }
 
 function signedIn(user) {
-  $("who").textContent = `signed in as ${user.email ?? user.nickName ?? user.userName}`;
+  state.user = user;
+  showWho();
   show($("sign-out"), true);
   show($("sign-in"), false);
   show($("create"), true);
@@ -57,9 +99,24 @@ function signedIn(user) {
 async function sendCode() {
   state.email = $("email").value.trim();
   await api("POST", "/auth/send-code", { email: state.email, type: "login" });
-  $("code-hint").textContent = `A code was sent to ${state.email}. Running locally with the console e-mail backend? The API prints it in its log (email.printed_not_sent).`;
+  state.codeSent = true;
+  showCodeHint();
   show($("login"), true);
   $("code").focus();
+}
+
+function showWho() {
+  const user = state.user;
+  $("who").textContent = user ? t("auth.who", { name: user.email ?? user.nickName ?? user.userName }) : "";
+}
+
+function showCodeHint() {
+  $("code-hint").textContent = state.codeSent ? t("signIn.codeSent", { email: state.email }) : "";
+}
+
+function showChannel() {
+  $("channel").textContent = state.channel ? t("task.live", { channel: label("channel", state.channel) }) : "";
+  if (state.channel) $("channel").dataset.channel = state.channel;
 }
 
 async function logIn() {
@@ -85,15 +142,26 @@ async function createTask() {
 }
 
 function render(task) {
+  renderTask(task);
+  if (task.model) renderModel(task.model);
+}
+
+// a code shown by its label in the page's language; the code itself in data-code and the title
+function code(node, group, value) {
+  node.textContent = label(group, value);
+  node.dataset.code = value ?? "";
+  node.title = value ?? "";
+}
+
+function renderTask(task) {
   state.task = task;
   show($("task"), true);
-  $("status").textContent = task.status;
-  $("phase").textContent = task.phase;
+  code($("status"), "status", task.status);
+  code($("phase"), "phase", task.phase);
   $("progress").value = progress(task);
   $("error").textContent = task.errorMessage ?? "";
   show($("error"), Boolean(task.errorMessage));
   renderImages(task);
-  if (task.model) renderModel(task.model);
 }
 
 function progress(task) {
@@ -109,10 +177,10 @@ function renderImages(task) {
   const cells = (task.images ?? []).map((image) =>
     el("figure", { class: task.selectedImageIndex === image.index ? "image chosen" : "image", "data-index": image.index },
       image.imageUrl
-        ? el("img", { src: image.imageUrl, alt: image.imagePrompt ?? `picture ${image.index + 1}` })
-        : el("div", { class: "placeholder", text: image.imageStatus }),
+        ? el("img", { src: image.imageUrl, alt: image.imagePrompt ?? t("task.picture", { n: image.index + 1 }) })
+        : el("div", { class: "placeholder", "data-code": image.imageStatus, text: label("image", image.imageStatus) }),
       choosing && image.imageStatus === "COMPLETED"
-        ? el("button", { type: "button", class: "primary", onclick: () => guarded(() => pick(image.index)) }, "Use this one")
+        ? el("button", { type: "button", class: "primary", onclick: () => guarded(() => pick(image.index)) }, t("task.useThis"))
         : null,
     ));
   $("images").replaceChildren(...cells);
@@ -127,7 +195,7 @@ async function pick(index) {
 async function renderModel(model) {
   state.model = model;
   show($("model"), true);
-  $("visibility").textContent = model.visibility;
+  code($("visibility"), "visibility", model.visibility);
   show($("publish"), model.visibility !== "PUBLIC");
   show($("unpublish"), model.visibility === "PUBLIC");
   setLink($("download-obj"), model.modelUrl);
@@ -135,13 +203,13 @@ async function renderModel(model) {
   const ready = model.completedAt && model.modelUrl;
   if (!ready) {
     $("viewer-status").textContent = model.failedAt
-      ? `The model failed: ${model.errorMessage ?? "unknown error"}`
-      : `Making the model… ${model.generationJob?.progress ?? 0}%`;
+      ? t("model.failed", { reason: model.errorMessage ?? t("model.unknownError") })
+      : t("model.making", { progress: model.generationJob?.progress ?? 0 });
     return;
   }
   if (state.shownModel === model.id) return;
   state.shownModel = model.id;
-  $("viewer-status").textContent = "Loading the model…";
+  $("viewer-status").textContent = t("model.loading");
   state.viewer ??= new Viewer($("viewer"));
   await state.viewer.show(model);
   show($("viewer-status"), false);
@@ -157,7 +225,7 @@ function setLink(link, url) {
 async function setVisibility(visibility) {
   const model = await api("PATCH", `/models/${state.model.id}/visibility`, { visibility });
   state.model = { ...state.model, ...model };
-  $("visibility").textContent = state.model.visibility;
+  code($("visibility"), "visibility", state.model.visibility);
   show($("publish"), state.model.visibility !== "PUBLIC");
   show($("unpublish"), state.model.visibility === "PUBLIC");
   await loadGallery();
@@ -173,7 +241,7 @@ async function loadGallery() {
     ));
   $("gallery-items").replaceChildren(...cards);
   show($("gallery"), true);
-  if (cards.length === 0) $("gallery-items").replaceChildren(el("p", { class: "muted", text: "No public models yet." }));
+  if (cards.length === 0) $("gallery-items").replaceChildren(el("p", { class: "muted", text: t("gallery.empty") }));
 }
 
 boot();
