@@ -203,7 +203,13 @@ async def test_a_killed_image_worker_container_loses_no_image_and_repeats_none(
             if event["event"] == "job.completed"
         )
         assert set(completed.values()) == {1}, completed  # no job completed twice
-        assert set(completed) == {job.id for job in jobs}
+        # SIGKILL may fall between a completion's commit and its log line: a job the database
+        # has COMPLETED with no `job.completed` line is one the killed container started, and
+        # ran once
+        unlogged = {job.id for job in jobs} - set(completed)
+        started_by_first = {e["job_id"] for e in first.events() if e["event"] == "job.started"}
+        assert unlogged <= started_by_first - in_flight, unlogged
+        assert all(job.attempt == 1 for job in jobs if job.id in unlogged)
         retaken = {
             e["job_id"]
             for e in second.events()
