@@ -9,6 +9,8 @@ tag, so it works unchanged on a cluster.
 
 from __future__ import annotations
 
+import os
+import traceback
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any, TypeAlias, cast
 
@@ -37,6 +39,8 @@ CONNECT_TIMEOUT_SECONDS = 2.0
 CLUSTER_MAX_CONNECTIONS_PER_NODE = 2**31
 
 log = structlog.get_logger(__name__)
+_REDIS_CONNECTION = os.path.join("redis", "asyncio", "connection.py")
+_ASYNCIO = os.sep + "asyncio" + os.sep
 
 
 def create_redis(
@@ -141,6 +145,10 @@ class _Cluster(RedisCluster):
                 return await super().execute_command(*args, **kwargs)
             except SlotNotCoveredError as exc:
                 raise ClusterUnavailable(str(exc)) from exc
+            except (AttributeError, TypeError) as exc:
+                if closed_while_writing(exc):
+                    raise ConnectionClosedWhileWriting(str(exc)) from exc
+                raise
 
     def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> Any:
         if shard_hint:
@@ -161,6 +169,27 @@ class _ClusterPipeline(ClusterPipeline):
                 return await super().execute(raise_on_error, allow_redirections)
             except SlotNotCoveredError as exc:
                 raise ClusterUnavailable(str(exc)) from exc
+            except (AttributeError, TypeError) as exc:
+                if closed_while_writing(exc):
+                    raise ConnectionClosedWhileWriting(str(exc)) from exc
+                raise
+
+
+class ConnectionClosedWhileWriting(RedisConnectionError):
+    """redis-py let a transport's close race escape as AttributeError or TypeError."""
+
+
+def closed_while_writing(exc: BaseException) -> bool:
+    """A connection closed under a write (a failover's node reset while a command was being
+    sent) surfaces from redis-py 8.1 as `'NoneType' object has no attribute 'writelines'` or
+    `'NoneType' object is not callable` (redis-py#4287), not as the ConnectionError every loop
+    here recovers from. True only for an error raised inside redis-py's connection or asyncio's
+    transport under it; any other keeps its type (a bug of ours)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames or not any(_REDIS_CONNECTION in frame.filename for frame in frames):
+        return False
+    innermost = frames[-1].filename
+    return _REDIS_CONNECTION in innermost or _ASYNCIO in innermost
 
 
 async def open_redis(
